@@ -1,0 +1,2 @@
+Functional.Native.EnsureLoaded();
+Console.WriteLine("benchmarks");

@@ -1,0 +1,184 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+using TorchSharp;
+
+namespace Functional;
+
+/// <summary>The error raised when LibTorch cannot be loaded: it says what was tried, what is
+/// missing, and how to fix it.</summary>
+public sealed class NativeLoadException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public NativeLoadException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>
+/// Loads LibTorch once for the whole process. Everything in Functional that touches tensors calls
+/// <see cref="EnsureLoaded"/> first; users rarely need to.
+/// </summary>
+/// <remarks>
+/// TorchSharp finds its native shim on its own inside an application built with the TorchSharp-cpu
+/// package. It does not in F# Interactive, and on Debian 12 / Ubuntu 22.04 the shim of TorchSharp
+/// 0.107 refuses to load because it asks libstdc++ for GLIBCXX_3.4.32. This loader finds the shim
+/// beside TorchSharp.dll or the application, makes a patched copy when the system needs one (see
+/// <see cref="ElfVersions"/>), loads it by path, and turns any failure into a
+/// <see cref="NativeLoadException"/> that lists what was tried.
+/// </remarks>
+public static class Native
+{
+    static readonly object Gate = new();
+    static volatile bool loaded;
+    static string? loadedFrom;
+
+    /// <summary>The file the native shim was loaded from, once <see cref="EnsureLoaded"/> has run.</summary>
+    public static string? LoadedFrom => loadedFrom;
+
+    static string ShimFileName =>
+        RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "LibTorchSharp.dll" :
+        RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "libLibTorchSharp.dylib" : "libLibTorchSharp.so";
+
+    /// <summary>Loads LibTorch (CPU backend) if it is not loaded yet. Safe to call from any thread, any number of times.</summary>
+    /// <exception cref="NativeLoadException">LibTorch could not be loaded; the message says why and what to do.</exception>
+    public static void EnsureLoaded()
+    {
+        if (loaded) return;
+        lock (Gate)
+        {
+            if (loaded) return;
+            var trace = new StringBuilder();
+            var shim = FindShim(trace);
+            if (shim is not null)
+            {
+                shim = PrepareForThisSystem(shim, trace);
+                try
+                {
+                    NativeLibrary.Load(shim);
+                    trace.AppendLine($"  loaded {shim}");
+                }
+                catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+                {
+                    throw new NativeLoadException(Explain(trace, $"loading {shim} failed: {e.Message}"), e);
+                }
+            }
+            try
+            {
+                torch.InitializeDeviceType(DeviceType.CPU);
+            }
+            catch (Exception e)
+            {
+                var reason = shim is null
+                    ? $"no {ShimFileName} was found in the folders above, and TorchSharp's own search failed too"
+                    : $"TorchSharp could not initialise LibTorch after {shim} was loaded: {FirstLine(e.Message)}";
+                throw new NativeLoadException(Explain(trace, reason), e);
+            }
+            loadedFrom = shim;
+            loaded = true;
+        }
+    }
+
+    static string FirstLine(string text)
+    {
+        var end = text.IndexOf('\n');
+        return end < 0 ? text : text[..end];
+    }
+
+    static string Explain(StringBuilder trace, string reason)
+    {
+        var fix = new StringBuilder();
+        fix.AppendLine($"Functional could not load LibTorch: {reason}.");
+        fix.AppendLine("What was tried:");
+        fix.Append(trace);
+        fix.AppendLine("How to fix it:");
+        fix.AppendLine("  - In an application or test project: reference the TorchSharp-cpu package (or a TorchSharp-cuda");
+        fix.AppendLine("    package) and build it, so that the native libraries are copied to the output folder.");
+        fix.AppendLine("  - In a dotnet fsi script: build the solution first (dotnet build -c Release), then #load \"Setup.fsx\".");
+        if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+        {
+            fix.AppendLine($"  - On Linux, a message about `{ElfVersions.LibTorchSharpVersion}' not found means libstdc++ is older than GCC 13;");
+            fix.AppendLine("    build through this repository's MSBuild targets (they patch the output), or install a newer libstdc++.");
+            fix.AppendLine("  - A message about another missing .so names a library LibTorch needs: install it with your package manager.");
+        }
+        return fix.ToString();
+    }
+
+    /// <summary>The folders searched for the native shim, in order.</summary>
+    internal static IEnumerable<string> CandidateFolders()
+    {
+        var rid = RuntimeInformation.RuntimeIdentifier;
+        var portableRid =
+            (RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "win" : RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "osx" : "linux")
+            + "-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        var roots = new List<string>();
+        void AddRoot(string? folder)
+        {
+            if (!string.IsNullOrEmpty(folder) && !roots.Contains(folder)) roots.Add(folder);
+        }
+        AddRoot(Path.GetDirectoryName(typeof(torch).Assembly.Location));
+        AddRoot(Path.GetDirectoryName(typeof(Native).Assembly.Location));
+        AddRoot(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        foreach (var root in roots)
+        {
+            yield return root;
+            yield return Path.Combine(root, "runtimes", rid, "native");
+            if (portableRid != rid) yield return Path.Combine(root, "runtimes", portableRid, "native");
+        }
+    }
+
+    static string? FindShim(StringBuilder trace)
+    {
+        foreach (var folder in CandidateFolders())
+        {
+            var candidate = Path.Combine(folder, ShimFileName);
+            if (File.Exists(candidate))
+            {
+                trace.AppendLine($"  found {candidate}");
+                return candidate;
+            }
+            trace.AppendLine($"  no {ShimFileName} in {folder}");
+        }
+        return null;
+    }
+
+    /// <summary>On a Linux whose libstdc++ lacks a version the shim needs (and only for
+    /// <see cref="ElfVersions.LibTorchSharpVersion"/>, which nothing relocates), returns a patched
+    /// copy in a per-user cache with links to the shim's sibling libraries; otherwise the shim itself.</summary>
+    static string PrepareForThisSystem(string shim, StringBuilder trace)
+    {
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)) return shim;
+        try
+        {
+            var needs = ElfVersions.ReadNeeds(File.ReadAllBytes(shim), shim);
+            bool needsStrictly = needs.Any(n => n.Version == ElfVersions.LibTorchSharpVersion && !n.IsWeak);
+            if (!needsStrictly) return shim;
+            var defines = ElfVersions.SystemLibStdCxxDefines(ElfVersions.LibTorchSharpVersion);
+            if (defines != false) return shim;
+            trace.AppendLine($"  {shim} needs {ElfVersions.LibTorchSharpVersion}, which {ElfVersions.FindSystemLibStdCxx()} lacks: using a patched copy");
+            var source = new FileInfo(shim);
+            var key = $"{source.Length:x}-{source.LastWriteTimeUtc.Ticks:x}-{(uint)source.DirectoryName!.GetHashCode():x}";
+            var cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+                "Functional", "native", key);
+            Directory.CreateDirectory(cache);
+            foreach (var sibling in Directory.GetFiles(source.DirectoryName!, "*.so*"))
+            {
+                var link = Path.Combine(cache, Path.GetFileName(sibling));
+                if (Path.GetFileName(sibling) == ShimFileName || File.Exists(link)) continue;
+                try { File.CreateSymbolicLink(link, sibling); } catch (IOException) { /* another process made it */ }
+            }
+            var patched = Path.Combine(cache, ShimFileName);
+            if (!File.Exists(patched))
+            {
+                var temporary = patched + ".copy-" + Environment.ProcessId;
+                File.Copy(shim, temporary, overwrite: true);
+                ElfVersions.PatchFile(temporary, ElfVersions.LibTorchSharpVersion);
+                File.Move(temporary, patched, overwrite: true);
+            }
+            return patched;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            trace.AppendLine($"  could not check or patch {shim}: {e.Message}");
+            return shim;
+        }
+    }
+}
