@@ -1,0 +1,12 @@
+// The smallest example: make a tensor, print it, and say where it lives.
+//   dotnet fsi Examples/00-hello.fsx
+#load "Setup.fsx"
+
+open TorchSharp
+open Functional
+
+let x = torch.tensor([| 1.0f; 2.0f; 3.0f; 4.0f |]).reshape(2L, 2L)
+printfn "%s" (x.ToString(TensorStringStyle.Numpy))
+printfn "device: %O" (Device.Of x)
+printfn "Device.Auto resolves to: %O" (Device.Auto.Resolve())
+printfn "%s" (CudaInfo.Describe())
