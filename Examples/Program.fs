@@ -1,10 +1,41 @@
+/// The command line of the examples: `dotnet run --project Examples -c Release -- <command> [options]`.
+/// Each command lives in its own file (Cli.*.fs) and is registered in `commands` below.
 module Functional.Examples.Program
 
+open System
 open Functional
+
+/// A command: its name, a one-line description, and its entry point (arguments after the name).
+type Command = { Name: string; Summary: string; Run: string[] -> int }
+
+/// Touches LibTorch: makes a tensor, multiplies, prints where it ran.
+let smoke (_: string[]) =
+    Native.EnsureLoaded()
+    use a = TorchSharp.torch.ones(2L, 3L)
+    use b = a.matmul(a.t())
+    printfn "LibTorch %s loaded from %s" TorchSharp.torch.__version__ (defaultArg (Option.ofObj Native.LoadedFrom) "TorchSharp's own search")
+    printfn "ones(2, 3) @ ones(3, 2) = %s" (b.ToString(TorchSharp.TensorStringStyle.Numpy))
+    printfn "%s" (CudaInfo.Describe())
+    0
+
+let commands : Command list =
+    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke } ]
+
+let usage () =
+    eprintfn "usage: dotnet run --project Examples -c Release -- <command> [options]"
+    eprintfn "commands:"
+    for c in commands do eprintfn "  %-14s %s" c.Name c.Summary
 
 [<EntryPoint>]
 let main argv =
-    Native.EnsureLoaded()
-    let t = TorchSharp.torch.ones(2L, 3L)
-    printfn "%s" (t.ToString(TorchSharp.TensorStringStyle.Julia))
-    0
+    match List.ofArray argv with
+    | [] -> usage (); 2
+    | ("-h" | "--help" | "help") :: _ -> usage (); 0
+    | name :: rest ->
+        match commands |> List.tryFind (fun c -> c.Name = name) with
+        | Some c ->
+            try c.Run (Array.ofList rest)
+            with
+            | :? ArgumentException as e -> eprintfn "error: %s" e.Message; 2
+            | :? NativeLoadException as e -> eprintfn "%s" e.Message; 3
+        | None -> eprintfn "unknown command '%s'" name; usage (); 2
