@@ -211,6 +211,11 @@ namespace Functional
             {
                 this.bytes = bytes;
                 this.file = file;
+                byte[] magic = { 0x7f, (byte)'E', (byte)'L', (byte)'F' };
+                bool startsLikeElf = true;
+                for (int k = 0; k < Math.Min(4, bytes.Length); k++) startsLikeElf &= bytes[k] == magic[k];
+                if (bytes.Length < 16 && startsLikeElf)
+                    throw Invalid(bytes.Length, "the 16-byte ELF identification, but the file ends there; it is truncated");
                 if (bytes.Length < 16 || bytes[0] != 0x7f || bytes[1] != (byte)'E' || bytes[2] != (byte)'L' || bytes[3] != (byte)'F')
                     throw Invalid(0, "the ELF magic number 7F 45 4C 46 (this is not an ELF file)");
                 if (bytes[4] != 1 && bytes[4] != 2) throw Invalid(4, "ELF class 1 (32-bit) or 2 (64-bit), found " + bytes[4]);

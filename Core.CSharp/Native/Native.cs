@@ -61,16 +61,28 @@ public static class Native
                     throw new NativeLoadException(Explain(trace, $"loading {shim} failed: {e.Message}"), e);
                 }
             }
+            // TorchSharp prints a misleading message to the console before it throws ("doesn't contain a
+            // reference to libtorch-cpu-..."): keep its console output, and report its trace in ours.
+            var original = Console.Out;
+            var captured = new StringWriter();
             try
             {
+                Console.SetOut(captured);
                 torch.InitializeDeviceType(DeviceType.CPU);
             }
             catch (Exception e)
             {
+                foreach (var line in captured.ToString().Split('\n'))
+                    if (line.Contains("Trying", StringComparison.Ordinal) || line.Contains("Failed", StringComparison.Ordinal) || line.Contains("Giving up", StringComparison.Ordinal))
+                        trace.AppendLine("  TorchSharp: " + line.Trim());
                 var reason = shim is null
-                    ? $"no {ShimFileName} was found in the folders above, and TorchSharp's own search failed too"
+                    ? $"no {ShimFileName} was found in the folders below, and TorchSharp's own search failed too"
                     : $"TorchSharp could not initialise LibTorch after {shim} was loaded: {FirstLine(e.Message)}";
                 throw new NativeLoadException(Explain(trace, reason), e);
+            }
+            finally
+            {
+                Console.SetOut(original);
             }
             loadedFrom = shim;
             loaded = true;

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using NUnit.Framework;
+
+namespace Functional.Tests;
+
+/// <summary>Native loading seen from outside: the Examples program is run from copies of its build
+/// output with the native libraries removed or left unpatched.</summary>
+public class NativeLoadingTests
+{
+    static string ExamplesOutput()
+    {
+        // Core.Tests references Examples (without its assembly) so that it is built first.
+        var output = new DirectoryInfo(AppContext.BaseDirectory);          // .../Core.Tests/bin/<Configuration>/net10.0
+        var configuration = output.Parent!.Name;
+        var root = output;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Functional.sln"))) root = root.Parent;
+        Assert.That(root, Is.Not.Null, $"no Functional.sln above {output.FullName}");
+        var folder = Path.Combine(root!.FullName, "Examples", "bin", configuration, "net10.0");
+        var dll = Path.Combine(folder, "Functional.Examples.dll");
+        Assert.That(File.Exists(dll), Is.True, $"{dll} is missing: build Examples first (dotnet build Examples -c Release).");
+        return folder;
+    }
+
+    static string CopyWithout(Func<string, bool> skip, Func<string, bool> link)
+    {
+        var source = ExamplesOutput();
+        var target = Path.Combine(Path.GetTempPath(), "functional-native-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source))
+        {
+            var name = Path.GetFileName(file);
+            if (skip(name)) continue;
+            var destination = Path.Combine(target, name);
+            if (link(name)) File.CreateSymbolicLink(destination, file);
+            else File.Copy(file, destination);
+        }
+        return target;
+    }
+
+    static (int Exit, string Output) RunSmoke(string folder, string home)
+    {
+        var start = new ProcessStartInfo("dotnet", $"\"{Path.Combine(folder, "Functional.Examples.dll")}\" smoke")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        start.Environment["HOME"] = home;
+        start.Environment["XDG_DATA_HOME"] = Path.Combine(home, ".local", "share");
+        start.Environment["OMP_NUM_THREADS"] = "1";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEnd();
+        Assert.That(process.WaitForExit(60_000), Is.True, "the smoke command did not finish in 60 s");
+        return (process.ExitCode, output.Result + error);
+    }
+
+    [Test]
+    public void MissingNativeLibrariesGiveAnErrorThatSaysWhatWasTriedAndWhatToDo()
+    {
+        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)) Assert.Ignore("the copy below removes Linux .so files");
+        var folder = CopyWithout(name => name.Contains(".so"), _ => false);
+        var (exit, output) = RunSmoke(folder, folder);
+        Assert.That(exit, Is.EqualTo(3), output);
+        Assert.That(output, Does.Contain("Functional could not load LibTorch"));
+        Assert.That(output, Does.Contain($"no libLibTorchSharp.so in {folder}"), "what was tried");
+        Assert.That(output, Does.Contain("reference the TorchSharp-cpu package"), "how to fix it");
+        Assert.That(output, Does.Not.Contain("doesn't contain a reference to libtorch-cpu-linux-x64"), "TorchSharp's misleading message leaked through");
+    }
+
+    [Test]
+    public void AnUnpatchedOutputIsPatchedIntoAPerUserCacheWhenTheSystemNeedsIt()
+    {
+        if (ElfVersions.SystemLibStdCxxDefines(ElfVersions.LibTorchSharpVersion) != false)
+            Assert.Ignore("this system's libstdc++ defines GLIBCXX_3.4.32, so no patch is ever needed here.");
+        var folder = CopyWithout(name => name == "libLibTorchSharp.so", name => name.Contains(".so"));
+        var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        File.Copy(Path.Combine(cache, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so"),
+                  Path.Combine(folder, "libLibTorchSharp.so"));
+        var home = Path.Combine(folder, "home");
+        Directory.CreateDirectory(home);
+
+        var (exit, output) = RunSmoke(folder, home);
+
+        Assert.That(exit, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("LibTorch 2.10.0.0 loaded from " + Path.Combine(home, ".local", "share", "Functional", "native")));
+        Assert.That(output, Does.Contain("[[3, 3]"));
+        // The copy in the output folder is left as it was shipped.
+        var shipped = Path.Combine(folder, "libLibTorchSharp.so");
+        Assert.That(ElfVersions.ReadNeeds(File.ReadAllBytes(shipped), shipped).Single(n => n.Version == ElfVersions.LibTorchSharpVersion).IsWeak, Is.False);
+    }
+}
