@@ -19,7 +19,8 @@ let smoke (_: string[]) =
     0
 
 let commands : Command list =
-    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke } ]
+    [ { Name = "train"; Summary = "train the tutorial's network on Fashion-MNIST (the main job)"; Run = Cli.Train.run }
+      { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke } ]
 
 let usage () =
     eprintfn "usage: dotnet run --project Examples -c Release -- <command> [options]"

@@ -1,0 +1,59 @@
+using System.Text.Json;
+
+namespace Functional.Training;
+
+/// <summary>One epoch's figures.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="TrainLoss">The mean of the epoch's batch losses.</param>
+/// <param name="TestLoss">The test loader's mean batch loss (the tutorial's "Avg loss"), or null without a test loader.</param>
+/// <param name="TestAccuracy">The fraction of test samples classified right (0..1), or null.</param>
+/// <param name="LearningRate">The learning rate at the end of the epoch.</param>
+/// <param name="Seconds">Wall time of the epoch's training and evaluation.</param>
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double? TestLoss, double? TestAccuracy, double LearningRate, double Seconds);
+
+/// <summary>The metrics of each epoch, in order. Serializable to JSON for checkpoints.</summary>
+public sealed class History
+{
+    readonly List<EpochMetrics> epochs = new();
+
+    /// <summary>Creates an empty history.</summary>
+    public History() { }
+
+    /// <summary>Creates a history holding the given epochs.</summary>
+    public History(IEnumerable<EpochMetrics> epochs) => this.epochs.AddRange(epochs);
+
+    /// <summary>The epochs, in order.</summary>
+    public IReadOnlyList<EpochMetrics> Epochs => epochs;
+
+    /// <summary>The number of epochs recorded.</summary>
+    public int Count => epochs.Count;
+
+    /// <summary>The last epoch's metrics, or null.</summary>
+    public EpochMetrics? Last => epochs.Count == 0 ? null : epochs[^1];
+
+    internal void Add(EpochMetrics metrics) => epochs.Add(metrics);
+
+    /// <summary>JSON: an array of epoch objects.</summary>
+    public string ToJson() => JsonSerializer.Serialize(epochs);
+
+    /// <summary>Reads <see cref="ToJson"/>'s output.</summary>
+    /// <exception cref="InvalidDataException">The text is not such an array.</exception>
+    public static History FromJson(string json)
+    {
+        try
+        {
+            return new History(JsonSerializer.Deserialize<List<EpochMetrics>>(json) ?? throw new InvalidDataException("History JSON is null; expected an array of epoch metrics."));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"History JSON is not an array of epoch metrics: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Join(Environment.NewLine, epochs.Select(m =>
+        $"epoch {m.Epoch}: train loss {m.TrainLoss:F6}" +
+        (m.TestLoss is double l ? $", test loss {l:F6}" : "") +
+        (m.TestAccuracy is double a ? $", accuracy {100 * a:F1}%" : "") +
+        $", lr {m.LearningRate:G4}, {m.Seconds:F1} s"));
+}

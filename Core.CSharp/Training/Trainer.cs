@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using Functional.Data;
+using Functional.Losses;
+using Functional.Optimizers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Training;
+
+/// <summary>Raised when a batch's loss is NaN or infinite: training stops before that batch's
+/// optimizer step, so the weights are those of the last finite step.</summary>
+public sealed class NonFiniteLossException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public NonFiniteLossException(int epoch, int batch, double loss)
+        : base($"The loss became {loss} at epoch {epoch}, batch {batch}; training stopped before that batch's optimizer step, " +
+               "so the weights are those of the last finite step. Lower the learning rate, clip gradients " +
+               "(Optimizers.ClipByGlobalNorm), or check the inputs for NaN or infinite values.")
+    {
+        Epoch = epoch; Batch = batch; Loss = loss;
+    }
+
+    /// <summary>1-based epoch.</summary>
+    public int Epoch { get; }
+
+    /// <summary>0-based batch index in the epoch.</summary>
+    public int Batch { get; }
+
+    /// <summary>The non-finite loss.</summary>
+    public double Loss { get; }
+}
+
+/// <summary>The result of <see cref="Trainer.Evaluate"/>: the tutorial's test_loop figures.</summary>
+/// <param name="AverageLoss">The mean of the batches' losses ("Avg loss").</param>
+/// <param name="Accuracy">Correctly classified samples over all samples (0..1).</param>
+/// <param name="Samples">Samples seen.</param>
+/// <param name="Batches">Batches seen.</param>
+public sealed record Evaluation(double AverageLoss, double Accuracy, int Samples, int Batches);
+
+/// <summary>Class probabilities (softmax over dimension 1) and the most probable class of each row.
+/// Owns both tensors.</summary>
+public sealed class Prediction : IDisposable
+{
+    internal Prediction(Tensor probabilities, Tensor classes) { Probabilities = probabilities; Classes = classes; }
+
+    /// <summary>[N, classes], rows summing to 1.</summary>
+    public Tensor Probabilities { get; }
+
+    /// <summary>[N] int64 class indices.</summary>
+    public Tensor Classes { get; }
+
+    /// <inheritdoc />
+    public void Dispose() { Probabilities.Dispose(); Classes.Dispose(); }
+}
+
+/// <summary>
+/// The training loop of the tutorial, made reusable: <see cref="Fit"/> runs epochs of
+/// forward, loss, backward and optimizer step over a training loader and evaluates on a test loader
+/// after each epoch, raising typed events for <see cref="Callback"/>s.
+/// </summary>
+/// <remarks>
+/// <para>Transparent by design: one epoch is exactly the tutorial's <c>train_loop</c> followed by its
+/// <c>test_loop</c>. The loop switches the model to train mode for training and to eval mode (under
+/// <c>no_grad</c>) for evaluation and prediction, restoring the mode it found afterwards.</para>
+/// <para>Memory: every batch runs inside its own dispose scope, so the step's activations, gradients'
+/// temporaries and loss are freed at once and the live tensor count stays flat across steps and epochs.</para>
+/// <para>Reproducibility: with <see cref="TrainerOptions.Seed"/>, <see cref="Fit"/> seeds LibTorch's
+/// generator (dropout and other random layers) at its start; the loader's shuffling has its own seed.
+/// Two CPU runs with the same seeds give the same losses bit for bit.</para>
+/// </remarks>
+/// <example><code>
+/// var trainer = new Trainer(new NeuralNetwork(), Losses.CrossEntropy(), Optimizers.Sgd(1e-3).Bind(model));
+/// var history = trainer.Fit(trainLoader, testLoader, epochs: 10, callbacks: new[] { new TutorialProgress() });
+/// </code></example>
+public sealed class Trainer
+{
+    readonly Loss loss;
+
+    /// <summary>Creates a trainer. The model is moved to <paramref name="device"/> (default
+    /// <see cref="Device.Auto"/>); create the optimizer from the model's parameters after that move
+    /// when the device is not the CPU.</summary>
+    public Trainer(nn.Module<Tensor, Tensor> model, Loss loss, Optimizer optimizer, Device? device = null, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Native.EnsureLoaded();
+        Device = (device ?? Device.Auto).Resolve();
+        Model = model;
+        this.loss = loss;
+        Optimizer = optimizer;
+        Options = options ?? new TrainerOptions();
+        var target = Device.ToTorch();
+        if (model.parameters().Any(p => p.device_type != target.type || (target.type == DeviceType.CUDA && p.device_index != target.index)))
+        {
+            model.to(target);
+            var moved = new HashSet<Tensor>(model.parameters(), ReferenceEqualityComparer.Instance);
+            if (!optimizer.Parameters.All(p => moved.Contains(p)))
+                throw new ArgumentException(
+                    $"The model was moved to {Device}, which gave it new parameter tensors, but the optimizer holds the old ones. " +
+                    "Move the model first (model.to(device)), then create the optimizer from its parameters.", nameof(optimizer));
+        }
+    }
+
+    /// <summary>The model being trained.</summary>
+    public nn.Module<Tensor, Tensor> Model { get; }
+
+    /// <summary>The optimizer.</summary>
+    public Optimizer Optimizer { get; }
+
+    /// <summary>Where the model and batches live.</summary>
+    public Device Device { get; }
+
+    /// <summary>Seed and guards.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>Trains for epochs <c>1..epochs</c>, evaluating on <paramref name="test"/> after each.</summary>
+    /// <param name="train">The training batches; each enumeration is one epoch.</param>
+    /// <param name="test">Evaluated after each epoch (the tutorial's test_loop); null to skip.</param>
+    /// <param name="epochs">The last epoch to run (1-based, inclusive).</param>
+    /// <param name="callbacks">Receive the loop's events in order.</param>
+    /// <param name="resume">The history of epochs already done, to continue a run: training starts at
+    /// epoch <c>resume.Count + 1</c>. The caller restores weights, optimizer and generator states first
+    /// (a checkpoint does all of it).</param>
+    /// <returns>The metrics of each epoch (the resumed ones included).</returns>
+    /// <exception cref="NonFiniteLossException">A batch's loss was NaN or infinite (with <see cref="TrainerOptions.StopOnNonFiniteLoss"/>).</exception>
+    public History Fit(IDataLoader train, IDataLoader? test = null, int epochs = 10, IEnumerable<Callback>? callbacks = null, History? resume = null)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "The number of epochs is 0 or more.");
+        var listeners = (callbacks ?? Array.Empty<Callback>()).ToArray();
+        var context = new TrainingContext(Model, Optimizer, Device) { History = new History(resume?.Epochs ?? Array.Empty<EpochMetrics>()) };
+        int first = context.History.Count + 1;
+        if (Options.Seed is long seed && resume is null) torch.manual_seed(seed);
+
+        foreach (var c in listeners) c.OnFitBegin(new FitBegin(context, first, epochs, train.BatchCount, train.SampleCount));
+        for (int epoch = first; epoch <= epochs && context.StopReason is null; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            foreach (var c in listeners) c.OnEpochBegin(new EpochBegin(context, epoch));
+            double trainLoss = TrainEpoch(train, epoch, context, listeners);
+            Evaluation? evaluation = test is null ? null : Evaluate(test);
+            var metrics = new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, Optimizer.LearningRate, clock.Elapsed.TotalSeconds);
+            context.History.Add(metrics);
+            foreach (var c in listeners) c.OnEpochEnd(new EpochEnd(context, metrics));
+        }
+        foreach (var c in listeners) c.OnFitEnd(new FitEnd(context, context.History, context.StopReason));
+        return context.History;
+    }
+
+    double TrainEpoch(IDataLoader train, int epoch, TrainingContext context, Callback[] listeners)
+    {
+        Model.train();
+        var target = Device.ToTorch();
+        int batchIndex = 0, samplesBefore = 0, datasetSize = train.SampleCount, batches = train.BatchCount;
+        double lossSum = 0;
+        foreach (var batch in train)
+        {
+            using (var scope = torch.NewDisposeScope())
+            {
+                int size = batch.Count;
+                foreach (var c in listeners) c.OnBatchBegin(new BatchBegin(context, epoch, batchIndex, size));
+                var x = OnDevice(batch.Features, target);
+                var y = OnDevice(batch.Labels, target);
+                var prediction = Model.forward(x);
+                var value = loss(prediction, y);
+                double scalar = value.ToDouble();
+                if (!double.IsFinite(scalar) && Options.StopOnNonFiniteLoss) throw new NonFiniteLossException(epoch, batchIndex, scalar);
+                Optimizer.ZeroGrad();
+                value.backward();
+                Optimizer.Step();
+                lossSum += scalar;
+                foreach (var c in listeners) c.OnBatchEnd(new BatchEnd(context, epoch, batchIndex, scalar, size, samplesBefore, datasetSize, batches));
+                samplesBefore += size;
+            }
+            batchIndex++;
+            if (context.StopReason is not null) break;
+        }
+        return batchIndex == 0 ? double.NaN : lossSum / batchIndex;
+    }
+
+    static Tensor OnDevice(Tensor t, torch.Device device) =>
+        t.device_type == device.type && (device.type != DeviceType.CUDA || t.device_index == device.index) ? t : t.to(device);
+
+    /// <summary>The tutorial's test_loop: the mean batch loss and the accuracy over the loader, in eval
+    /// mode under no_grad. The model's mode is restored afterwards.</summary>
+    public Evaluation Evaluate(IDataLoader data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        bool wasTraining = Model.training;
+        var target = Device.ToTorch();
+        double lossSum = 0;
+        long correct = 0;
+        int samples = 0, batches = 0;
+        Model.eval();
+        try
+        {
+            using var noGrad = torch.no_grad();
+            foreach (var batch in data)
+            {
+                using var scope = torch.NewDisposeScope();
+                var x = OnDevice(batch.Features, target);
+                var y = OnDevice(batch.Labels, target);
+                var prediction = Model.forward(x);
+                lossSum += loss(prediction, y).ToDouble();
+                if (y.dtype == ScalarType.Int64 && y.dim() == 1)
+                    correct += prediction.argmax(1).eq(y).sum().ToInt64();
+                else
+                    correct += prediction.argmax(1).eq(y.argmax(1)).sum().ToInt64();   // one-hot or probability targets
+                samples += batch.Count;
+                batches++;
+            }
+        }
+        finally
+        {
+            Model.train(wasTraining);
+        }
+        return new Evaluation(batches == 0 ? double.NaN : lossSum / batches, samples == 0 ? double.NaN : (double)correct / samples, samples, batches);
+    }
+
+    /// <summary>Class probabilities and classes for a batch of inputs, in eval mode under no_grad.
+    /// The input is not disposed; the returned tensors are the caller's.</summary>
+    public Prediction Predict(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        bool wasTraining = Model.training;
+        Model.eval();
+        try
+        {
+            using var noGrad = torch.no_grad();
+            using var scope = torch.NewDisposeScope();
+            var logits = Model.forward(OnDevice(input, Device.ToTorch()));
+            var probabilities = nn.functional.softmax(logits, 1);
+            var classes = probabilities.argmax(1);
+            return new Prediction(probabilities.MoveToOuterDisposeScope(), classes.MoveToOuterDisposeScope());
+        }
+        finally
+        {
+            Model.train(wasTraining);
+        }
+    }
+}
+
+/// <summary>Options of a <see cref="Trainer"/>.</summary>
+public sealed class TrainerOptions
+{
+    /// <summary>Seeds LibTorch's generator at the start of <see cref="Trainer.Fit"/>
+    /// (dropout and other random layers); null leaves it as it is.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>Throw <see cref="NonFiniteLossException"/> when a batch's loss is NaN or infinite (default true).</summary>
+    public bool StopOnNonFiniteLoss { get; init; } = true;
+}

@@ -1,0 +1,230 @@
+module Functional.PropertyTests.TrainingTests
+
+open System
+open NUnit.Framework
+open FsCheck
+open FsCheck.FSharp
+open FsCheck.NUnit
+open TorchSharp
+open Functional
+open Functional.Data
+open Functional.Losses
+open Functional.Models
+open Functional.Optimizers
+open Functional.Training
+
+/// Random Fashion-MNIST-shaped data: uint8 images [n, 1, 28, 28] and int64 labels in 0..9.
+let private data (n: int) (seed: int64) =
+    use g = new torch.Generator(uint64 seed, torch.CPU)
+    let images = torch.randint(0L, 256L, [| int64 n; 1L; 28L; 28L |], torch.ScalarType.Byte, generator = g)
+    let labels = torch.randint(0L, 10L, [| int64 n |], torch.ScalarType.Int64, generator = g)
+    new TensorDataset(images, labels)
+
+let private toFloat (x: torch.Tensor) = x.``to``(torch.ScalarType.Float32).div(255.0f.ToScalar())
+
+let private loader (ds: TensorDataset) batch shuffle seed =
+    DataLoader(ds, batch, shuffle = shuffle, seed = Nullable(int64 seed)).Map(Func<torch.Tensor, torch.Tensor> toFloat)
+
+/// A run of the library's loop: losses of every batch, then the history.
+let private fitLosses (seed: int64) epochs (ds: TensorDataset) (test: TensorDataset) =
+    torch.manual_seed seed |> ignore
+    use model = new NeuralNetwork()
+    use optimizer = Optimizers.Sgd(1e-2).Bind(model)
+    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu, TrainerOptions(Seed = Nullable seed))
+    let losses = ResizeArray<float>()
+    let record = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss))
+    let history = trainer.Fit(loader ds 16 true seed, loader test 16 false seed, epochs, [ record :> Callback ])
+    List.ofSeq losses, history
+
+[<Test>]
+let ``fit equals the tutorial's loop written on raw TorchSharp, batch for batch`` () =
+    use ds = data 96 1L
+    let ours, _ = fitLosses 7L 2 ds ds
+    // The oracle: the tutorial's train_loop with TorchSharp's own SGD and CrossEntropyLoss, the same
+    // initial weights (same seed, same module), the same permutations (randperm, same seed).
+    torch.manual_seed 7L |> ignore
+    use model = new NeuralNetwork()
+    use sgd = torch.optim.SGD(model.parameters(), 1e-2)
+    use lossFn = torch.nn.CrossEntropyLoss()
+    use g = new torch.Generator(7UL, torch.CPU)
+    let raw = ResizeArray<float>()
+    for _ in 1 .. 2 do
+        model.train() |> ignore
+        use perm = torch.randperm(96L, torch.ScalarType.Int64, torch.CPU, false, g)
+        for start in 0L .. 16L .. 95L do
+            use scope = torch.NewDisposeScope()
+            let index = perm.narrow(0L, start, 16L)
+            let x = toFloat (ds.Features.index_select(0L, index))
+            let y = ds.Labels.index_select(0L, index)
+            let loss = lossFn.forward(model.forward x, y)
+            raw.Add(loss.ToDouble())
+            loss.backward()
+            sgd.step() |> ignore
+            sgd.zero_grad()
+    Assert.That(ours.Length, Is.EqualTo 12)
+    for i in 0 .. ours.Length - 1 do
+        Assert.That(ours[i], Is.EqualTo(raw[i]).Within(1e-6), $"batch {i}")
+
+[<Test>]
+let ``a seed makes a CPU run repeat exactly`` () =
+    use ds = data 64 2L
+    let a, ha = fitLosses 3L 2 ds ds
+    let b, hb = fitLosses 3L 2 ds ds
+    let c, _ = fitLosses 4L 2 ds ds
+    Assert.That(b, Is.EqualTo<float list>(a))                   // bit for bit
+    Assert.That(hb.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq, Is.EqualTo<float list>(ha.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq))
+    Assert.That(c, Is.Not.EqualTo<float list>(a))
+
+[<Test>]
+let ``live tensors do not grow across steps and epochs`` () =
+    use ds = data 128 5L
+    torch.manual_seed 0L |> ignore
+    use model = new NeuralNetwork()
+    use optimizer = Optimizers.Adam(1e-3).Bind(model)
+    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu)
+    let afterBatch = ResizeArray<int64>()
+    let afterEpoch = ResizeArray<int64>()
+    let count = LambdaCallback(BatchEnd = Action<BatchEnd>(fun _ -> afterBatch.Add torch.Tensor.TotalCount),
+                               EpochEnd = Action<EpochEnd>(fun _ -> afterEpoch.Add torch.Tensor.TotalCount))
+    let train = loader ds 16 true 0
+    let test = loader ds 32 false 0
+    trainer.Fit(train, test, 4, [ count :> Callback ]) |> ignore
+    // Adam's state appears in the first step; from the second batch on the count is flat.
+    let steady = afterBatch |> Seq.skip 1 |> Seq.distinct |> List.ofSeq
+    Assert.That(steady.Length, Is.EqualTo 1, sprintf "live tensors after each batch: %A" (List.ofSeq afterBatch))
+    Assert.That(afterEpoch |> Seq.distinct |> Seq.length, Is.EqualTo 1, sprintf "live tensors after each epoch: %A" (List.ofSeq afterEpoch))
+
+[<Test>]
+let ``callbacks see the events in order`` () =
+    use ds = data 40 6L
+    torch.manual_seed 0L |> ignore
+    use model = new NeuralNetwork()
+    use optimizer = Optimizers.Sgd(1e-3).Bind(model)
+    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu)
+    let events = ResizeArray<string>()
+    let log = LambdaCallback(
+                FitBegin = Action<FitBegin>(fun e -> events.Add $"fit {e.FirstEpoch}-{e.Epochs} {e.TrainBatches}x {e.TrainSamples}"),
+                EpochBegin = Action<EpochBegin>(fun e -> events.Add $"epoch {e.Epoch}"),
+                BatchBegin = Action<BatchBegin>(fun e -> events.Add $"batch {e.Epoch}.{e.Batch} {e.Samples}"),
+                BatchEnd = Action<BatchEnd>(fun e -> events.Add $"end {e.Epoch}.{e.Batch} {e.SamplesBefore}/{e.DatasetSize}"),
+                EpochEnd = Action<EpochEnd>(fun e -> events.Add $"epoch end {e.Metrics.Epoch} {e.Metrics.TestAccuracy.HasValue}"),
+                FitEnd = Action<FitEnd>(fun e -> events.Add $"fit end {e.History.Count}"))
+    trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 2, [ log :> Callback ]) |> ignore
+    let epoch e =
+        [ $"epoch {e}"
+          $"batch {e}.0 16"; $"end {e}.0 0/40"
+          $"batch {e}.1 16"; $"end {e}.1 16/40"
+          $"batch {e}.2 8"; $"end {e}.2 32/40"
+          $"epoch end {e} True" ]
+    let expected = [ "fit 1-2 3x 40" ] @ epoch 1 @ epoch 2 @ [ "fit end 2" ]
+    Assert.That(List.ofSeq events, Is.EqualTo<string list>(expected))
+
+/// EarlyStopping's rule written out: the epoch after which it stops, or None.
+let private expectedStop (values: float list) patience =
+    let rec go epoch best waited rest =
+        match rest with
+        | [] -> None
+        | v :: tail ->
+            if Double.IsNaN best || v < best then go (epoch + 1) v 0 tail
+            elif waited + 1 >= patience then Some epoch
+            else go (epoch + 1) best (waited + 1) tail
+    go 1 Double.NaN 0 values
+
+[<Property(MaxTest = 200)>]
+let ``early stopping stops exactly after its patience`` (values: NonEmptyArray<NormalFloat>) (PositiveInt patience) =
+    let patience = 1 + patience % 4
+    let values = values.Get |> Array.map (fun v -> Math.Round(v.Get, 1)) |> List.ofArray   // ties happen
+    let stop = EarlyStopping(Monitor.TrainLoss, patience)
+    use model = torch.nn.Linear(1L, 1L)
+    use optimizer = Optimizers.Sgd(0.1).Bind(model)
+    let context = Activator.CreateInstance(typeof<TrainingContext>, Reflection.BindingFlags.NonPublic ||| Reflection.BindingFlags.Instance, null, [| box model; box optimizer; box Device.Cpu |], null) :?> TrainingContext
+    stop.OnFitBegin(FitBegin(context, 1, values.Length, 1, 1))
+    let mutable stoppedAfter = None
+    values |> List.iteri (fun i v ->
+        if stoppedAfter.IsNone then
+            stop.OnEpochEnd(EpochEnd(context, EpochMetrics(i + 1, v, Nullable(), Nullable(), 0.1, 0.0)))
+            if context.StopReason <> null then stoppedAfter <- Some(i + 1))
+    stoppedAfter = expectedStop values patience
+
+[<Test>]
+let ``early stopping ends fit after patience epochs without improvement`` () =
+    use ds = data 32 8L
+    torch.manual_seed 0L |> ignore
+    use model = new NeuralNetwork()
+    use optimizer = Optimizers.Sgd(0.0).Bind(model)          // learning rate 0: the test loss never changes
+    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu)
+    let history = trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 10, [ EarlyStopping(Monitor.TestLoss, 3) :> Callback ])
+    Assert.That(history.Count, Is.EqualTo 4)                  // epoch 1 sets the best; 2, 3, 4 do not improve
+
+[<Test>]
+let ``a non-finite loss stops before the step, naming the epoch and batch`` () =
+    use ds = data 48 9L
+    // Batch 2 of epoch 1 holds a NaN pixel.
+    let images = ds.Features.``to``(torch.ScalarType.Float32)
+    images.view(-1L).narrow(0L, 40L * 784L, 1L).fill_(Double.NaN.ToScalar()) |> ignore
+    use bad = new TensorDataset(images, ds.Labels)
+    torch.manual_seed 0L |> ignore
+    use model = new NeuralNetwork()
+    use optimizer = Optimizers.Sgd(1e-2).Bind(model)
+    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu)
+    let snapshot = ResizeArray<torch.Tensor>()
+    let keep = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e ->
+        if e.Batch = 1 then for p in model.parameters() do snapshot.Add(p.detach().clone().MoveToOuterDisposeScope())))
+    let train = DataLoader(bad, 16).Map(Func<torch.Tensor, torch.Tensor>(fun x -> x.div(255.0f.ToScalar())))
+    let e = Assert.Throws<NonFiniteLossException>(Action(fun () -> trainer.Fit(train, null, 3, [ keep :> Callback ]) |> ignore))
+    Assert.That(e.Epoch, Is.EqualTo 1)
+    Assert.That(e.Batch, Is.EqualTo 2)
+    Assert.That(e.Message, Does.Contain("epoch 1, batch 2").And.Contain("learning rate"))
+    Seq.zip (model.parameters()) snapshot |> Seq.iter (fun (p, s) -> Assert.That(p.allclose(s, 0.0, 0.0), Is.True, "weights changed by the bad step"))
+
+[<Test>]
+let ``evaluate is the tutorial's test_loop`` () =
+    use ds = data 50 10L
+    torch.manual_seed 0L |> ignore
+    use model = new NeuralNetwork()
+    use optimizer = Optimizers.Sgd(1e-3).Bind(model)
+    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu)
+    let result = trainer.Evaluate(loader ds 16 false 0)
+    // By hand: mean of per-batch mean losses; correct predictions over all samples.
+    use _ = torch.no_grad()
+    let mutable lossSum = 0.0
+    let mutable correct = 0L
+    for start in 0L .. 16L .. 49L do
+        let n = min 16L (50L - start)
+        use x = toFloat (ds.Features.narrow(0L, start, n))
+        use y = ds.Labels.narrow(0L, start, n)
+        use logits = model.forward x
+        use l = torch.nn.functional.cross_entropy(logits, y)
+        lossSum <- lossSum + l.ToDouble()
+        use hits = logits.argmax(1L).eq(y).sum()
+        correct <- correct + hits.ToInt64()
+    Assert.That(result.AverageLoss, Is.EqualTo(lossSum / 4.0).Within(1e-6))
+    Assert.That(result.Accuracy, Is.EqualTo(float correct / 50.0))
+    Assert.That((result.Samples, result.Batches), Is.EqualTo((50, 4)))
+
+/// Records whether each forward ran in training mode.
+type private ModeSpy() as this =
+    inherit torch.nn.Module<torch.Tensor, torch.Tensor>("ModeSpy")
+    let linear = torch.nn.Linear(784L, 10L)
+    do this.RegisterComponents()
+    member val Modes = ResizeArray<bool>()
+    override this.forward(x) =
+        this.Modes.Add this.training
+        linear.forward(x.flatten(1L))
+
+[<Test>]
+let ``the loop switches train and eval modes and restores them`` () =
+    use ds = data 32 11L
+    use model = new ModeSpy()
+    use optimizer = Optimizers.Sgd(1e-3).Bind(model)
+    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu)
+    model.eval() |> ignore
+    trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 1) |> ignore
+    Assert.That(List.ofSeq model.Modes, Is.EqualTo<bool list>([ true; true; false; false ]))
+    model.train() |> ignore
+    use p = trainer.Predict(toFloat (ds.Features.narrow(0L, 0L, 3L)))
+    Assert.That(model.Modes[model.Modes.Count - 1], Is.False)
+    Assert.That(model.training, Is.True, "mode restored after Predict")
+    use sums = p.Probabilities.sum(1L)
+    Assert.That(sums.allclose(torch.ones(3L)), Is.True)
+    Assert.That(p.Classes.shape, Is.EqualTo<int64[]>([| 3L |]))
