@@ -116,7 +116,29 @@ public static class StateDict
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stateDict);
-        return Check(model.state_dict(), stateDict, []);
+        return Check(Ordered(model), stateDict, []);
+    }
+
+    /// <summary>The model's state dict in PyTorch's order: each module's own parameters, then its persistent buffers,
+    /// then its children, depth first (TorchSharp lists all parameters before all buffers). Reports list keys in this
+    /// order, as PyTorch does. Keys the walk does not reach (a module with a custom state dict) follow in TorchSharp's order.</summary>
+    internal static Dictionary<string, Tensor> Ordered(Module model)
+    {
+        var all = model.state_dict();
+        var ordered = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        void Walk(Module module, string prefix)
+        {
+            foreach (var (name, _) in module.named_parameters(recurse: false)) Take(prefix + name);
+            foreach (var (name, _) in module.named_buffers(recurse: false, include_nonpersistent: false)) Take(prefix + name);
+            foreach (var (name, child) in module.named_children()) Walk(child, prefix + name + ".");
+        }
+        void Take(string key)
+        {
+            if (all.TryGetValue(key, out var t)) ordered.TryAdd(key, t);
+        }
+        Walk(model, "");
+        foreach (var (k, t) in all) ordered.TryAdd(k, t);
+        return ordered;
     }
 
     static LoadReport Check(Dictionary<string, Tensor> own, IReadOnlyDictionary<string, Tensor> source, IReadOnlyList<string> loaded)
@@ -154,7 +176,7 @@ public static class StateDict
     internal static LoadReport Load(Module model, IReadOnlyDictionary<string, Tensor> stateDict, bool strict, string? path)
     {
         Native.EnsureLoaded();
-        var own = model.state_dict();
+        var own = Ordered(model);
         var report = Check(own, stateDict, []);
         if (strict && !report.AllKeysMatched) throw new StateDictMismatchException(report, path);
         var bad = report.Mismatches.Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
@@ -210,7 +232,12 @@ public static class StateDict
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
         Native.EnsureLoaded();
-        AtomicFile.Write(path, stream => model.save(stream));
+        AtomicFile.Write(path, stream =>
+        {
+            // module.save(Stream) closes the stream; a writer that leaves it open lets AtomicFile flush it to disk.
+            using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+            model.save(writer);
+        });
     }
 
     /// <summary>Loads a file in TorchSharp's own format (written by <c>module.save</c>) with the same strict checks and
