@@ -267,6 +267,14 @@ public class SafeTensorsTests : FileTestBase
     public void HeaderThatIsNotAnObject() => AssertBad(Assemble("[1, 2]   ", []), "does not start with '{'");
 
     [Test]
+    public void HeaderThatIsNotUtf8()
+    {
+        var bytes = Assemble("{\"ab\":{}}", []);
+        bytes[8 + 3] = 0xF1; // inside the name "ab"
+        AssertBad(bytes, "not valid UTF-8 (at byte 11)");
+    }
+
+    [Test]
     public void DuplicateNames() =>
         AssertBad(Assemble("{" + Entry("a", "U8", "1", 0, 1) + "," + Entry("a", "U8", "1", 1, 2) + "}", [1, 2]), "names 'a' twice");
 

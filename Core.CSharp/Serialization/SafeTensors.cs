@@ -421,6 +421,19 @@ public static class SafeTensors
         if (bytes[0] != (byte)'{')
             throw new InvalidDataException($"{source}: the header at byte 8 does not start with '{{' (found byte 0x{bytes[0]:X2}); not a safetensors file.");
 
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            int at = 0;
+            try
+            {
+                new UTF8Encoding(false, true).GetCharCount(bytes);
+            }
+            catch (DecoderFallbackException e)
+            {
+                at = e.Index;
+            }
+            throw new InvalidDataException($"{source}: the header is not valid UTF-8 (at byte {8 + at}).");
+        }
         JsonDocument document;
         try
         {
