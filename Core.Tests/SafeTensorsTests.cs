@@ -308,6 +308,10 @@ public class SafeTensorsTests : FileTestBase
         AssertBad(Assemble("{" + Entry("a", "F32", "4294967296,4294967296,16", 0, 8) + "}", EightBytes), "tensor 'a'", "overflows");
 
     [Test]
+    public void TooManyDimensions() =>
+        AssertBad(Assemble("{" + Entry("a", "U8", string.Join(",", Enumerable.Repeat("1", 65)), 0, 1) + "}", [0]), "tensor 'a' has 65 dimensions; at most 64");
+
+    [Test]
     public void NegativeDimension() =>
         AssertBad(Assemble("{" + Entry("a", "F32", "-2", 0, 8) + "}", EightBytes), "tensor 'a'", "not a non-negative 64-bit integer");
 

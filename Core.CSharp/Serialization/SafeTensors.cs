@@ -94,6 +94,10 @@ public static class SafeTensors
     /// length must not make the reader allocate gigabytes.</summary>
     public const long MaxHeaderLength = 100_000_000;
 
+    /// <summary>The most dimensions a tensor may have here (LibTorch's own practical limit); real tensors have a handful,
+    /// and a corrupt shape must not reach LibTorch with millions.</summary>
+    public const int MaxRank = 64;
+
     /// <summary>The reserved header key that holds the string-to-string metadata.</summary>
     public const string MetadataKey = "__metadata__";
 
@@ -539,6 +543,8 @@ public static class SafeTensors
             throw Bad(source, $"tensor '{name}' lacks {(code is null ? "dtype" : shape is null ? "shape" : "data_offsets")}; each tensor needs dtype, shape and data_offsets.");
         if (!TryParseCode(code, out var type, out var size))
             throw Bad(source, $"tensor '{name}' has the unknown or unsupported dtype '{code}'; supported: {SupportedCodes}.");
+        if (shape.Count > MaxRank)
+            throw Bad(source, $"tensor '{name}' has {shape.Count} dimensions; at most {MaxRank} are supported.");
         if (offsets.Count != 2)
             throw Bad(source, $"tensor '{name}' has {offsets.Count} data_offsets; expected [begin, end].");
         long begin = offsets[0], end = offsets[1];
