@@ -73,6 +73,22 @@ public class SafeTensorsTests : FileTestBase
     }
 
     [Test]
+    public void LiteralBytesLoad()
+    {
+        // {"x":{"dtype":"U8","shape":[3],"data_offsets":[0,3]}} is 5 + 14 + 12 + 20 + 2 = 53 = 0x35 bytes, counted by hand.
+        var bytes = new byte[] { 0x35, 0, 0, 0, 0, 0, 0, 0 }
+            .Concat(Encoding.ASCII.GetBytes("{\"x\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]}}"))
+            .Concat(new byte[] { 10, 20, 255 }).ToArray();
+        Assert.That(bytes.Length, Is.EqualTo(8 + 53 + 3));
+        var path = FilePath("literal.safetensors");
+        File.WriteAllBytes(path, bytes);
+        using var content = SafeTensors.Read(path);
+        Assert.That(content.Tensors["x"].dtype, Is.EqualTo(ScalarType.Byte));
+        Assert.That(content.Tensors["x"].data<byte>().ToArray(), Is.EqualTo(new byte[] { 10, 20, 255 }));
+        Assert.That(content.Metadata, Is.Empty);
+    }
+
+    [Test]
     public void WriterOutputMatchesAHandComputedLayout()
     {
         var path = FilePath("written.safetensors");

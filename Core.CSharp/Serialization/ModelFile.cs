@@ -145,7 +145,8 @@ public static class ModelFile
         {
             model = build(content.Spec) ?? throw new InvalidOperationException("the builder returned null");
         }
-        catch (Exception e) when (e is ArgumentException or JsonException or FormatException or InvalidOperationException or NotSupportedException or KeyNotFoundException)
+        catch (Exception e) when (e is ArgumentException or JsonException or FormatException or InvalidOperationException or NotSupportedException
+                                   or KeyNotFoundException or System.Runtime.InteropServices.ExternalException)
         {
             throw new InvalidDataException($"{path}: the model spec could not be built: {e.Message}", e);
         }
