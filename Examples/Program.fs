@@ -19,7 +19,8 @@ let smoke (_: string[]) =
     0
 
 let commands : Command list =
-    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke } ]
+    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
+      { Name = "write-checkpoints"; Summary = "save checkpoints in a loop (for the kill test)"; Run = Cli.CheckpointWriter.run } ]
 
 let usage () =
     eprintfn "usage: dotnet run --project Examples -c Release -- <command> [options]"
