@@ -1,0 +1,123 @@
+using System.Runtime.InteropServices;
+
+namespace Functional.Serialization;
+
+/// <summary>
+/// Replaces a file all at once: a process killed at any moment leaves either the old file or the new one,
+/// never a truncated mix. Weights, checkpoints and model files are saved through it.
+/// </summary>
+/// <remarks>
+/// <para>How: the content goes to a temporary file in the same folder (<c>.name.&lt;random&gt;.tmp</c>, so the
+/// rename never crosses file systems), which is flushed to the disk (<c>fsync</c> through
+/// <see cref="FileStream.Flush(bool)"/>) and closed, then renamed over the target with
+/// <see cref="File.Move(string, string, bool)"/>. On Linux and macOS that is <c>rename(2)</c>, which replaces the
+/// target atomically; on Windows it is <c>MoveFileEx</c> with replace-existing, which is atomic on NTFS for files
+/// in one folder. Finally the folder itself is flushed on Linux and macOS (<c>open</c> + <c>fsync</c> of the
+/// directory), so that the rename survives a power loss too; where that is not possible (Windows, or a file system
+/// that refuses to sync a directory) the rename still protects against a killed process, and only a power cut
+/// right after the save could bring back the previous file.</para>
+/// <para>A process killed before the rename leaves its temporary file behind; it never has the target's name, so
+/// it is never mistaken for the file. <see cref="DeleteTemporaries"/> removes such leftovers.</para>
+/// </remarks>
+public static class AtomicFile
+{
+    /// <summary>Writes a file atomically: <paramref name="write"/> fills a temporary file that then replaces <paramref name="path"/>.</summary>
+    /// <param name="path">The file to create or replace. Its folder must exist.</param>
+    /// <param name="write">Writes the whole content to the stream it is given (do not close it). If it throws, the target is left as it was and the temporary file is deleted.</param>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    public static void Write(string path, Action<Stream> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(write);
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' names no file.", nameof(path));
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Cannot save '{path}': the folder '{folder}' does not exist; create it first.");
+        var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+        SyncFolder(folder);
+    }
+
+    /// <summary>Deletes the temporary files that writes to <paramref name="path"/> left behind when their process was
+    /// killed. Call it when no other process is saving to the same path (for example when training starts).</summary>
+    /// <param name="path">The target file whose leftovers to remove.</param>
+    /// <returns>How many files were deleted.</returns>
+    public static int DeleteTemporaries(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full);
+        if (folder is null || !Directory.Exists(folder)) return 0;
+        var deleted = 0;
+        foreach (var file in Directory.EnumerateFiles(folder, $".{Path.GetFileName(full)}.*.tmp"))
+        {
+            if (TryDelete(file)) deleted++;
+        }
+        return deleted;
+    }
+
+    static bool TryDelete(string file)
+    {
+        try
+        {
+            File.Delete(file);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Flushes a folder's entries to disk where the OS allows it; best effort, as documented on the class.</summary>
+    internal static bool SyncFolder(string folder)
+    {
+        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return false;
+        try
+        {
+            var fd = Posix.open(folder, 0 /* O_RDONLY */);
+            if (fd < 0) return false;
+            try
+            {
+                return Posix.fsync(fd) == 0;
+            }
+            finally
+            {
+                Posix.close(fd);
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    static class Posix
+    {
+        [DllImport("libc", SetLastError = true)]
+        internal static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [DllImport("libc", SetLastError = true)]
+        internal static extern int fsync(int fd);
+
+        [DllImport("libc", SetLastError = true)]
+        internal static extern int close(int fd);
+    }
+}

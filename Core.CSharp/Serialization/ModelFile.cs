@@ -1,0 +1,173 @@
+using System.Text.Json;
+using static TorchSharp.torch;
+using Module = TorchSharp.torch.nn.Module;
+
+namespace Functional.Serialization;
+
+/// <summary>The spec and weights read from a whole-model file. The tensors are fresh and belong to this object:
+/// <see cref="Dispose"/> frees them.</summary>
+public sealed class ModelFileContent : IDisposable
+{
+    internal ModelFileContent(string spec, Dictionary<string, Tensor> stateDict, IReadOnlyDictionary<string, string> metadata)
+    {
+        Spec = spec;
+        StateDict = stateDict;
+        Metadata = metadata;
+    }
+
+    /// <summary>The layer spec, as the JSON text that was saved.</summary>
+    public string Spec { get; }
+
+    /// <summary>The weights: the model's state dict, under PyTorch's names.</summary>
+    public Dictionary<string, Tensor> StateDict { get; }
+
+    /// <summary>All of the file's metadata, the spec included (under <see cref="ModelFile.SpecKey"/>).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Frees the weights.</summary>
+    public void Dispose()
+    {
+        foreach (var t in StateDict.Values) t.Dispose();
+        StateDict.Clear();
+    }
+}
+
+/// <summary>
+/// Whole-model files: one safetensors file that holds the model's layer spec (JSON, in the header's metadata) and its
+/// weights (the state dict, under PyTorch's names). Loading rebuilds the model from the spec with a builder the
+/// library provides, so no code of the user's is needed and none from the file is ever run, unlike pickled
+/// PyTorch models. The weights part loads in any safetensors tool as an ordinary state dict.
+/// </summary>
+public static class ModelFile
+{
+    /// <summary>The metadata key under which the spec JSON is stored.</summary>
+    public const string SpecKey = "functional.spec";
+
+    const string FormatValue = "model";
+
+    /// <summary>Saves a model's spec and weights atomically (see <see cref="AtomicFile"/>).</summary>
+    /// <param name="path">The file to write (conventionally <c>*.safetensors</c>); its folder must exist.</param>
+    /// <param name="specJson">The model's layer spec as JSON; it must describe <paramref name="model"/>, so that building it gives the same state-dict keys and shapes.</param>
+    /// <param name="model">The model whose state dict is saved.</param>
+    /// <param name="metadata">Extra string metadata, or null.</param>
+    /// <exception cref="ArgumentException"><paramref name="specJson"/> is not valid JSON, or a metadata key is reserved.</exception>
+    public static void Save(string path, string specJson, Module model, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(specJson);
+        ArgumentNullException.ThrowIfNull(model);
+        try
+        {
+            using var _ = JsonDocument.Parse(specJson);
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"The model spec is not valid JSON ({e.Message}); pass the spec's JSON serialisation.", nameof(specJson), e);
+        }
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (metadata is not null)
+        {
+            foreach (var (k, v) in metadata)
+            {
+                if (k == SpecKey || k == Checkpoint.FormatKey)
+                    throw new ArgumentException($"The metadata key '{k}' is reserved for the model file itself; choose another.", nameof(metadata));
+                meta[k] = v;
+            }
+        }
+        meta.TryAdd("format", "pt");
+        meta[Checkpoint.FormatKey] = FormatValue;
+        meta[SpecKey] = specJson;
+        Native.EnsureLoaded();
+        SafeTensors.Save(path, model.state_dict(), meta);
+    }
+
+    /// <summary>Reads only the spec JSON of a model file, without reading the weights.</summary>
+    /// <param name="path">The model file.</param>
+    /// <exception cref="InvalidDataException">The file is not valid safetensors or holds no spec.</exception>
+    public static string ReadSpec(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return Spec(SafeTensors.ReadHeader(path).Metadata, path);
+    }
+
+    static string Spec(IReadOnlyDictionary<string, string> metadata, string path) =>
+        metadata.TryGetValue(SpecKey, out var spec) ? spec
+            : throw new InvalidDataException($"{path}: the metadata has no '{SpecKey}'; this is a weights-only file. Build the model in code and load it with LoadSafeTensors.");
+
+    /// <summary>Reads the spec and the weights of a model file.</summary>
+    /// <param name="path">The model file.</param>
+    /// <param name="device">Where to put the weights; null for the CPU.</param>
+    /// <returns>The spec JSON and the state dict; dispose it when done.</returns>
+    /// <exception cref="InvalidDataException">The file is not valid safetensors or holds no spec.</exception>
+    public static ModelFileContent Read(string path, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var content = SafeTensors.Read(path, device);
+        try
+        {
+            var spec = Spec(content.Metadata, path);
+            var tensors = new Dictionary<string, Tensor>(content.Tensors, StringComparer.Ordinal);
+            content.Tensors.Clear();
+            return new ModelFileContent(spec, tensors, content.Metadata);
+        }
+        finally
+        {
+            content.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Rebuilds a model from a model file: builds it from the spec with <paramref name="build"/>, loads the weights
+    /// strictly, and returns it in evaluation mode, ready to predict.
+    /// </summary>
+    /// <remarks>
+    /// Evaluation mode (<c>eval()</c>, the opposite of <c>train()</c>) changes what some layers compute, not the
+    /// weights: Dropout stops zeroing activations and passes its input through unchanged, and BatchNorm normalises
+    /// with the running mean and variance it learned (saved in the file) instead of the statistics of the current
+    /// batch. A loaded model therefore gives deterministic outputs that do not depend on the rest of the batch, the
+    /// same as the original model in eval mode. Call <c>train()</c> on the result to fine-tune it.
+    /// </remarks>
+    /// <typeparam name="TModule">The module type the builder returns (for example <c>Module&lt;Tensor, Tensor&gt;</c>).</typeparam>
+    /// <param name="path">The model file.</param>
+    /// <param name="build">Builds an untrained model from the spec JSON (the layer-spec builder); it runs the
+    /// library's code only, on data from the file.</param>
+    /// <param name="device">Where to put the model; null leaves it where <paramref name="build"/> made it.</param>
+    /// <exception cref="InvalidDataException">The file is not valid, holds no spec, the spec cannot be built, or the spec
+    /// does not match the weights (the message then holds the <see cref="LoadReport"/>, and the inner
+    /// <see cref="StateDictMismatchException"/> the report itself); the message names the file.</exception>
+    public static TModule Load<TModule>(string path, Func<string, TModule> build, Device? device = null) where TModule : Module
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(build);
+        using var content = Read(path);
+        TModule model;
+        try
+        {
+            model = build(content.Spec) ?? throw new InvalidOperationException("the builder returned null");
+        }
+        catch (Exception e) when (e is ArgumentException or JsonException or FormatException or InvalidOperationException or NotSupportedException
+                                   or KeyNotFoundException or System.Runtime.InteropServices.ExternalException)
+        {
+            throw new InvalidDataException($"{path}: the model spec could not be built: {e.Message}", e);
+        }
+        try
+        {
+            if (device is not null) TorchSharp.ModuleExtensionMethods.to(model, device.ToTorch());
+            try
+            {
+                StateDict.Load(model, content.StateDict, strict: true, path);
+            }
+            catch (StateDictMismatchException e)
+            {
+                throw new InvalidDataException($"{path}: the model spec does not match the weights stored with it.\n{e.Report}", e);
+            }
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}

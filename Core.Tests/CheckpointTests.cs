@@ -1,0 +1,158 @@
+using Functional.Serialization;
+using NUnit.Framework;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Tests;
+
+public class CheckpointTests : FileTestBase
+{
+    [Test]
+    public void EveryPartRoundTripsExactly()
+    {
+        using var net = StateDictTests.Net(1);
+        using var g = new Generator(123);
+        using var _ = randn([5], generator: g); // advance the generator so its state is not the seed's
+        using var m1 = randn(3, 4);
+        using var step = tensor(17L);
+        var history = new List<IReadOnlyDictionary<string, double>>
+        {
+            new Dictionary<string, double> { ["loss"] = 0.1 + 0.2, ["accuracy"] = 1.0 / 3.0 },
+            new Dictionary<string, double> { ["loss"] = double.NaN, ["accuracy"] = double.PositiveInfinity, ["lr"] = double.NegativeInfinity, ["zero"] = -0.0 },
+        };
+        var path = FilePath("ckpt.safetensors");
+        var saved = new Checkpoint
+        {
+            Model = net.state_dict(),
+            OptimizerState = new Dictionary<string, Tensor> { ["0.weight.exp_avg"] = m1, ["step"] = step },
+            OptimizerScalars = new Dictionary<string, string> { ["lr"] = "0.001", ["betas"] = "[0.9,0.999]" },
+            Epoch = 7,
+            GeneratorStates = new Dictionary<string, Tensor> { ["shuffle"] = g.get_state() },
+            History = history,
+            Metadata = new Dictionary<string, string> { ["run"] = "nightly", ["config"] = "{\"epochs\":10}" },
+        };
+        saved.Save(path);
+        saved.Dispose(); // a checkpoint built from your tensors leaves them alone
+        Assert.That(net.state_dict()["0.weight"].IsInvalid, Is.False);
+
+        using var loaded = Checkpoint.Load(path);
+        Assert.That(loaded.Source, Is.EqualTo(path));
+        Assert.That(loaded.Epoch, Is.EqualTo(7));
+        Assert.That(loaded.Model.Keys, Is.EquivalentTo(net.state_dict().Keys));
+        foreach (var (k, v) in net.state_dict()) AssertSame(v, loaded.Model[k]);
+        AssertSame(m1, loaded.OptimizerState["0.weight.exp_avg"]);
+        AssertSame(step, loaded.OptimizerState["step"]);
+        Assert.That(loaded.OptimizerScalars, Is.EqualTo(saved.OptimizerScalars));
+        Assert.That(loaded.Metadata, Is.EqualTo(saved.Metadata));
+        Assert.That(loaded.History, Has.Count.EqualTo(2));
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.That(loaded.History[i].Keys, Is.EquivalentTo(history[i].Keys));
+            foreach (var (k, v) in history[i])
+                Assert.That(BitConverter.DoubleToInt64Bits(loaded.History[i][k]), Is.EqualTo(BitConverter.DoubleToInt64Bits(v)), $"history[{i}][{k}] bit for bit");
+        }
+    }
+
+    [Test]
+    public void RestoredGeneratorContinuesTheSameSequence()
+    {
+        using var g = new Generator(42);
+        using var warmup = rand([10], generator: g);
+        var path = FilePath("rng.safetensors");
+        using (var state = g.get_state())
+            new Checkpoint { GeneratorStates = new Dictionary<string, Tensor> { ["g"] = state } }.Save(path);
+        using var expected = rand([6], generator: g); // what an uninterrupted run draws next
+
+        using var loaded = Checkpoint.Load(path);
+        using var resumed = new Generator(999);
+        resumed.set_state(loaded.GeneratorStates["g"]);
+        using var actual = rand([6], generator: resumed);
+        AssertSame(expected, actual);
+    }
+
+    [Test]
+    public void RestoreModelIsStrictAndNamesTheFile()
+    {
+        using var source = StateDictTests.Net(1);
+        using var target = StateDictTests.Net(2);
+        var path = FilePath("ckpt.safetensors");
+        new Checkpoint { Model = source.state_dict(), Epoch = 1 }.Save(path);
+        using var loaded = Checkpoint.Load(path);
+        Assert.That(loaded.RestoreModel(target).AllKeysMatched, Is.True);
+        foreach (var (k, v) in source.state_dict()) AssertSame(v, target.state_dict()[k]);
+
+        using var other = TorchSharp.torch.nn.Sequential(TorchSharp.torch.nn.Linear(4, 3));
+        var e = Assert.Throws<StateDictMismatchException>(() => loaded.RestoreModel(other));
+        Assert.That(e!.Message, Does.StartWith(path + ":"));
+        Assert.That(e.Report.UnexpectedKeys, Has.Count.EqualTo(7));
+    }
+
+    [Test]
+    public void PlainWeightsAreNotACheckpoint()
+    {
+        using var net = StateDictTests.Net(1);
+        var path = FilePath("weights.safetensors");
+        net.SaveSafeTensors(path);
+        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.That(e!.Message, Does.StartWith(path + ":").And.Contain("not 'checkpoint'"));
+    }
+
+    [Test]
+    public void CorruptCheckpointMetadataIsInvalidData()
+    {
+        var path = FilePath("ckpt.safetensors");
+        var metadata = new Dictionary<string, string>
+        {
+            [Checkpoint.FormatKey] = "checkpoint", ["functional.version"] = "1", ["epoch"] = "3", ["optimizer"] = "{}", ["history"] = "[{\"loss\": true}]",
+        };
+        SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
+        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.That(e!.Message, Does.StartWith(path + ":").And.Contain("history entry 0, metric 'loss'"));
+
+        metadata["history"] = "[]";
+        metadata["epoch"] = "-1";
+        SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
+        e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.That(e!.Message, Does.Contain("'epoch' is '-1'"));
+    }
+
+    [Test]
+    public void FailedSaveLeavesThePreviousCheckpoint()
+    {
+        var path = FilePath("ckpt.safetensors");
+        using var a = ones(4);
+        new Checkpoint { Model = new Dictionary<string, Tensor> { ["a"] = a }, Epoch = 1 }.Save(path);
+        var before = File.ReadAllBytes(path);
+
+        // A write that fails half way (as a full disk would): the old file stays, no temporary file is left.
+        Assert.Throws<IOException>(() => AtomicFile.Write(path, s =>
+        {
+            s.Write(new byte[1000]);
+            throw new IOException("disk full");
+        }));
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(before));
+        Assert.That(Directory.GetFiles(Folder).Select(Path.GetFileName), Is.EqualTo(new[] { "ckpt.safetensors" }));
+        using var loaded = Checkpoint.Load(path);
+        Assert.That(loaded.Epoch, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void LeftoverTemporariesAreFoundAndDeleted()
+    {
+        var path = FilePath("latest.safetensors");
+        File.WriteAllBytes(FilePath(".latest.safetensors.0123abcd.tmp"), [1, 2, 3]);
+        File.WriteAllBytes(FilePath(".other.safetensors.0123abcd.tmp"), [1]);
+        Assert.That(AtomicFile.DeleteTemporaries(path), Is.EqualTo(1));
+        Assert.That(Directory.GetFiles(Folder).Select(Path.GetFileName), Is.EqualTo(new[] { ".other.safetensors.0123abcd.tmp" }));
+    }
+
+    [Test]
+    public void FolderSyncWorksOnThisSystem()
+    {
+        // The directory fsync after the rename: where the OS supports it, it must succeed (not be silently skipped).
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+            Assert.That(AtomicFile.SyncFolder(Folder), Is.True);
+        else
+            Assert.That(AtomicFile.SyncFolder(Folder), Is.False);
+    }
+}

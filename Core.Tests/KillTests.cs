@@ -1,0 +1,112 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Functional.Serialization;
+using NUnit.Framework;
+using TorchSharp;
+
+namespace Functional.Tests;
+
+/// <summary>
+/// Atomic checkpoints seen from outside: a child process saves checkpoints in a loop and is killed at random
+/// moments; the latest checkpoint must always load and be one the child completed.
+/// </summary>
+/// <remarks>
+/// The child is the Examples CLI command <c>write-checkpoints</c>. The test builds nothing: it needs the Examples
+/// build output (<c>dotnet build Examples -c Release</c>; building this test project builds it too, through a
+/// ProjectReference that does not reference its assembly).
+/// </remarks>
+public class KillTests : FileTestBase
+{
+#if DEBUG
+    const string Configuration = "Debug";
+#else
+    const string Configuration = "Release";
+#endif
+
+    static string ExamplesDll()
+    {
+        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Functional.sln"))) dir = dir.Parent;
+        if (dir is null) Assert.Fail($"The repository root (Functional.sln) was not found above {TestContext.CurrentContext.TestDirectory}.");
+        var dll = Path.Combine(dir!.FullName, "Examples", "bin", Configuration, "net10.0", "Functional.Examples.dll");
+        if (!File.Exists(dll))
+            Assert.Fail($"{dll} is absent: run `dotnet build Examples -c {Configuration}` before this test (CI builds Examples first).");
+        return dll;
+    }
+
+    [Test]
+    public void LatestCheckpointSurvivesRandomKills()
+    {
+        var dll = ExamplesDll();
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        TestContext.Out.WriteLine($"kill delays drawn with seed {seed}");
+        var path = FilePath("latest.safetensors");
+        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
+        var interruptedWrites = 0;
+        const int Rounds = 10;
+
+        for (int round = 0; round < Rounds; round++)
+        {
+            long start = round * 1_000_000L + 1;
+            var info = new ProcessStartInfo(host)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var a in new[] { dll, "write-checkpoints", Folder, "1000000", "--start", start.ToString() }) info.ArgumentList.Add(a);
+            info.Environment["OMP_NUM_THREADS"] = "1";
+            info.Environment["MKL_NUM_THREADS"] = "1";
+
+            var printed = new ConcurrentQueue<long>();
+            using var firstLine = new ManualResetEventSlim();
+            var errors = new ConcurrentQueue<string>();
+            using var child = new Process { StartInfo = info };
+            child.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is { Length: > 0 } line && long.TryParse(line, out var n))
+                {
+                    printed.Enqueue(n);
+                    firstLine.Set();
+                }
+            };
+            child.ErrorDataReceived += (_, e) => { if (e.Data is not null) errors.Enqueue(e.Data); };
+            child.Start();
+            child.BeginOutputReadLine();
+            child.BeginErrorReadLine();
+            try
+            {
+                if (!firstLine.Wait(TimeSpan.FromSeconds(20)))
+                    Assert.Fail($"The checkpoint writer printed nothing in 20 s. Its errors:\n{string.Join("\n", errors)}");
+                Thread.Sleep(random.Next(0, 150));
+            }
+            finally
+            {
+                child.Kill(entireProcessTree: true);
+                child.WaitForExit();
+            }
+
+            var completed = printed.ToArray();
+            Assert.That(completed, Is.Not.Empty);
+            Assert.That(completed, Is.EqualTo(Enumerable.Range(0, completed.Length).Select(i => start + i)), "the child saves in order");
+            var last = completed[^1];
+            if (AtomicFile.DeleteTemporaries(path) > 0) interruptedWrites++;
+
+            using var checkpoint = Checkpoint.Load(path);
+            var n = checkpoint.Epoch;
+            // The last printed save, or the next one when the kill came after its rename but before its print.
+            Assert.That(n, Is.EqualTo(last).Or.EqualTo(last + 1), $"round {round}: the child completed up to {last}");
+            Assert.That(checkpoint.Metadata["step"], Is.EqualTo(n.ToString()));
+            Assert.That(checkpoint.Model.Keys, Is.EquivalentTo(Enumerable.Range(0, 16).Select(i => $"w{i}")));
+            foreach (var w in checkpoint.Model.Values)
+            {
+                Assert.That(w.shape, Is.EqualTo(new long[] { 65_536 }));
+                using var same = w.eq(n).all();
+                Assert.That(same.item<bool>(), Is.True, "every tensor is filled with N throughout");
+            }
+            TestContext.Out.WriteLine($"round {round}: killed after {last}, latest holds {n}");
+        }
+        TestContext.Out.WriteLine($"{interruptedWrites} of {Rounds} kills interrupted a write (left a temporary file)");
+    }
+}
