@@ -63,8 +63,9 @@ public abstract record LayerSpec
         if (generator is null) return;
         var bound = fanIn > 0 ? 1.0 / Math.Sqrt(fanIn) : 0.0;
         using var _ = no_grad();
-        nn.init.uniform_(weight, -bound, bound, generator);
-        if (bias is not null) nn.init.uniform_(bias, -bound, bound, generator);
+        // Tensor.uniform_ honours the generator (nn.init.uniform_ of TorchSharp 0.107 ignores it).
+        weight.uniform_(-bound, bound, generator);
+        bias?.uniform_(-bound, bound, generator);
     }
 }
 

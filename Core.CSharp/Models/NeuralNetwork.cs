@@ -18,10 +18,13 @@ public sealed class NeuralNetwork : nn.Module<Tensor, Tensor>
     readonly Sequential linear_relu_stack;
 #pragma warning restore IDE1006
 
-    /// <summary>Creates the network with TorchSharp's default initialisation.</summary>
+    /// <summary>Creates the network.</summary>
     /// <param name="finalReLU">Adds a ReLU after the last Linear, as the older tutorial's
     /// optimisation chapter did; the logits are then non-negative.</param>
-    public NeuralNetwork(bool finalReLU = false) : base(nameof(NeuralNetwork))
+    /// <param name="generator">Draws the initial weights (PyTorch's uniform ±1/sqrt(fan in)) from
+    /// this generator, so the same seed gives the same network; null keeps TorchSharp's
+    /// initialisation from the global generator.</param>
+    public NeuralNetwork(bool finalReLU = false, Generator? generator = null) : base(nameof(NeuralNetwork))
     {
         Native.EnsureLoaded();
         flatten = nn.Flatten();
@@ -32,6 +35,9 @@ public sealed class NeuralNetwork : nn.Module<Tensor, Tensor>
             ("4", nn.Linear(512, 10)),
         };
         if (finalReLU) layers.Add(("5", nn.ReLU()));
+        foreach (var (_, layer) in layers)
+            if (layer is Linear linear)
+                Functional.Layers.LayerSpec.InitUniform(linear.weight!, linear.bias, linear.in_features, generator);
         linear_relu_stack = nn.Sequential(layers.ToArray());
         RegisterComponents();
     }
