@@ -19,13 +19,11 @@ let smoke (_: string[]) =
     0
 
 let commands : Command list =
-<<<<<<< HEAD
-    [ { Name = "train"; Summary = "train the tutorial's network on Fashion-MNIST (the main job)"; Run = Cli.Train.run }
-      { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke } ]
-=======
-    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
-      { Name = "write-checkpoints"; Summary = "save checkpoints in a loop (for the kill test)"; Run = Cli.CheckpointWriter.run } ]
->>>>>>> main
+    [
+      { Name = "train"; Summary = "train the tutorial's network on Fashion-MNIST (the main job)"; Run = Cli.Train.run }
+      { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
+      { Name = "write-checkpoints"; Summary = "save checkpoints in a loop (for the kill test)"; Run = Cli.CheckpointWriter.run }
+    ]
 
 let usage () =
     eprintfn "usage: dotnet run --project Examples -c Release -- <command> [options]"
