@@ -19,7 +19,8 @@ let smoke (_: string[]) =
     0
 
 let commands : Command list =
-    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke } ]
+    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
+      { Name = "show-samples"; Summary = "draw a 3x3 grid of Fashion-MNIST samples to PNG (--out FILE)"; Run = Cli.ShowSamples.run } ]
 
 let usage () =
     eprintfn "usage: dotnet run --project Examples -c Release -- <command> [options]"
