@@ -43,11 +43,13 @@ public sealed class FashionMnist : MnistDataset
     /// <param name="fallback">A folder to use when nothing else has the files, e.g. the shipped subset (<see cref="FindShippedSubset()"/>).</param>
     /// <param name="searchSystem">Whether to look in the Debian package's folder.</param>
     /// <param name="log">Where download progress goes (default: standard error).</param>
+    /// <param name="mirrors">Where to download from, tried in order (default: the official locations); each gets the file name appended.</param>
     /// <exception cref="DatasetNotFoundException">The files are nowhere and could not be downloaded; the message says how to get them.</exception>
     /// <exception cref="InvalidDataException">A file is damaged; the message names it and the byte offset.</exception>
     public FashionMnist(string? root, bool train = true, bool download = false, Transform? transform = null,
-        Transform? targetTransform = null, string? fallback = null, bool searchSystem = true, TextWriter? log = null)
-        : base(Info, root, train, download, transform, targetTransform, fallback, searchSystem, log) { }
+        Transform? targetTransform = null, string? fallback = null, bool searchSystem = true, TextWriter? log = null,
+        IReadOnlyList<Uri>? mirrors = null)
+        : base(mirrors is null ? Info : Info with { Mirrors = mirrors }, root, train, download, transform, targetTransform, fallback, searchSystem, log) { }
 
     /// <summary>Loads a split from root, the Debian package, a download (when asked), or the subset that
     /// ships with Functional, in that order; <see cref="MnistDataset.Source"/> says which.</summary>

@@ -26,7 +26,13 @@ internal static class BatchTensors
     public static Tensor Transform(Tensor raw, Functional.Transforms.Transform? transform)
     {
         if (transform is null) return raw;
-        var result = transform.ApplyBatch(raw);
+        Tensor result;
+        using (var scope = torch.NewDisposeScope())
+        {
+            // The scope frees whatever the transform makes on the way (a composed function's intermediates).
+            result = transform.ApplyBatch(raw);
+            result.DetachFromDisposeScope();
+        }
         if (!ReferenceEquals(result, raw)) raw.Dispose();
         return result;
     }

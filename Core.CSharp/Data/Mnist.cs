@@ -27,8 +27,9 @@ public sealed class Mnist : MnistDataset
         null,
         null);
 
-    /// <summary>Loads a split of MNIST with the tutorial's parameters (see <see cref="FashionMnist(string?, bool, bool, Transform?, Transform?, string?, bool, TextWriter?)"/>).</summary>
+    /// <summary>Loads a split of MNIST with the tutorial's parameters (see <see cref="FashionMnist(string?, bool, bool, Transform?, Transform?, string?, bool, TextWriter?, IReadOnlyList{Uri}?)"/>).</summary>
     public Mnist(string? root, bool train = true, bool download = false, Transform? transform = null,
-        Transform? targetTransform = null, string? fallback = null, bool searchSystem = true, TextWriter? log = null)
-        : base(Info, root, train, download, transform, targetTransform, fallback, searchSystem, log) { }
+        Transform? targetTransform = null, string? fallback = null, bool searchSystem = true, TextWriter? log = null,
+        IReadOnlyList<Uri>? mirrors = null)
+        : base(mirrors is null ? Info : Info with { Mirrors = mirrors }, root, train, download, transform, targetTransform, fallback, searchSystem, log) { }
 }

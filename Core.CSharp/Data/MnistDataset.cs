@@ -169,7 +169,7 @@ public abstract class MnistDataset : TensorDataset
                     done = true;
                     break;
                 }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException || (e is IOException && e is not InvalidDataException))
                 {
                     log.WriteLine($"  failed: {e.Message}");
                     errors.Add($"{url}: {e.Message}");

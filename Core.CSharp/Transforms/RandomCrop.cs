@@ -82,6 +82,7 @@ public sealed class RandomCrop : Transform
 
     (long[] Tops, long[] Lefts) Windows(Tensor padded, long n)
     {
+        if (n == 0) return ([], []);
         var rows = padded.shape[^2] - Height + 1;
         var columns = padded.shape[^1] - Width + 1;
         using var t = randint(0, rows, new[] { n }, ScalarType.Int64, CPU, false, generator);

@@ -37,6 +37,7 @@ public sealed class RandomHorizontalFlip : Transform
 
     internal static float[] Uniform(Generator generator, long count)
     {
+        if (count == 0) return [];
         using var u = rand(count, ScalarType.Float32, CPU, false, generator);
         return u.data<float>().ToArray();
     }
