@@ -228,3 +228,38 @@ let ``the loop switches train and eval modes and restores them`` () =
     use sums = p.Probabilities.sum(1L)
     Assert.That(sums.allclose(torch.ones(3L)), Is.True)
     Assert.That(p.Classes.shape, Is.EqualTo<int64[]>([| 3L |]))
+
+/// A small model with dropout, so that resuming must restore LibTorch's generator too.
+let private dropoutModel () =
+    let m (x: torch.nn.Module<torch.Tensor, torch.Tensor>) = x
+    torch.nn.Sequential(
+        [| struct ("flatten", m (torch.nn.Flatten()))
+           struct ("hidden", m (torch.nn.Linear(784L, 32L)))
+           struct ("relu", m (torch.nn.ReLU()))
+           struct ("dropout", m (torch.nn.Dropout(0.3)))
+           struct ("out", m (torch.nn.Linear(32L, 10L))) |])
+
+[<Test>]
+let ``fit resumed from a checkpoint continues exactly as an uninterrupted run`` () =
+    use ds = data 64 12L
+    let path = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-resume-{Guid.NewGuid():N}.ckpt")
+    let run (epochs: int) (callbacks: (TorchSharp.Modules.Sequential -> Optimizer -> IDataLoader -> Callback list)) (restore: bool) =
+        torch.manual_seed (if restore then 999L else 5L) |> ignore        // a resumed run starts from other weights
+        use model = dropoutModel ()
+        use optimizer = Optimizers.Adam(1e-2).Bind(model :> torch.nn.Module)
+        let train = loader ds 16 true 21
+        let test = loader ds 32 false 0
+        let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, Device.Cpu, TrainerOptions(Seed = Nullable 5L))
+        let losses = ResizeArray<float>()
+        let record = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss))
+        let resume = if restore then TrainingCheckpoint.Restore(path, model, optimizer, train) else null
+        let history = trainer.Fit(train, test, epochs, (record :> Callback) :: callbacks model optimizer train, resume)
+        List.ofSeq losses, history
+    let whole, wholeHistory = run 4 (fun _ _ _ -> []) false
+    let first, _ = run 2 (fun _ _ train -> [ CheckpointCallback(path, train) ]) false
+    let rest, restHistory = run 4 (fun _ _ _ -> []) true
+    Assert.That(first @ rest, Is.EqualTo<float list>(whole))                      // bit for bit
+    Assert.That(restHistory.Count, Is.EqualTo 4)
+    Assert.That(restHistory.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq,
+                Is.EqualTo<float list>(wholeHistory.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq))
+    IO.File.Delete path

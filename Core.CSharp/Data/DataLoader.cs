@@ -62,7 +62,11 @@ public sealed class DataLoader : IDataLoader
         }
         else Seed = generator is null ? null : seed;
         sampler = new BatchSampler(dataset.Count, batchSize, shuffle, dropLast, generator);
+        ShuffleGenerator = shuffle ? generator : null;
     }
+
+    /// <inheritdoc />
+    public Generator? ShuffleGenerator { get; }
 
     /// <summary>The dataset.</summary>
     public IDataset<Sample> Dataset => dataset;

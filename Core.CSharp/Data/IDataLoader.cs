@@ -16,4 +16,8 @@ public interface IDataLoader : IEnumerable<Batch>
 
     /// <summary>Where the batches' tensors are put.</summary>
     Device Device { get; }
+
+    /// <summary>The generator the shuffling draws its permutations from (null without shuffling).
+    /// A training checkpoint saves its state, so that a resumed run visits the same epochs.</summary>
+    TorchSharp.torch.Generator? ShuffleGenerator { get; }
 }

@@ -36,6 +36,9 @@ public sealed class MappedLoader : IDataLoader
     /// <inheritdoc />
     public Functional.Device Device => source.Device;
 
+    /// <inheritdoc />
+    public Generator? ShuffleGenerator => source.ShuffleGenerator;
+
     /// <summary>Starts an epoch of the source loader and maps each batch.</summary>
     public IEnumerator<Batch> GetEnumerator()
     {

@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Text.Json;
+using Functional.Data;
+using Functional.Optimizers;
+using Functional.Serialization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Training;
+
+/// <summary>
+/// Training checkpoints: everything a run needs to continue exactly as if it had not stopped — the
+/// model's state dict, the optimizer's state, the epoch, LibTorch's random generator (dropout), the
+/// training loader's shuffling generator, and the history. Written atomically (see
+/// <see cref="Checkpoint.Save"/>): a process killed while saving leaves the previous checkpoint.
+/// </summary>
+/// <example><code>
+/// // first run, saving after each epoch
+/// trainer.Fit(train, test, epochs: 10, callbacks: new Callback[] { new CheckpointCallback("run.ckpt", train) });
+/// // later, in a new process with a freshly built model, optimizer and loaders:
+/// var done = TrainingCheckpoint.Restore("run.ckpt", model, optimizer, train);
+/// trainer.Fit(train, test, epochs: 10, resume: done);      // continues at the next epoch
+/// </code></example>
+public static class TrainingCheckpoint
+{
+    const string TorchGenerator = "torch";
+    const string ShuffleGenerator = "shuffle";
+
+    /// <summary>Saves a checkpoint of the state after <paramref name="epoch"/>.</summary>
+    public static void Save(string path, nn.Module model, Optimizer optimizer, int epoch, History history, IDataLoader? train = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(history);
+        using var scope = NewDisposeScope();
+        var generators = new Dictionary<string, Tensor> { [TorchGenerator] = torch.get_rng_state() };
+        if (train?.ShuffleGenerator is { } shuffle) generators[ShuffleGenerator] = shuffle.get_state();
+        var scalars = optimizer.StateScalars();
+        var checkpoint = new Checkpoint
+        {
+            Model = model.state_dict(),
+            OptimizerState = optimizer.StateTensors().ToDictionary(t => t.Name, t => t.Value),
+            OptimizerScalars = new Dictionary<string, string>
+            {
+                ["transformation"] = scalars.Transformation,
+                ["step_count"] = scalars.StepCount.ToString(CultureInfo.InvariantCulture),
+                ["scalars"] = JsonSerializer.Serialize(scalars.Scalars),
+            },
+            Epoch = epoch,
+            GeneratorStates = generators,
+            History = history.Epochs.Select(ToDictionary).ToList(),
+        };
+        checkpoint.Save(path);
+    }
+
+    /// <summary>Restores model weights (strictly), optimizer state and generators from a checkpoint and
+    /// returns the history of the epochs it holds: pass it as <c>resume</c> to <see cref="Trainer.Fit"/>.</summary>
+    /// <exception cref="InvalidDataException">The file is damaged, or does not fit this model and optimizer; the message says which part.</exception>
+    public static History Restore(string path, nn.Module model, Optimizer optimizer, IDataLoader? train = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        using var checkpoint = Checkpoint.Load(path);
+        checkpoint.RestoreModel(model, strict: true);
+        string Scalar(string key) => checkpoint.OptimizerScalars.TryGetValue(key, out var v) ? v
+            : throw new InvalidDataException($"{path}: the checkpoint's optimizer state has no '{key}' entry; it was not written by TrainingCheckpoint.Save.");
+        var scalars = JsonSerializer.Deserialize<Dictionary<string, double>>(Scalar("scalars"))
+            ?? throw new InvalidDataException($"{path}: the optimizer scalars are null.");
+        optimizer.LoadStateScalars(new OptimizerScalars(Scalar("transformation"), long.Parse(Scalar("step_count"), CultureInfo.InvariantCulture), scalars));
+        optimizer.LoadStateTensors(checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
+        if (checkpoint.GeneratorStates.TryGetValue(TorchGenerator, out var torchState)) torch.set_rng_state(torchState);
+        if (train?.ShuffleGenerator is { } shuffle)
+        {
+            if (!checkpoint.GeneratorStates.TryGetValue(ShuffleGenerator, out var shuffleState))
+                throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader).");
+            shuffle.set_state(shuffleState);
+        }
+        var history = new History(checkpoint.History.Select(FromDictionary));
+        if (history.Count != checkpoint.Epoch)
+            throw new InvalidDataException($"{path}: the checkpoint is of epoch {checkpoint.Epoch} but holds {history.Count} epochs of history.");
+        return history;
+    }
+
+    static IReadOnlyDictionary<string, double> ToDictionary(EpochMetrics m) => new Dictionary<string, double>
+    {
+        ["epoch"] = m.Epoch,
+        ["train_loss"] = m.TrainLoss,
+        ["test_loss"] = m.TestLoss ?? double.NaN,
+        ["test_accuracy"] = m.TestAccuracy ?? double.NaN,
+        ["learning_rate"] = m.LearningRate,
+        ["seconds"] = m.Seconds,
+    };
+
+    static EpochMetrics FromDictionary(IReadOnlyDictionary<string, double> d)
+    {
+        double Get(string key) => d.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"A checkpoint's history entry has no '{key}'.");
+        double? Optional(string key) => double.IsNaN(Get(key)) ? null : Get(key);
+        return new EpochMetrics((int)Get("epoch"), Get("train_loss"), Optional("test_loss"), Optional("test_accuracy"), Get("learning_rate"), Get("seconds"));
+    }
+}
+
+/// <summary>Saves a <see cref="TrainingCheckpoint"/> after every <see cref="Every"/>-th epoch, atomically,
+/// to the same file (the latest checkpoint).</summary>
+public sealed class CheckpointCallback : Callback
+{
+    readonly IDataLoader? train;
+
+    /// <summary>Creates the callback. Pass the training loader so that its shuffling generator is saved too.</summary>
+    public CheckpointCallback(string path, IDataLoader? train = null, int every = 1)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), every, "Save every 1 or more epochs.");
+        Path = path; this.train = train; Every = every;
+    }
+
+    /// <summary>The checkpoint file.</summary>
+    public string Path { get; }
+
+    /// <summary>Epochs between saves.</summary>
+    public int Every { get; }
+
+    /// <inheritdoc />
+    public override void OnEpochEnd(EpochEnd e)
+    {
+        if (e.Metrics.Epoch % Every == 0)
+            TrainingCheckpoint.Save(Path, e.Context.Model, e.Context.Optimizer, e.Metrics.Epoch, e.Context.History, train);
+    }
+}
