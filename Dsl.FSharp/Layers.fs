@@ -1,0 +1,111 @@
+namespace Functional.FSharp
+
+open TorchSharp
+open Functional.Layers
+
+/// Layers as data: build a spec with these values and functions, compose it with
+/// `Layer.sequential` (or `-->`), then turn it into a TorchSharp module with `Model.build`.
+///
+///     Layer.sequential [ Layer.flatten; Layer.linear 512; Layer.relu; Layer.linear 10 ]
+///     |> Model.build [1; 28; 28]
+///
+/// For settings without a function here, use the spec's constructor with named arguments:
+/// `Conv2d(32L, 3L, Stride = 2L, Padding = 1L) :> LayerSpec`.
+[<RequireQualifiedAccess>]
+module Layer =
+    /// Flattens each sample to a vector (start_dim=1, end_dim=-1).
+    let flatten : LayerSpec = Flatten()
+
+    /// A fully connected layer to `outFeatures`; the input size is inferred from the previous layer.
+    let linear (outFeatures: int) : LayerSpec = Linear(int64 outFeatures)
+
+    /// A fully connected layer with an explicit input size (checked when the model is built).
+    let linearFrom (inFeatures: int) (outFeatures: int) : LayerSpec = Linear(int64 outFeatures, System.Nullable(int64 inFeatures))
+
+    /// The rectified linear unit.
+    let relu : LayerSpec = ReLU()
+
+    /// Softmax over the classes (dim 1 of the batched tensor).
+    let softmax : LayerSpec = Softmax()
+
+    /// Softmax over dimension `dim` of the batched tensor.
+    let softmaxDim (dim: int) : LayerSpec = Softmax(int64 dim)
+
+    /// Log-softmax over the classes (dim 1); pairs with `Loss.nll`.
+    let logSoftmax : LayerSpec = LogSoftmax()
+
+    /// Dropout with probability `p` while training.
+    let dropout (p: float) : LayerSpec = Dropout(p)
+
+    /// A 2-d convolution with `outChannels` square `kernelSize` kernels, stride 1, no padding; input channels inferred.
+    let conv2d (outChannels: int) (kernelSize: int) : LayerSpec = Conv2d(int64 outChannels, int64 kernelSize)
+
+    /// 2-d max pooling with a square window, stride equal to the window.
+    let maxPool2d (kernelSize: int) : LayerSpec = MaxPool2d(int64 kernelSize)
+
+    /// Batch normalisation of [features] or [features, length] samples; features inferred.
+    let batchNorm1d : LayerSpec = BatchNorm1d()
+
+    /// Batch normalisation of [channels, height, width] samples; channels inferred.
+    let batchNorm2d : LayerSpec = BatchNorm2d()
+
+    /// The layers applied in order (a TorchSharp Sequential with children 0, 1, 2, ...).
+    let sequential (layers: LayerSpec list) : LayerSpec = Sequential(layers)
+
+    /// `first` then `second`, flattened into one sequence (associative; `-->` is this).
+    let compose (first: LayerSpec) (second: LayerSpec) : LayerSpec = Functional.Layers.Layer.Compose(first, second)
+
+    /// The per-sample output shape for a per-sample input shape (throws `ArgumentException` if it does not fit).
+    let outputShape (inputShape: int list) (spec: LayerSpec) : int list =
+        spec.OutputShape(inputShape |> List.map int64 |> Array.ofList) |> Array.map int |> List.ofArray
+
+    /// `Some` output shape, or `None` when the input shape does not fit the spec.
+    let tryOutputShape (inputShape: int list) (spec: LayerSpec) : int list option =
+        try Some (outputShape inputShape spec) with :? System.ArgumentException -> None
+
+    /// The spec as JSON (what a whole-model file stores).
+    let toJson (spec: LayerSpec) : string = spec.ToJson()
+
+    /// Reads a spec from JSON (throws `JsonException` with the path and the fix).
+    let ofJson (json: string) : LayerSpec = LayerSpec.FromJson json
+
+    /// `Some` spec, or `None` when the JSON is invalid or names an unknown layer.
+    let tryOfJson (json: string) : LayerSpec option =
+        try Some (LayerSpec.FromJson json) with :? System.Text.Json.JsonException -> None
+
+/// The layer-composition operator.
+[<AutoOpen>]
+module LayerOperators =
+    /// `a --> b` is `Layer.compose a b`: `Layer.flatten --> Layer.linear 512 --> Layer.relu`.
+    let (-->) (first: LayerSpec) (second: LayerSpec) : LayerSpec = Layer.compose first second
+
+/// Models: building specs, and inspecting any TorchSharp module (built or hand-written).
+[<RequireQualifiedAccess>]
+module Model =
+    let private shape (inputShape: int list) = inputShape |> List.map int64 |> Array.ofList
+
+    /// Builds the spec for samples of `inputShape` (no batch dimension), e.g. `[1; 28; 28]`.
+    let build (inputShape: int list) (spec: LayerSpec) : torch.nn.Module<torch.Tensor, torch.Tensor> =
+        spec.Build(shape inputShape)
+
+    /// Builds the spec with weights drawn from `generator`: the same seed gives the same model, bit for bit.
+    let buildWith (generator: torch.Generator) (inputShape: int list) (spec: LayerSpec) : torch.nn.Module<torch.Tensor, torch.Tensor> =
+        spec.Build(shape inputShape, generator)
+
+    /// PyTorch's printout of the model (`NeuralNetwork(\n  (flatten): Flatten(...)...`).
+    let format (model: #torch.nn.Module) : string = ModelFormat.Format model
+
+    /// Prints `format model`.
+    let print (model: #torch.nn.Module) : unit = printfn "%s" (ModelFormat.Format model)
+
+    /// Output shapes and parameter counts per layer for samples of `inputShape`; print it for the table.
+    let summary (inputShape: int list) (model: torch.nn.Module<torch.Tensor, torch.Tensor>) : ModelSummary =
+        ModelSummary.Of(model, shape inputShape)
+
+    /// The parameters with PyTorch's dotted names (`linear_relu_stack.0.weight`), in order.
+    let namedParameters (model: #torch.nn.Module) : (string * Modules.Parameter) list =
+        ModelFormat.NamedParameters model |> Seq.map (fun p -> p.Name, p.Value) |> List.ofSeq
+
+    /// The number of parameter elements.
+    let parameterCount (model: #torch.nn.Module) : int64 =
+        model.parameters() |> Seq.sumBy (fun p -> p.numel())

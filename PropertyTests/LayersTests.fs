@@ -1,0 +1,154 @@
+module Functional.PropertyTests.LayersTests
+
+open System
+open System.Text.Json
+open NUnit.Framework
+open FsCheck
+open FsCheck.FSharp
+open FsCheck.NUnit
+open TorchSharp
+open Functional
+open Functional.Layers
+open Functional.FSharp
+
+let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e = Assert.Throws<'e>(Action f)
+let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
+let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
+let private eq (expected: 'a) = Is.EqualTo(box expected)
+
+[<OneTimeSetUp>]
+let setup () = Native.EnsureLoaded()
+
+/// A random image-like input shape [c; h; w] and a random stack of layers that fits it:
+/// convolutions and pooling while the image is big enough, then flatten and linear layers.
+let private imageStacks =
+    gen {
+        let! c = Gen.choose (1, 3)
+        let! h = Gen.choose (6, 12)
+        let! w = Gen.choose (6, 12)
+        let! convs = Gen.choose (0, 2)
+        let! convLayers =
+            Gen.listOfLength convs (gen {
+                let! out = Gen.choose (1, 4)
+                let! k = Gen.choose (1, 3)
+                let! extra = Gen.elements [ []; [ Layer.relu ]; [ Layer.batchNorm2d ]; [ Layer.dropout 0.3 ] ]
+                return Layer.conv2d out k :: extra })
+        let! pool = Gen.elements [ []; [ Layer.maxPool2d 2 ] ]
+        let! hidden = Gen.listOf (Gen.choose (1, 8)) |> Gen.map (List.truncate 3)
+        let! head = Gen.elements [ []; [ Layer.softmax ]; [ Layer.logSoftmax ]; [ Layer.batchNorm1d ] ]
+        let dense = hidden |> List.collect (fun n -> [ Layer.linear n; Layer.relu ])
+        let spec = Layer.sequential (List.concat convLayers @ pool @ [ Layer.flatten ] @ dense @ [ Layer.linear 3 ] @ head)
+        return [ c; h; w ], spec }
+    |> Arb.fromGen
+
+[<Property(MaxTest = 30)>]
+let ``The inferred output shape is the shape the built module produces`` () =
+    Prop.forAll imageStacks (fun (shape, spec) ->
+        use model = Model.build shape spec
+        model.eval()
+        use x = torch.randn(Array.ofList (2 :: shape |> List.map int64))
+        use y = model.call x
+        let actual = y.shape |> Array.skip 1 |> Array.map int |> List.ofArray
+        actual = Layer.outputShape shape spec)
+
+[<Property(MaxTest = 40)>]
+let ``A spec round-trips through JSON`` () =
+    Prop.forAll imageStacks (fun (_, spec) ->
+        let back = Layer.ofJson (Layer.toJson spec)
+        back = spec && Layer.toJson back = Layer.toJson spec)
+
+[<Test>]
+let ``Every layer type round-trips through JSON with non-default settings`` () =
+    let spec =
+        Sequential([ Flatten(2L, 3L) :> LayerSpec; Linear(7L, Nullable 5L, false); ReLU(); Softmax(2L); LogSoftmax(-1L); Dropout(0.25)
+                     Conv2d(4L, 3L, 2L, 1L, Nullable 3L, false); MaxPool2d(3L, Nullable 2L, 1L); BatchNorm1d(Nullable 6L, 1e-3, 0.2)
+                     BatchNorm2d(Nullable 8L, 2e-5, 0.05); Sequential([ ReLU() :> LayerSpec ]) ])
+    let back = LayerSpec.FromJson(spec.ToJson())
+    Assert.That(back, eq(spec))
+    Assert.That(back.ToJson(), eq(spec.ToJson()))
+
+[<Test>]
+let ``Invalid JSON and unknown layer types raise a clear JsonException`` () =
+    let notJson = throws<JsonException>(fun () -> Layer.ofJson "{ not json" |> ignore)
+    contains("not valid JSON", notJson.Message)
+    let unknown = throws<JsonException>(fun () -> Layer.ofJson """{"type":"Sequential","layers":[{"type":"Transformer"}]}""" |> ignore)
+    contains("Transformer", unknown.Message)
+    contains("$.layers[0]", unknown.Message)
+    contains("Linear", unknown.Message)
+    let missing = throws<JsonException>(fun () -> Layer.ofJson """{"type":"Linear"}""" |> ignore)
+    contains("outFeatures", missing.Message)
+    let wrongKind = throws<JsonException>(fun () -> Layer.ofJson """{"type":"Linear","outFeatures":"ten"}""" |> ignore)
+    contains("integer", wrongKind.Message)
+    throws<JsonException>(fun () -> Layer.ofJson """[1, 2]""" |> ignore) |> ignore
+    Assert.That(Layer.tryOfJson "{", eq(None))
+
+[<Test>]
+let ``A built Sequential names its parameters as PyTorch does`` () =
+    let spec = Layer.sequential [ Layer.flatten; Layer.linear 512; Layer.relu; Layer.linear 512; Layer.relu; Layer.linear 10 ]
+    use model = Model.build [ 1; 28; 28 ] spec
+    let names = Model.namedParameters model |> List.map (fun (n, p) -> n, List.ofArray p.shape)
+    let expected =
+        [ "1.weight", [ 512L; 784L ]; "1.bias", [ 512L ]; "3.weight", [ 512L; 512L ]; "3.bias", [ 512L ]
+          "5.weight", [ 10L; 512L ]; "5.bias", [ 10L ] ]
+    Assert.That(names, eq(expected))
+    let nested = Layer.sequential [ Layer.flatten; Layer.sequential [ Layer.linear 4; Layer.relu; Layer.linear 2 ] ]
+    use m2 = Model.build [ 3 ] nested
+    Assert.That(Model.namedParameters m2 |> List.map fst, eq([ "1.0.weight"; "1.0.bias"; "1.2.weight"; "1.2.bias" ]))
+
+[<Test>]
+let ``The operator is sugar for compose, which is associative and flattens sequences`` () =
+    let a, b, c = Layer.flatten, Layer.linear 4, Layer.relu
+    Assert.That((a --> b) --> c, eq(a --> (b --> c)))
+    Assert.That(a --> b --> c, eq(Layer.sequential [ a; b; c ]))
+    Assert.That(Layer.compose a b, eq(a --> b))
+
+[<Test>]
+let ``A size that does not fit is refused with the shapes and the fix`` () =
+    let e = throws<ArgumentException>(fun () -> Layer.outputShape [ 1; 28; 28 ] (Layer.sequential [ Layer.flatten; Layer.linearFrom 100 10 ]) |> ignore)
+    contains("[784]", e.Message)
+    contains("100", e.Message)
+    contains("layer 1", e.Message)
+    let conv = throws<ArgumentException>(fun () -> Layer.outputShape [ 784 ] (Layer.conv2d 4 3) |> ignore)
+    contains("[channels, height, width]", conv.Message)
+    Assert.That(Layer.tryOutputShape [ 2; 2 ] (Layer.conv2d 1 3), eq(None))
+
+[<Test>]
+let ``Building with a generator is reproducible and uses PyTorch's initialisation bounds`` () =
+    let spec = Layer.sequential [ Layer.conv2d 4 3; Layer.flatten; Layer.linear 5 ]
+    let build seed =
+        use g = new torch.Generator(uint64 seed)
+        Model.buildWith g [ 2; 6; 6 ] spec
+    use m1 = build 1
+    use m2 = build 1
+    use m3 = build 2
+    let values (m: torch.nn.Module<torch.Tensor, torch.Tensor>) = Model.namedParameters m |> List.map snd
+    Assert.That(List.forall2 (fun (p: Modules.Parameter) q -> (same p q)) (values m1) (values m2), Is.True)
+    Assert.That(List.forall2 (fun (p: Modules.Parameter) q -> (same p q)) (values m1) (values m3), Is.False)
+    // fan-in: conv 2*3*3 = 18, linear 4*4*4 = 64; PyTorch draws from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    let bounds = [ 18.0; 18.0; 64.0; 64.0 ] |> List.map (fun f -> 1.0 / sqrt f)
+    for (p: Modules.Parameter), bound in List.zip (values m1) bounds do
+        Assert.That(p.abs().max().item<float32>() |> float, Is.LessThanOrEqualTo(bound))
+
+[<Test>]
+let ``The hand-written NeuralNetwork and the built spec compute the same function once they share weights`` () =
+    use hand = new Functional.Models.NeuralNetwork()
+    let spec = Layer.sequential [ Layer.flatten; Layer.sequential [ Layer.linear 512; Layer.relu; Layer.linear 512; Layer.relu; Layer.linear 10 ] ]
+    use built = Model.build [ 1; 28; 28 ] spec
+    let handParams = Model.namedParameters hand
+    let builtParams = Model.namedParameters built
+    Assert.That(builtParams |> List.map (fun (_, p) -> List.ofArray p.shape), eq(handParams |> List.map (fun (_, p) -> List.ofArray p.shape)))
+    using (torch.no_grad ()) (fun _ ->
+        for (_, target: Modules.Parameter), (_, source) in List.zip builtParams handParams do target.copy_(source) |> ignore)
+    use x = torch.rand(3L, 1L, 28L, 28L)
+    use a = hand.call x
+    use b = built.call x
+    Assert.That((same a b), Is.True)
+    Assert.That((Model.summary [ 1; 28; 28 ] hand).TotalParameters, eq((Model.summary [ 1; 28; 28 ] built).TotalParameters))
+
+[<Test>]
+let ``The optional final ReLU of the tutorial's network makes the logits non-negative`` () =
+    use net = new Functional.Models.NeuralNetwork(true)
+    use y = net.call (torch.randn(4L, 1L, 28L, 28L))
+    Assert.That(y.min().item<float32>(), Is.GreaterThanOrEqualTo(0.0f))
+    Assert.That(Model.namedParameters net |> List.length, eq(6))
+    contains("(5): ReLU()", Model.format net)

@@ -1,0 +1,162 @@
+module Functional.PropertyTests.LossesTests
+
+open System
+open NUnit.Framework
+open FsCheck
+open FsCheck.FSharp
+open FsCheck.NUnit
+open TorchSharp
+open Functional
+open Functional.Losses
+open Functional.FSharp
+
+let private reductions = [ Reduction.Mean; Reduction.Sum; Reduction.None ]
+
+let private torchReduction r =
+    match r with
+    | Reduction.Mean -> torch.nn.Reduction.Mean
+    | Reduction.Sum -> torch.nn.Reduction.Sum
+    | _ -> torch.nn.Reduction.None
+
+/// Batch size, classes and a seed; kept small so the suite stays fast.
+let private cases = Gen.map3 (fun n c s -> n, c, s) (Gen.choose (1, 6)) (Gen.choose (2, 5)) (Gen.choose (0, 10000)) |> Arb.fromGen
+
+let private close (expected: torch.Tensor) (actual: torch.Tensor) =
+    expected.shape = actual.shape && actual.allclose(expected, rtol = 1e-5, atol = 1e-6)
+
+let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e = Assert.Throws<'e>(Action f)
+let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
+let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
+let private eq (expected: 'a) = Is.EqualTo(box expected)
+
+[<OneTimeSetUp>]
+let setup () = Native.EnsureLoaded()
+
+[<Property(MaxTest = 25)>]
+let ``CrossEntropy with class indices equals torch.nn.functional.cross_entropy`` () =
+    Prop.forAll cases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = torch.randn([| int64 n; int64 c |], generator = g)
+        use y = torch.randint(int64 c, [| int64 n |], generator = g)
+        reductions |> List.forall (fun r ->
+            use ours = Loss.apply (Loss.crossEntropyWith r) x y
+            use theirs = torch.nn.functional.cross_entropy(x, y, reduction = torchReduction r)
+            close theirs ours))
+
+[<Property(MaxTest = 25)>]
+let ``CrossEntropy with class probabilities equals torch.nn.functional.cross_entropy`` () =
+    Prop.forAll cases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = torch.randn([| int64 n; int64 c |], generator = g)
+        use p = torch.rand([| int64 n; int64 c |], generator = g).softmax(1)
+        reductions |> List.forall (fun r ->
+            use ours = Loss.apply (Loss.crossEntropyWith r) x p
+            use theirs = torch.nn.functional.cross_entropy(x, p, reduction = torchReduction r)
+            close theirs ours))
+
+[<Property(MaxTest = 15)>]
+let ``CrossEntropy over extra dimensions (N, C, d) equals the oracle`` () =
+    Prop.forAll cases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = torch.randn([| int64 n; int64 c; 3L |], generator = g)
+        use y = torch.randint(int64 c, [| int64 n; 3L |], generator = g)
+        reductions |> List.forall (fun r ->
+            use ours = Loss.apply (Loss.crossEntropyWith r) x y
+            use theirs = torch.nn.functional.cross_entropy(x, y, reduction = torchReduction r)
+            close theirs ours))
+
+[<Property(MaxTest = 25)>]
+let ``NLL equals torch.nn.functional.nll_loss`` () =
+    Prop.forAll cases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = torch.randn([| int64 n; int64 c |], generator = g).log_softmax(1)
+        use y = torch.randint(int64 c, [| int64 n |], generator = g)
+        reductions |> List.forall (fun r ->
+            use ours = Loss.apply (Loss.nllWith r) x y
+            use theirs = torch.nn.functional.nll_loss(x, y, reduction = torchReduction r)
+            close theirs ours))
+
+[<Property(MaxTest = 25)>]
+let ``BCEWithLogits equals torch.nn.functional.binary_cross_entropy_with_logits, also for large logits`` () =
+    Prop.forAll cases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = torch.randn([| int64 n; int64 c |], generator = g) * 30.0
+        use y = torch.rand([| int64 n; int64 c |], generator = g)
+        reductions |> List.forall (fun r ->
+            use ours = Loss.apply (Loss.bceWithLogitsWith r) x y
+            use theirs = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction = torchReduction r)
+            close theirs ours && not (ours.isnan().any().item<bool>())))
+
+[<Property(MaxTest = 25)>]
+let ``MSE equals torch.nn.functional.mse_loss`` () =
+    Prop.forAll cases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = torch.randn([| int64 n; int64 c |], generator = g)
+        use y = torch.randn([| int64 n; int64 c |], generator = g)
+        reductions |> List.forall (fun r ->
+            use ours = Loss.apply (Loss.mseWith r) x y
+            use theirs = torch.nn.functional.mse_loss(x, y, reduction = torchReduction r)
+            close theirs ours))
+
+[<Property(MaxTest = 15)>]
+let ``CrossEntropy's gradient equals the oracle's`` () =
+    Prop.forAll cases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x0 = torch.randn([| int64 n; int64 c |], generator = g)
+        use y = torch.randint(int64 c, [| int64 n |], generator = g)
+        use x1 = x0.clone().requires_grad_(true)
+        use x2 = x0.clone().requires_grad_(true)
+        use l1 = Loss.apply Loss.crossEntropy x1 y
+        l1.backward()
+        use l2 = torch.nn.functional.cross_entropy(x2, y)
+        l2.backward()
+        close x2.grad x1.grad)
+
+let private scalar (t: torch.Tensor) = use t = t in t.item<float32>() |> float
+
+[<Test>]
+let ``Losses on small cases equal the formulas by hand`` () =
+    // logits [0, 0] -> p = [1/2, 1/2]; -log(1/2) = ln 2 for either class.
+    use x = torch.zeros(2L, 2L)
+    use y = torch.tensor([| 0L; 1L |])
+    Assert.That(scalar (Loss.apply Loss.crossEntropy x y), eq(log 2.0).Within(1e-6))
+    Assert.That(scalar (Loss.apply (Loss.crossEntropyWith Reduction.Sum) x y), eq(2.0 * log 2.0).Within(1e-6))
+    // logits [ln 1, ln 3] -> p = [1/4, 3/4]; class 1 -> -ln(3/4); target probabilities [1/2, 1/2] -> -(ln(1/4) + ln(3/4))/2.
+    use x2 = torch.tensor([| 0.0f; float32 (log 3.0) |]).reshape(1L, 2L)
+    Assert.That(scalar (Loss.apply Loss.crossEntropy x2 (torch.tensor([| 1L |]))), eq(-log 0.75).Within(1e-6))
+    Assert.That(scalar (Loss.apply Loss.crossEntropy x2 (torch.tensor([| 0.5f; 0.5f |]).reshape(1L, 2L))),
+                eq(-(log 0.25 + log 0.75) / 2.0).Within(1e-6))
+    // NLL picks -input[class].
+    use lp = torch.tensor([| -1.0f; -2.0f; -3.0f; -4.0f |]).reshape(2L, 2L)
+    Assert.That(scalar (Loss.apply Loss.nll lp (torch.tensor([| 1L; 0L |]))), eq((2.0 + 3.0) / 2.0).Within(1e-6))
+    // BCE with logits: x = 0, y = 1 -> ln 2; x = 2, y = 0 -> ln(1 + e^2).
+    use bx = torch.tensor([| 0.0f; 2.0f |])
+    use by = torch.tensor([| 1.0f; 0.0f |])
+    use bce = Loss.apply (Loss.bceWithLogitsWith Reduction.None) bx by
+    Assert.That(bce.data<float32>().ToArray() |> Array.map float, eq([| log 2.0; log (1.0 + exp 2.0) |]).Within(1e-6))
+    // MSE of [1, 2] against [0, 0]: (1 + 4) / 2 mean, 5 sum.
+    use mx = torch.tensor([| 1.0f; 2.0f |])
+    use mz = torch.zeros(2L)
+    Assert.That(scalar (Loss.apply Loss.mse mx mz), eq(2.5).Within(1e-6))
+    Assert.That(scalar (Loss.apply (Loss.mseWith Reduction.Sum) mx mz), eq(5.0).Within(1e-6))
+
+[<Test>]
+let ``Mismatched shapes are refused with the shapes in the message`` () =
+    use x = torch.zeros(4L, 3L)
+    let e = throws<ArgumentException>(fun () -> Loss.apply Loss.crossEntropy x (torch.zeros([| 3L |], torch.int64)) |> ignore)
+    contains("[4]", e.Message)
+    contains("[3]", e.Message)
+    let e2 = throws<ArgumentException>(fun () -> Loss.apply Loss.mse x (torch.zeros(3L, 4L)) |> ignore)
+    contains("[4, 3]", e2.Message)
+    throws<ArgumentException>(fun () -> Loss.apply Loss.crossEntropy (torch.zeros(3L)) (torch.zeros([| 3L |], torch.int64)) |> ignore) |> ignore
+    throws<ArgumentException>(fun () -> Loss.apply Loss.nll x (torch.zeros(4L, 3L)) |> ignore) |> ignore
+
+[<Test>]
+let ``A loss does not keep tensors alive`` () =
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(4L, [| 8L |])
+    let run () = for _ in 1 .. 5 do (Loss.apply Loss.crossEntropy x y).Dispose(); (Loss.apply Loss.bceWithLogits x x).Dispose(); (Loss.apply Loss.mse x x).Dispose()
+    run ()
+    let before = torch.Tensor.TotalCount
+    run ()
+    Assert.That(torch.Tensor.TotalCount, eq(before))

@@ -1,0 +1,133 @@
+module Functional.PropertyTests.ModelFormatTests
+
+open System
+open System.Globalization
+open NUnit.Framework
+open FsCheck
+open FsCheck.FSharp
+open FsCheck.NUnit
+open TorchSharp
+open Functional
+open Functional.Layers
+open Functional.Models
+open Functional.FSharp
+
+let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e = Assert.Throws<'e>(Action f)
+let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
+let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
+let private eq (expected: 'a) = Is.EqualTo(box expected)
+
+[<OneTimeSetUp>]
+let setup () = Native.EnsureLoaded()
+
+/// The printout in PyTorch's "Build the Neural Network" tutorial (print(model)).
+let tutorialPrintout =
+    "NeuralNetwork(\n" +
+    "  (flatten): Flatten(start_dim=1, end_dim=-1)\n" +
+    "  (linear_relu_stack): Sequential(\n" +
+    "    (0): Linear(in_features=784, out_features=512, bias=True)\n" +
+    "    (1): ReLU()\n" +
+    "    (2): Linear(in_features=512, out_features=512, bias=True)\n" +
+    "    (3): ReLU()\n" +
+    "    (4): Linear(in_features=512, out_features=10, bias=True)\n" +
+    "  )\n" +
+    ")"
+
+[<Test>]
+let ``The hand-written NeuralNetwork prints exactly as in the PyTorch tutorial`` () =
+    use model = new NeuralNetwork()
+    Assert.That(Model.format model, eq(tutorialPrintout))
+
+[<Test>]
+let ``A built spec of the same layers prints the tutorial's Sequential`` () =
+    use model = Model.build [ 784 ] (Layer.sequential [ Layer.linear 512; Layer.relu; Layer.linear 512; Layer.relu; Layer.linear 10 ])
+    let expected =
+        "Sequential(\n" +
+        "  (0): Linear(in_features=784, out_features=512, bias=True)\n" +
+        "  (1): ReLU()\n" +
+        "  (2): Linear(in_features=512, out_features=512, bias=True)\n" +
+        "  (3): ReLU()\n" +
+        "  (4): Linear(in_features=512, out_features=10, bias=True)\n" +
+        ")"
+    Assert.That(Model.format model, eq(expected))
+
+// The expected strings are what PyTorch 2.x prints for the same constructor calls.
+[<Test>]
+let ``The standard layers print their PyTorch repr`` () =
+    let cases : (torch.nn.Module * string) list =
+        [ torch.nn.Linear(3L, 4L, hasBias = false), "Linear(in_features=3, out_features=4, bias=False)"
+          torch.nn.ReLU(), "ReLU()"
+          torch.nn.Flatten(), "Flatten(start_dim=1, end_dim=-1)"
+          torch.nn.Dropout(), "Dropout(p=0.5, inplace=False)"
+          torch.nn.Dropout(0.2), "Dropout(p=0.2, inplace=False)"
+          torch.nn.Softmax(1L), "Softmax(dim=1)"
+          torch.nn.LogSoftmax(1L), "LogSoftmax(dim=1)"
+          torch.nn.Conv2d(1L, 32L, 3L), "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))"
+          torch.nn.Conv2d(3L, 8L, 5L, stride = 2L, padding = 1L, bias = false), "Conv2d(3, 8, kernel_size=(5, 5), stride=(2, 2), padding=(1, 1), bias=False)"
+          torch.nn.MaxPool2d(2L), "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+          torch.nn.BatchNorm2d(32L), "BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+          torch.nn.BatchNorm1d(10L), "BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)" ]
+    for m, expected in cases do
+        Assert.That(Model.format m, eq(expected))
+        m.Dispose()
+
+[<Test>]
+let ``Floats print as Python's repr prints them`` () =
+    // Values of repr(x) in CPython 3.
+    let cases =
+        [ 1e-5, "1e-05"; 0.1, "0.1"; 1.0, "1.0"; 0.5, "0.5"; 100.0, "100.0"; 1e16, "1e+16"; 1.5e-7, "1.5e-07"
+          0.0001, "0.0001"; 123456.789, "123456.789"; 2.5e-5, "2.5e-05"; -0.001, "-0.001"; 1e22, "1e+22"; 0.0, "0.0"
+          1234567890123456.0, "1234567890123456.0" ]
+    for x, expected in cases do Assert.That(ModelFormat.Float x, eq(expected), sprintf "%g" x)
+
+[<Property(MaxTest = 200)>]
+let ``A printed float reads back to the same double`` (x: NormalFloat) =
+    let x = x.Get
+    Double.Parse(ModelFormat.Float x, CultureInfo.InvariantCulture) = x
+
+[<Test>]
+let ``Named parameters have the tutorial's names and sizes`` () =
+    use model = new NeuralNetwork()
+    let rows = ModelFormat.NamedParameters model |> Seq.map (fun p -> p.Name, p.Size) |> List.ofSeq
+    let expected =
+        [ "linear_relu_stack.0.weight", "[512, 784]"; "linear_relu_stack.0.bias", "[512]"
+          "linear_relu_stack.2.weight", "[512, 512]"; "linear_relu_stack.2.bias", "[512]"
+          "linear_relu_stack.4.weight", "[10, 512]"; "linear_relu_stack.4.bias", "[10]" ]
+    Assert.That(rows, eq(expected))
+
+[<Test>]
+let ``The summary counts parameters as the formula does and shows each layer's output shape`` () =
+    use model = new NeuralNetwork()
+    let summary = Model.summary [ 1; 28; 28 ] model
+    // (784·512 + 512) + (512·512 + 512) + (512·10 + 10)
+    Assert.That(summary.TotalParameters, eq(784L * 512L + 512L + 512L * 512L + 512L + 512L * 10L + 10L))
+    Assert.That(summary.NonTrainableParameters, eq(0L))
+    let rows = summary.Rows |> Seq.map (fun r -> r.Name, r.Type, List.ofArray r.OutputShape, r.Parameters) |> List.ofSeq
+    Assert.That(rows.Head, eq(("flatten", "Flatten", [ -1L; 784L ], 0L)))
+    Assert.That(rows.[1], eq(("linear_relu_stack.0", "Linear", [ -1L; 512L ], 401920L)))
+    Assert.That(rows |> List.last, eq(("linear_relu_stack.4", "Linear", [ -1L; 10L ], 5130L)))
+    let text = summary.ToString()
+    contains("Total params: 669,706", text)
+    contains("Non-trainable params: 0", text)
+
+[<Test>]
+let ``The summary's shapes agree with the spec's shape inference, and frozen parameters count as non-trainable`` () =
+    let layers = [ Layer.conv2d 4 3; Layer.batchNorm2d; Layer.relu; Layer.maxPool2d 2; Layer.flatten; Layer.linear 6; Layer.softmax ]
+    use model = Model.build [ 1; 10; 10 ] (Layer.sequential layers)
+    model.train()
+    let frozen = Model.namedParameters model |> List.find (fun (n, _) -> n = "5.weight") |> snd
+    frozen.requires_grad <- false
+    let summary = Model.summary [ 1; 10; 10 ] model
+    let mutable shape = [ 1; 10; 10 ]
+    for layer, row in List.zip layers (List.ofSeq summary.Rows) do
+        shape <- Layer.outputShape shape layer
+        Assert.That(row.OutputShape |> Array.skip 1 |> Array.map int |> List.ofArray, eq(shape), row.Name)
+    Assert.That(summary.NonTrainableParameters, eq(frozen.numel()))
+    Assert.That(summary.TrainableParameters + summary.NonTrainableParameters, eq(Model.parameterCount model))
+    Assert.That(model.training, Is.True, "the summary restores training mode")
+
+[<Test>]
+let ``A summary for a shape the model cannot take says so`` () =
+    use model = new NeuralNetwork()
+    let e = throws<ArgumentException>(fun () -> Model.summary [ 3; 10 ] model |> ignore)
+    contains("[3, 10]", e.Message)

@@ -1,0 +1,365 @@
+module Functional.PropertyTests.OptimizersTests
+
+open System
+open System.Text.Json
+open NUnit.Framework
+open FsCheck
+open FsCheck.FSharp
+open FsCheck.NUnit
+open TorchSharp
+open TorchSharp.Modules
+open Functional
+open Functional.Optimizers
+open Functional.FSharp
+
+let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e = Assert.Throws<'e>(Action f)
+let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
+let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
+let private eq (expected: 'a) = Is.EqualTo(box expected)
+
+[<OneTimeSetUp>]
+let setup () = Native.EnsureLoaded()
+
+let private shapes = [ [| 3L; 4L |]; [| 4L |]; [| 2L; 1L; 2L |] ]
+
+let private makeParameters (g: torch.Generator) =
+    shapes |> List.map (fun s -> torch.randn(s, generator = g))
+
+/// A gradient that depends on the parameter (so weight decay and drift matter) plus noise.
+let private gradientsFor (parameters: Parameter list) (noise: torch.Tensor list) =
+    use _ = torch.no_grad ()
+    List.zip parameters noise |> List.iter (fun (p, n) -> p.grad <- p.detach().mul(Scalar.op_Implicit 0.5).add(n))
+
+/// Runs our optimizer and TorchSharp's on copies of the same parameters with the same gradients
+/// for `steps` steps; true when the parameters agree within float32 tolerance after every step.
+let private agreesWithTorchSharp (ours: GradientTransformation) (theirs: Parameter seq -> torch.optim.Optimizer) (seed: int) (steps: int) =
+    use scope = torch.NewDisposeScope()
+    use g = new torch.Generator(uint64 seed)
+    let init = makeParameters g
+    let ps1 = init |> List.map (fun t -> new Parameter(t.clone(), true))
+    let ps2 = init |> List.map (fun t -> new Parameter(t.clone(), true))
+    use o1 = ours.Bind(ps1)
+    use o2 = theirs ps2
+    let mutable ok = true
+    for _ in 1 .. steps do
+        let noise = shapes |> List.map (fun s -> torch.randn(s, generator = g))
+        gradientsFor ps1 noise
+        gradientsFor ps2 noise
+        o1.Step()
+        o2.step() |> ignore
+        o1.ZeroGrad()
+        o2.zero_grad()
+        for p1, p2 in List.zip ps1 ps2 do
+            if not (p1.allclose(p2, rtol = 1e-5, atol = 1e-6)) then ok <- false
+    ok
+
+let private seeds = Gen.choose (0, 100000) |> Arb.fromGen
+
+[<Property(MaxTest = 12)>]
+let ``SGD matches torch.optim.SGD step for step (momentum, dampening, Nesterov, weight decay)`` () =
+    let configs =
+        [ 0.0, 0.0, 0.0, false; 0.9, 0.0, 0.0, false; 0.9, 0.3, 0.0, false; 0.9, 0.0, 0.0, true
+          0.5, 0.0, 0.01, true; 0.0, 0.0, 0.1, false; 0.8, 0.2, 0.05, false ]
+    Prop.forAll seeds (fun seed ->
+        configs |> List.forall (fun (momentum, dampening, decay, nesterov) ->
+            let ours = Optim.sgdWith { Momentum = momentum; Dampening = dampening; WeightDecay = decay; Nesterov = nesterov } 0.05
+            agreesWithTorchSharp ours
+                (fun ps -> torch.optim.SGD(ps, 0.05, momentum = momentum, dampening = dampening, weight_decay = decay, nesterov = nesterov))
+                seed 20))
+
+[<Property(MaxTest = 12)>]
+let ``Adam matches torch.optim.Adam step for step (weight decay, AMSGrad)`` () =
+    let configs = [ 0.9, 0.999, 0.0, false; 0.8, 0.99, 0.01, false; 0.9, 0.999, 0.0, true; 0.5, 0.9, 0.1, true ]
+    Prop.forAll seeds (fun seed ->
+        configs |> List.forall (fun (b1, b2, decay, amsgrad) ->
+            let ours = Optim.adamWith { Beta1 = b1; Beta2 = b2; Eps = 1e-8; WeightDecay = decay; Amsgrad = amsgrad } 0.01
+            agreesWithTorchSharp ours
+                (fun ps -> torch.optim.Adam(ps, 0.01, beta1 = b1, beta2 = b2, eps = 1e-8, weight_decay = decay, amsgrad = amsgrad))
+                seed 20))
+
+[<Property(MaxTest = 12)>]
+let ``AdamW matches torch.optim.AdamW step for step`` () =
+    let configs = [ 0.9, 0.999, 0.01, false; 0.8, 0.99, 0.1, false; 0.9, 0.999, 0.05, true ]
+    Prop.forAll seeds (fun seed ->
+        configs |> List.forall (fun (b1, b2, decay, amsgrad) ->
+            let ours = Optim.adamwWith { Beta1 = b1; Beta2 = b2; Eps = 1e-8; WeightDecay = decay; Amsgrad = amsgrad } 0.01
+            agreesWithTorchSharp ours
+                (fun ps -> torch.optim.AdamW(ps, 0.01, beta1 = b1, beta2 = b2, eps = 1e-8, weight_decay = decay, amsgrad = amsgrad))
+                seed 20))
+
+// ---- chain laws ----
+
+let private links : (string * (unit -> GradientTransformation)) list =
+    [ "trace", (fun () -> Optimizers.Trace(0.9))
+      "nesterov", (fun () -> Optimizers.Trace(0.5, 0.0, true))
+      "adam", (fun () -> Optimizers.ScaleByAdam())
+      "clip", (fun () -> Optimizers.ClipByGlobalNorm(0.5))
+      "decay", (fun () -> Optimizers.AddDecayedWeights(0.1))
+      "lr", (fun () -> Optimizers.ScaleByLearningRate(0.3))
+      "schedule", (fun () -> Optimizers.ScaleByLearningRate(Schedules.Exponential(0.3, 0.9)))
+      "scale", (fun () -> Optimizers.Scale(2.0)) ]
+
+let private chainCases =
+    gen {
+        let! n = Gen.choose (1, 4)
+        let! picks = Gen.listOfLength n (Gen.elements links)
+        let! seed = Gen.choose (0, 100000)
+        return picks, seed }
+    |> Arb.fromGen
+
+let private allEqual (a: torch.Tensor seq) (b: torch.Tensor seq) = Seq.forall2 (fun (x: torch.Tensor) y -> (same x y)) a b
+
+[<Property(MaxTest = 40)>]
+let ``A chain equals applying its links by hand, step after step`` () =
+    Prop.forAll chainCases (fun (picks, seed) ->
+        use scope = torch.NewDisposeScope()
+        use g = new torch.Generator(uint64 seed)
+        let ps = makeParameters g
+        let chain = Optim.chain (picks |> List.map (fun (_, make) -> make ()))
+        let byHand = picks |> List.map (fun (_, make) -> make ())
+        use chainState = Optim.init ps chain
+        let handStates = byHand |> List.map (Optim.init ps)
+        let mutable ok = true
+        for _ in 1 .. 4 do
+            let grads = shapes |> List.map (fun s -> torch.randn(s, generator = g))
+            let viaChain = Optim.update grads chainState ps chain
+            let viaHand = List.zip byHand handStates |> List.fold (fun u (t, s) -> Optim.update u s ps t) grads
+            if not (allEqual viaChain viaHand) then ok <- false
+        handStates |> List.iter (fun s -> s.Dispose())
+        ok)
+
+[<Property(MaxTest = 20)>]
+let ``A chain of one link is that link, and a chain leaves its input gradients alone`` () =
+    Prop.forAll chainCases (fun (picks, seed) ->
+        use scope = torch.NewDisposeScope()
+        use g = new torch.Generator(uint64 seed)
+        let ps = makeParameters g
+        let _, make = picks.Head
+        let single, chained = make (), Optim.chain [ make () ]
+        use s1 = Optim.init ps single
+        use s2 = Optim.init ps chained
+        let mutable ok = true
+        for _ in 1 .. 3 do
+            let grads = shapes |> List.map (fun s -> torch.randn(s, generator = g))
+            let copies = grads |> List.map (fun t -> t.clone())
+            let a = Optim.update grads s1 ps single
+            let b = Optim.update grads s2 ps chained
+            if not (allEqual a b && allEqual grads copies) then ok <- false
+        ok)
+
+// ---- convergence ----
+
+let private optimizers : (string * GradientTransformation * int) list =
+    [ "sgd", Optim.sgd 1e-3, 20000
+      "sgd momentum", Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9 } 1e-3, 5000
+      "sgd nesterov", Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9; Nesterov = true } 1e-3, 5000
+      "adam", Optim.adam 0.02, 5000
+      "adamw", Optim.adamwWith { Optim.adamwDefaults with WeightDecay = 0.0 } 0.02, 5000
+      "clipped sgd", Optim.chain [ Optim.clipByGlobalNorm 1.0; Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9 } 1e-3 ], 5000 ]
+
+/// Minimises f from x0 by calling Update with the analytic gradient; returns the final point.
+let private minimise (transformation: GradientTransformation) (steps: int) (gradient: float[] -> float[]) (x0: float[]) =
+    let x = torch.tensor(x0, torch.float64)
+    use state = Optim.init [ x ] transformation
+    for _ in 1 .. steps do
+        use scope = torch.NewDisposeScope()
+        let gr = torch.tensor(gradient (x.data<float>().ToArray()), torch.float64)
+        let u = Optim.update [ gr ] state [ x ] transformation
+        x.add_(u.Head) |> ignore
+    let result = x.data<float>().ToArray()
+    x.Dispose()
+    result
+
+[<Test>]
+let ``Every optimizer converges on a parabola`` () =
+    let centre = [| 1.0; -2.0; 0.5 |]
+    let gradient (x: float[]) = Array.map2 (fun xi ci -> 2.0 * (xi - ci)) x centre
+    for name, t, _ in optimizers do
+        let steps = if name = "sgd" then 5000 else 3000
+        let x = minimise t steps gradient [| 0.0; 0.0; 0.0 |]
+        Assert.That(x, eq(centre).Within(1e-2), name)
+
+[<Test>]
+let ``Every optimizer converges on Rosenbrock`` () =
+    // f(x, y) = (1 - x)² + 100 (y - x²)², minimum at (1, 1).
+    let gradient (v: float[]) =
+        let x, y = v.[0], v.[1]
+        [| -2.0 * (1.0 - x) - 400.0 * x * (y - x * x); 200.0 * (y - x * x) |]
+    for name, t, steps in optimizers do
+        let x = minimise t steps gradient [| -1.0; 1.0 |]
+        Assert.That(x, eq([| 1.0; 1.0 |]).Within(0.05), name)
+
+// ---- the facade ----
+
+let private smallModel (seed: int) =
+    use g = new torch.Generator(uint64 seed)
+    Layer.sequential [ Layer.linear 8; Layer.relu; Layer.linear 3 ] |> Model.buildWith g [ 4 ]
+
+let private trainStep (model: torch.nn.Module<torch.Tensor, torch.Tensor>) (optimizer: Optimizer) (x: torch.Tensor) (y: torch.Tensor) =
+    use scope = torch.NewDisposeScope()
+    let loss = Loss.apply Loss.crossEntropy (model.call x) y
+    loss.backward()
+    optimizer.Step()
+    optimizer.ZeroGrad()
+
+[<Test>]
+let ``Training steps do not leak tensors`` () =
+    use model = smallModel 1
+    let t = Optim.chain [ Optim.clipByGlobalNorm 1.0; Optim.adamwScheduled Optim.adamwDefaults (Schedule.cosine 0.01 100L) ]
+    use optimizer = Optim.bind model t
+    use x = torch.randn(16L, 4L)
+    use y = torch.randint(3L, [| 16L |])
+    for _ in 1 .. 3 do trainStep model optimizer x y
+    let before = torch.Tensor.TotalCount
+    for _ in 1 .. 20 do trainStep model optimizer x y
+    Assert.That(torch.Tensor.TotalCount, eq(before))
+
+[<Test>]
+let ``A saved and loaded optimizer state resumes bit for bit`` () =
+    let make () = Optim.chain [ Optim.clipByGlobalNorm 0.5; Optim.adamwScheduled { Optim.adamwDefaults with Amsgrad = true } (Schedule.cosine 0.05 50L) ]
+    let momentumSgd () = Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9; Nesterov = true; WeightDecay = 0.01 } 0.1
+    let adjustments : (string * float) list = [ "max_norm", 0.7; "momentum", 0.8 ]
+    for build, (name, value) in List.zip [ make; momentumSgd ] adjustments do
+        use x = torch.randn(16L, 4L)
+        use y = torch.randint(3L, [| 16L |])
+        use a = smallModel 7
+        use optA = Optim.bind a (build ())
+        optA.SetHyperparameter(name, value)
+        for _ in 1 .. 5 do trainStep a optA x y
+        // save: weights, the optimizer's tensors (copied) and its scalars through JSON
+        let weights = a.parameters() |> Seq.map (fun p -> p.detach().clone()) |> List.ofSeq
+        let saved = optA.StateTensors() |> Seq.map (fun struct (n, v) -> struct (n, v.clone())) |> List.ofSeq
+        let json = JsonSerializer.Serialize(optA.StateScalars())
+        // load into a fresh model and optimizer
+        use b = smallModel 99
+        using (torch.no_grad ()) (fun _ -> for p, w in Seq.zip (b.parameters()) weights do p.copy_(w) |> ignore)
+        use optB = Optim.bind b (build ())
+        optB.LoadStateTensors(saved)
+        optB.LoadStateScalars(JsonSerializer.Deserialize<OptimizerScalars>(json))
+        Assert.That(optB.StepCount, eq(5L))
+        Assert.That(optB.Hyperparameters, eq(optA.Hyperparameters))
+        for _ in 1 .. 5 do
+            trainStep a optA x y
+            trainStep b optB x y
+        for p, q in Seq.zip (a.parameters()) (b.parameters()) do Assert.That((same p q), Is.True)
+
+[<Test>]
+let ``Loading state that does not fit is refused with the names`` () =
+    use model = smallModel 1
+    use opt = Optim.bind model (Optim.adam 1e-3)
+    let tensors = opt.StateTensors() |> List.ofSeq
+    let e = throws<ArgumentException>(fun () -> opt.LoadStateTensors(tensors |> List.tail))
+    let struct (firstName, _) = tensors.Head
+    contains("missing '" + firstName + "'", e.Message)
+    let wrong = struct (firstName, torch.zeros(1L)) :: List.tail tensors
+    let e2 = throws<ArgumentException>(fun () -> opt.LoadStateTensors(wrong))
+    contains("has shape [1]", e2.Message)
+    use other = Optim.bind model (Optim.sgd 1e-3)
+    throws<ArgumentException>(fun () -> other.LoadStateScalars(opt.StateScalars())) |> ignore
+
+[<Test>]
+let ``The learning rate is readable and adjustable while training`` () =
+    use model = smallModel 3
+    use opt = Optim.bind model (Optim.sgd 0.1)
+    Assert.That(Optim.learningRate opt, eq(0.1))
+    opt |> Optim.setLearningRate 0.0
+    let before = model.parameters() |> Seq.map (fun p -> p.detach().clone()) |> List.ofSeq
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(3L, [| 8L |])
+    trainStep model opt x y
+    for p, q in Seq.zip (model.parameters()) before do Assert.That((same p q), Is.True, "a zero learning rate leaves the weights")
+    opt.LearningRate <- 0.5
+    trainStep model opt x y
+    Assert.That(Seq.exists2 (fun (p: Parameter) (q: torch.Tensor) -> not ((same p q))) (model.parameters()) before, Is.True)
+    Assert.That(opt.Hyperparameters.Keys |> List.ofSeq, eq([ "0.learning_rate" ]))
+
+[<Test>]
+let ``A scheduled learning rate follows its schedule and cannot be set by hand`` () =
+    use model = smallModel 3
+    let schedule = Schedule.step 0.1 2L 0.5
+    use opt = Optim.bind model (Optim.adamScheduled Optim.adamDefaults schedule)
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(3L, [| 8L |])
+    for step in 0L .. 5L do
+        trainStep model opt x y
+        Assert.That(opt.LearningRate, eq(Schedule.at step schedule))
+    throws<InvalidOperationException>(fun () -> opt.LearningRate <- 1.0) |> ignore
+    throws<InvalidOperationException>(fun () -> opt.SetHyperparameter("step", 3.0)) |> ignore
+
+[<Test>]
+let ``Momentum can be changed while training`` () =
+    use model = smallModel 3
+    use opt = Optim.bind model (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9 } 0.1)
+    opt.SetHyperparameter("momentum", 0.5)
+    Assert.That(opt.Hyperparameters.["0.momentum"], eq(0.5))
+
+[<Test>]
+let ``ZeroGrad drops the gradients, and a step without gradients is a step with zero gradients`` () =
+    use model = smallModel 3
+    use opt = Optim.bind model (Optim.sgd 0.1)
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(3L, [| 8L |])
+    (Loss.apply Loss.crossEntropy (model.call x) y).backward()
+    Assert.That(model.parameters() |> Seq.forall (fun p -> not (isNull p.grad)), Is.True)
+    opt.ZeroGrad()
+    Assert.That(model.parameters() |> Seq.forall (fun p -> isNull p.grad), Is.True)
+    let before = model.parameters() |> Seq.map (fun p -> p.detach().clone()) |> List.ofSeq
+    opt.Step()
+    for p, q in Seq.zip (model.parameters()) before do Assert.That((same p q), Is.True)
+
+[<Test>]
+let ``Invalid settings are refused as PyTorch refuses them`` () =
+    throws<ArgumentException>(fun () -> Optim.sgdWith { Optim.sgdDefaults with Nesterov = true } 0.1 |> ignore) |> ignore
+    throws<ArgumentException>(fun () -> Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9; Dampening = 0.1; Nesterov = true } 0.1 |> ignore) |> ignore
+    throws<ArgumentException>(fun () -> Optim.sgd -1.0 |> ignore) |> ignore
+    throws<ArgumentException>(fun () -> Optim.adamWith { Optim.adamDefaults with Beta1 = 1.0 } 0.1 |> ignore) |> ignore
+    throws<ArgumentException>(fun () -> Optim.clipByGlobalNorm 0.0 |> ignore) |> ignore
+
+[<Test>]
+let ``ClipByGlobalNorm bounds the global norm and leaves small updates alone`` () =
+    use scope = torch.NewDisposeScope()
+    let ps = [ torch.zeros(3L); torch.zeros(2L) ]
+    let big = [ torch.tensor([| 3.0f; 0.0f; 0.0f |]); torch.tensor([| 0.0f; 4.0f |]) ]  // norm 5
+    let t = Optim.clipByGlobalNorm 1.0
+    use s = Optim.init ps t
+    let clipped = Optim.update big s ps t
+    Assert.That(Optimizers.GlobalNorm clipped, eq(1.0).Within(1e-6))
+    Assert.That(clipped.Head.data<float32>().ToArray(), eq([| 0.6f; 0.0f; 0.0f |]).Within(1e-6))
+    let small = [ torch.tensor([| 0.3f; 0.0f; 0.0f |]); torch.tensor([| 0.0f; 0.4f |]) ]
+    Assert.That(allEqual (Optim.update small s ps t) small, Is.True)
+
+[<Property(MaxTest = 30)>]
+let ``The facade's step adds the transformation's updates (the fused learning rate included)`` () =
+    Prop.forAll chainCases (fun (picks, seed) ->
+        use scope = torch.NewDisposeScope()
+        use g = new torch.Generator(uint64 seed)
+        let init = makeParameters g
+        let transformation () = Optim.chain (picks |> List.map (fun (_, make) -> make ()))
+        let ps = init |> List.map (fun t -> new Parameter(t.clone(), true))
+        let manual = init |> List.map (fun t -> t.clone())
+        use optimizer = (transformation ()).Bind(ps)
+        let byHand = transformation ()
+        use state = Optim.init manual byHand
+        let mutable ok = true
+        for _ in 1 .. 4 do
+            let grads = shapes |> List.map (fun s -> torch.randn(s, generator = g))
+            List.zip ps grads |> List.iter (fun (p, gr) -> p.grad <- gr.clone())
+            optimizer.Step()
+            let u = Optim.update grads state manual byHand
+            using (torch.no_grad ()) (fun _ -> List.iter2 (fun (m: torch.Tensor) (d: torch.Tensor) -> m.add_(d) |> ignore) manual u)
+            if not (List.forall2 (fun (p: Parameter) (m: torch.Tensor) -> p.allclose(m, rtol = 1e-6, atol = 1e-7)) ps manual) then ok <- false
+        ok)
+
+[<Test>]
+let ``A frozen parameter is left unchanged by the step`` () =
+    use model = smallModel 4
+    let frozen = Model.namedParameters model |> List.find (fun (n, _) -> n = "0.weight") |> snd
+    frozen.requires_grad <- false
+    let before = frozen.detach().clone()
+    use opt = Optim.bind model (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9; WeightDecay = 0.1 } 0.1)
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(3L, [| 8L |])
+    for _ in 1 .. 3 do trainStep model opt x y
+    Assert.That(same frozen before, Is.True)
+    let trained = Model.namedParameters model |> List.find (fun (n, _) -> n = "2.weight") |> snd
+    Assert.That(trained.requires_grad, Is.True)
