@@ -125,3 +125,9 @@ let ``The summary's shapes agree with the spec's shape inference, and frozen par
     Assert.That(summary.NonTrainableParameters, eq(frozen.numel()))
     Assert.That(summary.TrainableParameters + summary.NonTrainableParameters, eq(Model.parameterCount model))
     Assert.That(model.training, Is.True, "the summary restores training mode")
+
+[<Test>]
+let ``A summary for a shape the model cannot take says so`` () =
+    use model = new NeuralNetwork()
+    let e = throws<ArgumentException>(fun () -> Model.summary [ 3; 10 ] model |> ignore)
+    contains("[3, 10]", e.Message)

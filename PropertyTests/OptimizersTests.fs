@@ -327,3 +327,39 @@ let ``ClipByGlobalNorm bounds the global norm and leaves small updates alone`` (
     Assert.That(clipped.Head.data<float32>().ToArray(), eq([| 0.6f; 0.0f; 0.0f |]).Within(1e-6))
     let small = [ torch.tensor([| 0.3f; 0.0f; 0.0f |]); torch.tensor([| 0.0f; 0.4f |]) ]
     Assert.That(allEqual (Optim.update small s ps t) small, Is.True)
+
+[<Property(MaxTest = 30)>]
+let ``The facade's step adds the transformation's updates (the fused learning rate included)`` () =
+    Prop.forAll chainCases (fun (picks, seed) ->
+        use scope = torch.NewDisposeScope()
+        use g = new torch.Generator(uint64 seed)
+        let init = makeParameters g
+        let transformation () = Optim.chain (picks |> List.map (fun (_, make) -> make ()))
+        let ps = init |> List.map (fun t -> new Parameter(t.clone(), true))
+        let manual = init |> List.map (fun t -> t.clone())
+        use optimizer = (transformation ()).Bind(ps)
+        let byHand = transformation ()
+        use state = Optim.init manual byHand
+        let mutable ok = true
+        for _ in 1 .. 4 do
+            let grads = shapes |> List.map (fun s -> torch.randn(s, generator = g))
+            List.zip ps grads |> List.iter (fun (p, gr) -> p.grad <- gr.clone())
+            optimizer.Step()
+            let u = Optim.update grads state manual byHand
+            using (torch.no_grad ()) (fun _ -> List.iter2 (fun (m: torch.Tensor) (d: torch.Tensor) -> m.add_(d) |> ignore) manual u)
+            if not (List.forall2 (fun (p: Parameter) (m: torch.Tensor) -> p.allclose(m, rtol = 1e-6, atol = 1e-7)) ps manual) then ok <- false
+        ok)
+
+[<Test>]
+let ``A frozen parameter is left unchanged by the step`` () =
+    use model = smallModel 4
+    let frozen = Model.namedParameters model |> List.find (fun (n, _) -> n = "0.weight") |> snd
+    frozen.requires_grad <- false
+    let before = frozen.detach().clone()
+    use opt = Optim.bind model (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9; WeightDecay = 0.1 } 0.1)
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(3L, [| 8L |])
+    for _ in 1 .. 3 do trainStep model opt x y
+    Assert.That(same frozen before, Is.True)
+    let trained = Model.namedParameters model |> List.find (fun (n, _) -> n = "2.weight") |> snd
+    Assert.That(trained.requires_grad, Is.True)

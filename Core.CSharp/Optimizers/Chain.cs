@@ -27,19 +27,28 @@ public static partial class Optimizers
             {
                 if (state.Children.Count != links.Length)
                     throw new ArgumentException($"The state has {state.Children.Count} link states for a chain of {links.Length}; make it with this chain's Init.", nameof(state));
-                var current = updates;
-                var given = new HashSet<Tensor>(updates, ReferenceEqualityComparer.Instance);
-                for (var i = 0; i < links.Length; i++)
-                {
-                    var next = links[i].Update(current, state.Children[i], parameters);
-                    // Free the intermediate handles as soon as they are used, so a long chain does not
-                    // keep every intermediate alive until the step's scope ends.
-                    for (var j = 0; j < current.Count; j++)
-                        if (!ReferenceEquals(next[j], current[j]) && !given.Contains(current[j])) current[j].Dispose();
-                    current = next;
-                }
-                return current;
-            });
+                return RunLinks(links, state.Children, links.Length, updates, parameters);
+            },
+            links,
+            null);
+    }
+
+    /// <summary>Applies the first <paramref name="count"/> links in turn, freeing each intermediate
+    /// as soon as it is used so a long chain does not keep them all alive until the step's scope ends.</summary>
+    internal static IReadOnlyList<Tensor> RunLinks(
+        IReadOnlyList<GradientTransformation> links, IReadOnlyList<TransformState> states, int count,
+        IReadOnlyList<Tensor> updates, IReadOnlyList<Tensor> parameters)
+    {
+        var current = updates;
+        var given = new HashSet<Tensor>(updates, ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < count; i++)
+        {
+            var next = links[i].Update(current, states[i], parameters);
+            for (var j = 0; j < current.Count; j++)
+                if (!ReferenceEquals(next[j], current[j]) && !given.Contains(current[j])) current[j].Dispose();
+            current = next;
+        }
+        return current;
     }
 
     /// <summary>The identity: updates pass through unchanged; a chain of none is this.</summary>

@@ -41,6 +41,30 @@ public sealed class GradientTransformation
         this.update = update;
     }
 
+    /// <summary>A chain built by <see cref="Optimizers.Chain(GradientTransformation[])"/> remembers its links.</summary>
+    internal GradientTransformation(
+        string name,
+        Func<IReadOnlyList<Tensor>, TransformState> init,
+        Func<IReadOnlyList<Tensor>, TransformState, IReadOnlyList<Tensor>, IReadOnlyList<Tensor>> update,
+        IReadOnlyList<GradientTransformation>? links,
+        Func<TransformState, double>? stepFactor)
+        : this(name, init, update)
+    {
+        Links = links;
+        StepFactor = stepFactor;
+    }
+
+    /// <summary>The links of a chain, or null.</summary>
+    internal IReadOnlyList<GradientTransformation>? Links { get; }
+
+    /// <summary>
+    /// For a link that only multiplies the updates by a number (the learning-rate links): that
+    /// number for the coming update, advancing the state as <see cref="Update"/> would. It lets
+    /// <see cref="Optimizer.Step"/> fuse the multiplication into the parameter update
+    /// (<c>p.add_(u, alpha)</c>), one pass and no allocation instead of two and one.
+    /// </summary>
+    internal Func<TransformState, double>? StepFactor { get; }
+
     /// <summary>The structure, e.g. <c>chain(trace(nesterov=False), scaleByLearningRate)</c>.</summary>
     public string Name { get; }
 

@@ -69,7 +69,7 @@ public sealed class Optimizer : IDisposable
     /// Updates every parameter in place from its gradient: one dispose scope and <c>no_grad</c> for
     /// the whole step, so no graph is built and no tensor outlives the step. A parameter without a
     /// gradient is updated as if its gradient were zero (momentum and decay still act), where
-    /// PyTorch skips it.
+    /// PyTorch skips it; a frozen parameter (<c>requires_grad</c> false) is left unchanged.
     /// </summary>
     public void Step()
     {
@@ -79,8 +79,26 @@ public sealed class Optimizer : IDisposable
         var gradients = new Tensor[parameters.Length];
         for (var i = 0; i < parameters.Length; i++)
             gradients[i] = parameters[i].grad ?? zeros_like(parameters[i]);
-        var updates = Transformation.Update(gradients, State, parameters);
-        for (var i = 0; i < parameters.Length; i++) parameters[i].add_(updates[i]);
+        // The final multiplication by -learningRate is fused into the parameter update when the
+        // transformation ends with a learning-rate link (every built-in optimizer does).
+        IReadOnlyList<Tensor> updates;
+        var alpha = 1.0;
+        if (Transformation.StepFactor is { } factor)
+        {
+            updates = gradients;
+            alpha = factor(State);
+        }
+        else if (Transformation.Links is { Count: > 0 } links && links[^1].StepFactor is { } lastFactor)
+        {
+            updates = Optimizers.RunLinks(links, State.Children, links.Count - 1, gradients, parameters);
+            alpha = lastFactor(State.Children[^1]);
+        }
+        else
+        {
+            updates = Transformation.Update(gradients, State, parameters);
+        }
+        for (var i = 0; i < parameters.Length; i++)
+            if (parameters[i].requires_grad) parameters[i].add_(updates[i], alpha: alpha);
         StepCount++;
     }
 

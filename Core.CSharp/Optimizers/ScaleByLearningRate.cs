@@ -23,7 +23,9 @@ public static partial class Optimizers
             {
                 var lr = state["learning_rate"];
                 return updates.Select(u => u.mul(-lr)).ToList();
-            });
+            },
+            null,
+            state => -state["learning_rate"]);
     }
 
     /// <summary>
@@ -45,13 +47,21 @@ public static partial class Optimizers
             },
             (updates, state, _) =>
             {
-                var step = (long)state["step"];
-                var lr = learningRate(step);
-                CheckLearningRate(lr, nameof(learningRate));
-                state["learning_rate"] = lr;
-                state["step"] = step + 1;
+                var lr = Advance(state);
                 return updates.Select(u => u.mul(-lr)).ToList();
-            });
+            },
+            null,
+            state => -Advance(state));
+
+        double Advance(TransformState state)
+        {
+            var step = (long)state["step"];
+            var lr = learningRate(step);
+            CheckLearningRate(lr, nameof(learningRate));
+            state["learning_rate"] = lr;
+            state["step"] = step + 1;
+            return lr;
+        }
     }
 
     static void CheckLearningRate(double learningRate, string name)
