@@ -9,6 +9,7 @@ open Functional.Data
 open Functional.Losses
 open Functional.Models
 open Functional.Optimizers
+open Functional.Serialization
 open Functional.Training
 open Functional.Transforms
 
@@ -88,5 +89,9 @@ let run (args: string[]) =
     let testLoader = DataLoader(test, batchSize, device = device).Map(ToTensor())
     let history = trainer.Fit(trainLoader, testLoader, epochs, [ TutorialProgress() :> Callback ])
 
+    Options.string "save" o |> Option.iter (fun path ->
+        let full = IO.Path.GetFullPath path
+        ModelFile.Save(full, NeuralNetwork.Spec(Options.flag "extra-relu" o), [| 1L; 28L; 28L |], model)
+        printfn "Saved PyTorch Model State to %s (weights as safetensors, with the layer spec to rebuild the model)" full)
     Options.string "plot" o |> Option.iter (fun path -> printfn "Plot written to %s" (plot path history))
     0

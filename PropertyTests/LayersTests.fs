@@ -152,3 +152,28 @@ let ``The optional final ReLU of the tutorial's network makes the logits non-neg
     Assert.That(y.min().item<float32>(), Is.GreaterThanOrEqualTo(0.0f))
     Assert.That(Model.namedParameters net |> List.length, eq(6))
     contains("(5): ReLU()", Model.format net)
+
+[<Test>]
+let ``named sequences name parameters as a module's fields do: the tutorial's spec matches its class`` () =
+    use handWritten = new Models.NeuralNetwork()
+    use built = Models.NeuralNetwork.Spec().Build([| 1L; 28L; 28L |])
+    let shapes (m: torch.nn.Module) =
+        m.state_dict() |> Seq.map (fun kv -> kv.Key, List.ofArray kv.Value.shape) |> List.ofSeq
+    Assert.That(shapes built, Is.EqualTo<(string * int64 list) list>(shapes handWritten))
+    Assert.That(shapes built |> List.map fst,
+                Is.EqualTo<string list>([ "linear_relu_stack.0.weight"; "linear_relu_stack.0.bias"; "linear_relu_stack.2.weight"
+                                          "linear_relu_stack.2.bias"; "linear_relu_stack.4.weight"; "linear_relu_stack.4.bias" ]))
+
+[<Test>]
+let ``named sequences round-trip through JSON and refuse bad names`` () =
+    let spec = Models.NeuralNetwork.Spec(finalReLU = true)
+    let back = LayerSpec.FromJson(spec.ToJson())
+    Assert.That(back, Is.EqualTo spec)
+    Assert.That(back.ToJson(), Is.EqualTo(spec.ToJson()))
+    let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a", Layer.ReLU() :> LayerSpec), struct ("a", Layer.ReLU() :> LayerSpec)) |> ignore)
+    contains ("'a' is used twice", e.Message)
+    let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a.b", Layer.ReLU() :> LayerSpec)) |> ignore)
+    contains ("contain no dot", e.Message)
+    let bad = """{"type":"Sequential","layers":[{"type":"ReLU"}],"names":["x","y"]}"""
+    let e = throws<JsonException> (fun () -> LayerSpec.FromJson bad |> ignore)
+    contains ("2 names for 1 layers", e.Message)

@@ -51,6 +51,11 @@ public static class Layer
     /// <summary>Layers applied in order.</summary>
     public static Sequential Sequential(IEnumerable<LayerSpec> layers) => new(layers);
 
+    /// <summary>A sequence whose children have names, so that parameters are named as in a module with
+    /// fields (<c>linear_relu_stack.0.weight</c>).</summary>
+    public static Sequential Named(params (string Name, LayerSpec Layer)[] children) =>
+        new(children.Select(c => c.Layer), children.Select(c => c.Name));
+
     /// <summary>
     /// <paramref name="first"/> then <paramref name="second"/>, flattened into one
     /// <see cref="Functional.Layers.Sequential"/>: composing sequences concatenates their layers, so

@@ -32,7 +32,13 @@ internal static class LayerJson
         MaxPool2d m => new JsonObject { ["type"] = "MaxPool2d", ["kernelSize"] = m.KernelSize, ["stride"] = m.Stride, ["padding"] = m.Padding },
         BatchNorm1d b => new JsonObject { ["type"] = "BatchNorm1d", ["numFeatures"] = b.NumFeatures, ["eps"] = b.Eps, ["momentum"] = b.Momentum },
         BatchNorm2d b => new JsonObject { ["type"] = "BatchNorm2d", ["numFeatures"] = b.NumFeatures, ["eps"] = b.Eps, ["momentum"] = b.Momentum },
-        Sequential s => new JsonObject { ["type"] = "Sequential", ["layers"] = new JsonArray(s.Layers.Select(l => (JsonNode)ToNode(l)).ToArray()) },
+        Sequential { Names: null } s => new JsonObject { ["type"] = "Sequential", ["layers"] = new JsonArray(s.Layers.Select(l => (JsonNode)ToNode(l)).ToArray()) },
+        Sequential s => new JsonObject
+        {
+            ["type"] = "Sequential",
+            ["layers"] = new JsonArray(s.Layers.Select(l => (JsonNode)ToNode(l)).ToArray()),
+            ["names"] = new JsonArray(s.Names!.Select(n => (JsonNode)JsonValue.Create(n)!).ToArray()),
+        },
         _ => throw new ArgumentException($"No JSON form for layer spec {spec.GetType().Name}.", nameof(spec)),
     };
 
@@ -67,12 +73,26 @@ internal static class LayerJson
             "MaxPool2d" => new MaxPool2d(Long(o, "kernelSize", path, null), NullableLong(o, "stride", path), Long(o, "padding", path, 0)),
             "BatchNorm1d" => new BatchNorm1d(NullableLong(o, "numFeatures", path), Double(o, "eps", path, 1e-5), Double(o, "momentum", path, 0.1)),
             "BatchNorm2d" => new BatchNorm2d(NullableLong(o, "numFeatures", path), Double(o, "eps", path, 1e-5), Double(o, "momentum", path, 0.1)),
-            "Sequential" => new Sequential(o["layers"] is JsonArray a
-                ? a.Select((n, i) => FromNode(n, $"{path}.layers[{i}]")).ToList()
-                : throw new JsonException($"The Sequential at {path} needs a \"layers\" array.", path, null, null)),
+            "Sequential" => SequentialFromNode(o, path),
             _ => throw new JsonException(
                 $"Unknown layer type \"{type}\" at {path}; known types are {string.Join(", ", KnownTypes)}.", path, null, null),
         };
+    }
+
+    static Sequential SequentialFromNode(JsonObject o, string path)
+    {
+        var layers = o["layers"] is JsonArray a
+            ? a.Select((n, i) => FromNode(n, $"{path}.layers[{i}]")).ToList()
+            : throw new JsonException($"The Sequential at {path} needs a \"layers\" array.", path, null, null);
+        List<string>? names = null;
+        if (o["names"] is JsonNode namesNode)
+        {
+            if (namesNode is not JsonArray namesArray || namesArray.Any(n => n is not JsonValue v || v.GetValueKind() != JsonValueKind.String))
+                throw new JsonException($"The Sequential at {path} has \"names\" that is not an array of strings.", path, null, null);
+            names = namesArray.Select(n => n!.GetValue<string>()).ToList();
+        }
+        try { return new Sequential(layers, names); }
+        catch (ArgumentException e) { throw new JsonException($"The Sequential at {path}: {e.Message}", path, null, null, e); }
     }
 
     static string Describe(JsonNode? node) => node is null ? "null" : node.GetValueKind().ToString().ToLowerInvariant();

@@ -307,17 +307,40 @@ public sealed record BatchNorm2d(long? NumFeatures = null, double Eps = 1e-5, do
 public sealed record Sequential : LayerSpec
 {
     /// <summary>Creates the sequence; nested sequences stay nested (their parameters are named <c>1.0.weight</c>).</summary>
-    public Sequential(IEnumerable<LayerSpec> layers)
+    public Sequential(IEnumerable<LayerSpec> layers) : this(layers, null) { }
+
+    /// <summary>Creates the sequence with a name for each child, as PyTorch's <c>nn.Sequential(OrderedDict(...))</c>
+    /// or a module's fields name them: parameters are then named <c>linear_relu_stack.0.weight</c>, not <c>1.0.weight</c>.
+    /// Null names the children by position.</summary>
+    /// <exception cref="ArgumentException">The names are not one per layer, empty, duplicated, or contain a dot.</exception>
+    public Sequential(IEnumerable<LayerSpec> layers, IEnumerable<string>? names)
     {
         ArgumentNullException.ThrowIfNull(layers);
         var list = layers.ToList();
         for (var i = 0; i < list.Count; i++)
             if (list[i] is null) throw new ArgumentException($"Sequential: layer {i} is null.", nameof(layers));
         Layers = list.AsReadOnly();
+        if (names is not null)
+        {
+            var given = names.ToList();
+            if (given.Count != list.Count)
+                throw new ArgumentException($"Sequential: {given.Count} names for {list.Count} layers; give one name per layer.", nameof(names));
+            for (var i = 0; i < given.Count; i++)
+                if (string.IsNullOrEmpty(given[i]) || given[i].Contains('.'))
+                    throw new ArgumentException($"Sequential: the name of layer {i}, '{given[i]}', must be non-empty and contain no dot.", nameof(names));
+            var duplicate = given.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null) throw new ArgumentException($"Sequential: the name '{duplicate.Key}' is used twice.", nameof(names));
+            Names = given.AsReadOnly();
+        }
     }
 
     /// <summary>The layers in order.</summary>
     public IReadOnlyList<LayerSpec> Layers { get; }
+
+    /// <summary>The children's names, or null when they are named by position (0, 1, ...).</summary>
+    public IReadOnlyList<string>? Names { get; }
+
+    string ChildName(int i) => Names?[i] ?? i.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <inheritdoc/>
     public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -342,14 +365,16 @@ public sealed record Sequential : LayerSpec
         var shape = inputShape;
         for (var i = 0; i < Layers.Count; i++)
         {
-            children.Add((i.ToString(System.Globalization.CultureInfo.InvariantCulture), Layers[i].BuildModule(shape, generator)));
+            children.Add((ChildName(i), Layers[i].BuildModule(shape, generator)));
             shape = Layers[i].OutputShape(shape);
         }
         return nn.Sequential(children.ToArray());
     }
 
     /// <summary>Equal when the layers are equal in order (not merely the same list object).</summary>
-    public bool Equals(Sequential? other) => other is not null && Layers.SequenceEqual(other.Layers);
+    public bool Equals(Sequential? other) =>
+        other is not null && Layers.SequenceEqual(other.Layers)
+        && (Names is null ? other.Names is null : other.Names is not null && Names.SequenceEqual(other.Names));
 
     /// <summary>Consistent with <see cref="Equals(Sequential)"/>.</summary>
     public override int GetHashCode()
@@ -360,5 +385,6 @@ public sealed record Sequential : LayerSpec
     }
 
     /// <summary>The layers, e.g. <c>Sequential [ Flatten { ... }, Linear { ... } ]</c>.</summary>
-    public override string ToString() => "Sequential [ " + string.Join(", ", Layers) + " ]";
+    public override string ToString() =>
+        "Sequential [ " + string.Join(", ", Layers.Select((l, i) => Names is null ? l.ToString() : $"{Names[i]}: {l}")) + " ]";
 }

@@ -42,6 +42,23 @@ public sealed class NeuralNetwork : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The same network as a layer spec, with the same child names, so that a model built from
+    /// it has exactly this module's parameter names and shapes. Whole-model files store this spec: they
+    /// load without this class.</summary>
+    public static Functional.Layers.LayerSpec Spec(bool finalReLU = false)
+    {
+        var stack = new List<Functional.Layers.LayerSpec>
+        {
+            Functional.Layers.Layer.Linear(512), Functional.Layers.Layer.ReLU(),
+            Functional.Layers.Layer.Linear(512), Functional.Layers.Layer.ReLU(),
+            Functional.Layers.Layer.Linear(10),
+        };
+        if (finalReLU) stack.Add(Functional.Layers.Layer.ReLU());
+        return Functional.Layers.Layer.Named(
+            ("flatten", Functional.Layers.Layer.Flatten()),
+            ("linear_relu_stack", Functional.Layers.Layer.Sequential(stack)));
+    }
+
     /// <summary>Logits of shape [batch, 10] for images of shape [batch, 1, 28, 28] (or [batch, 28, 28]).</summary>
     public override Tensor forward(Tensor input)
     {

@@ -43,7 +43,55 @@ public static class ModelFile
     /// <summary>The metadata key under which the spec JSON is stored.</summary>
     public const string SpecKey = "functional.spec";
 
+    /// <summary>The metadata key under which <see cref="Save(string, Functional.Layers.LayerSpec, IReadOnlyList{long}, Module, IReadOnlyDictionary{string, string}?)"/>
+    /// stores the per-sample input shape the spec is built for, as JSON (<c>[1,28,28]</c>).</summary>
+    public const string InputShapeKey = "functional.input_shape";
+
     const string FormatValue = "model";
+
+    /// <summary>Saves a model built from <paramref name="spec"/> for inputs of the per-sample shape
+    /// <paramref name="inputShape"/> (e.g. [1, 28, 28]), so that <see cref="Load(string, Device?)"/> can rebuild
+    /// it with no code but the library's.</summary>
+    /// <exception cref="ArgumentException">The spec does not fit the input shape, or a metadata key is reserved.</exception>
+    public static void Save(string path, Functional.Layers.LayerSpec spec, IReadOnlyList<long> inputShape, Module model, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(inputShape);
+        spec.OutputShape(inputShape);   // throws ArgumentException when the spec does not fit the shape
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (metadata is not null)
+            foreach (var (k, v) in metadata)
+            {
+                if (k == InputShapeKey) throw new ArgumentException($"The metadata key '{k}' is reserved for the model file itself; choose another.", nameof(metadata));
+                meta[k] = v;
+            }
+        meta[InputShapeKey] = JsonSerializer.Serialize(inputShape);
+        Save(path, spec.ToJson(), model, meta);
+    }
+
+    /// <summary>Rebuilds a model saved with its spec and input shape
+    /// (<see cref="Save(string, Functional.Layers.LayerSpec, IReadOnlyList{long}, Module, IReadOnlyDictionary{string, string}?)"/>):
+    /// reads the spec, builds it, loads the weights strictly and returns the model in eval mode (see
+    /// <see cref="Load{TModule}(string, Func{string, TModule}, Device?)"/> for what eval mode changes). No code of
+    /// the model's author runs: the file holds data only.</summary>
+    /// <exception cref="InvalidDataException">The file is damaged, holds no spec or input shape, or its spec does not match its weights.</exception>
+    public static nn.Module<Tensor, Tensor> Load(string path, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var metadata = SafeTensors.ReadHeader(path).Metadata;
+        long[] shape;
+        try
+        {
+            shape = metadata.TryGetValue(InputShapeKey, out var text)
+                ? JsonSerializer.Deserialize<long[]>(text) ?? throw new JsonException("null")
+                : throw new InvalidDataException($"{path}: the metadata has no '{InputShapeKey}'; save the model with its spec and input shape, or rebuild it with Load(path, build).");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: the metadata '{InputShapeKey}' is not a JSON array of integers: {e.Message}", e);
+        }
+        return Load(path, json => Functional.Layers.LayerSpec.FromJson(json).Build(shape), device);
+    }
 
     /// <summary>Saves a model's spec and weights atomically (see <see cref="AtomicFile"/>).</summary>
     /// <param name="path">The file to write (conventionally <c>*.safetensors</c>); its folder must exist.</param>

@@ -30,7 +30,7 @@ public sealed class NonFiniteLossException : InvalidOperationException
     public double Loss { get; }
 }
 
-/// <summary>The result of <see cref="Trainer.Evaluate"/>: the tutorial's test_loop figures.</summary>
+/// <summary>The result of <see cref="Trainer.Evaluate(IDataLoader)"/>: the tutorial's test_loop figures.</summary>
 /// <param name="AverageLoss">The mean of the batches' losses ("Avg loss").</param>
 /// <param name="Accuracy">Correctly classified samples over all samples (0..1).</param>
 /// <param name="Samples">Samples seen.</param>
@@ -182,17 +182,27 @@ public sealed class Trainer
     static Tensor OnDevice(Tensor t, torch.Device device) =>
         t.device_type == device.type && (device.type != DeviceType.CUDA || t.device_index == device.index) ? t : t.to(device);
 
+    /// <summary>The tutorial's test_loop on this trainer's model, loss and device (see
+    /// <see cref="Evaluate(nn.Module{Tensor, Tensor}, Loss, IDataLoader, Device?)"/>).</summary>
+    public Evaluation Evaluate(IDataLoader data) => Evaluate(Model, loss, data, Device);
+
     /// <summary>The tutorial's test_loop: the mean batch loss and the accuracy over the loader, in eval
     /// mode under no_grad. The model's mode is restored afterwards.</summary>
-    public Evaluation Evaluate(IDataLoader data)
+    /// <param name="model">Any classifier of [N, ...] inputs to [N, classes] scores.</param>
+    /// <param name="loss">The loss, averaged over each batch.</param>
+    /// <param name="data">The batches.</param>
+    /// <param name="device">Where the model is (default: where its first parameter is, else the CPU).</param>
+    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, Loss loss, IDataLoader data, Device? device = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(data);
-        bool wasTraining = Model.training;
-        var target = Device.ToTorch();
+        bool wasTraining = model.training;
+        var target = (device ?? DeviceOf(model)).ToTorch();
         double lossSum = 0;
         long correct = 0;
         int samples = 0, batches = 0;
-        Model.eval();
+        model.eval();
         try
         {
             using var noGrad = torch.no_grad();
@@ -201,7 +211,7 @@ public sealed class Trainer
                 using var scope = torch.NewDisposeScope();
                 var x = OnDevice(batch.Features, target);
                 var y = OnDevice(batch.Labels, target);
-                var prediction = Model.forward(x);
+                var prediction = model.forward(x);
                 lossSum += loss(prediction, y).ToDouble();
                 if (y.dtype == ScalarType.Int64 && y.dim() == 1)
                     correct += prediction.argmax(1).eq(y).sum().ToInt64();
@@ -213,31 +223,42 @@ public sealed class Trainer
         }
         finally
         {
-            Model.train(wasTraining);
+            model.train(wasTraining);
         }
         return new Evaluation(batches == 0 ? double.NaN : lossSum / batches, samples == 0 ? double.NaN : (double)correct / samples, samples, batches);
     }
 
-    /// <summary>Class probabilities and classes for a batch of inputs, in eval mode under no_grad.
-    /// The input is not disposed; the returned tensors are the caller's.</summary>
-    public Prediction Predict(Tensor input)
+    /// <summary>Class probabilities and classes for a batch of inputs, with this trainer's model.</summary>
+    public Prediction Predict(Tensor input) => Predict(Model, input, Device);
+
+    /// <summary>Class probabilities (softmax of the model's scores over dimension 1) and classes for a batch
+    /// of inputs, in eval mode under no_grad; the model's mode is restored afterwards. The input is not
+    /// disposed; the returned tensors are the caller's.</summary>
+    public static Prediction Predict(nn.Module<Tensor, Tensor> model, Tensor input, Device? device = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(input);
-        bool wasTraining = Model.training;
-        Model.eval();
+        bool wasTraining = model.training;
+        model.eval();
         try
         {
             using var noGrad = torch.no_grad();
             using var scope = torch.NewDisposeScope();
-            var logits = Model.forward(OnDevice(input, Device.ToTorch()));
+            var logits = model.forward(OnDevice(input, (device ?? DeviceOf(model)).ToTorch()));
             var probabilities = nn.functional.softmax(logits, 1);
             var classes = probabilities.argmax(1);
             return new Prediction(probabilities.MoveToOuterDisposeScope(), classes.MoveToOuterDisposeScope());
         }
         finally
         {
-            Model.train(wasTraining);
+            model.train(wasTraining);
         }
+    }
+
+    static Device DeviceOf(nn.Module model)
+    {
+        var first = model.parameters().FirstOrDefault();
+        return first is null ? Device.Cpu : Device.Of(first);
     }
 }
 
