@@ -245,6 +245,31 @@ public static class Tensors
         return tensor.to(device.ToTorch());
     }
 
+    /// <summary>
+    /// The matrix product a @ b (PyTorch's matmul, with its broadcasting), with the shapes checked first.
+    /// </summary>
+    /// <remarks>TorchSharp 0.107's native <c>matmul</c> does not catch LibTorch's shape error, which then
+    /// aborts the whole process; this checks PyTorch's rules before the call and throws instead.</remarks>
+    /// <exception cref="ArgumentException">The shapes cannot be multiplied, or the dtypes differ; the message names both shapes.</exception>
+    public static Tensor MatMul(Tensor a, Tensor b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        long[] sa = a.shape, sb = b.shape;
+        void Fail(string why) => throw new ArgumentException(
+            $"matmul: shapes [{string.Join(", ", sa)}] and [{string.Join(", ", sb)}] cannot be multiplied: {why}", nameof(b));
+        if (sa.Length == 0 || sb.Length == 0) Fail("both tensors need at least one dimension (multiply by a scalar with mul).");
+        var inner = sb.Length == 1 ? sb[0] : sb[^2];
+        if (sa[^1] != inner)
+            Fail($"the last size of the first ({sa[^1]}) must equal the {(sb.Length == 1 ? "only" : "second-to-last")} size of the second ({inner}).");
+        long[] ba = sa.Length > 2 ? sa[..^2] : Array.Empty<long>(), bb = sb.Length > 2 ? sb[..^2] : Array.Empty<long>();
+        for (var i = 1; i <= Math.Min(ba.Length, bb.Length); i++)
+            if (ba[^i] != bb[^i] && ba[^i] != 1 && bb[^i] != 1) Fail("the batch dimensions cannot be broadcast together.");
+        if (a.dtype != b.dtype) Fail($"the dtypes differ ({TensorFormat.DTypeName(a.dtype)} and {TensorFormat.DTypeName(b.dtype)}); convert one first.");
+        if (a.device_type != b.device_type || a.device_index != b.device_index) Fail("the tensors are on different devices.");
+        return torch.matmul(a, b);
+    }
+
     /// <summary>Whether the dtype is a floating-point type (float16, bfloat16, float32, float64).</summary>
     public static bool IsFloatingPoint(ScalarType dtype) =>
         dtype is ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64;
