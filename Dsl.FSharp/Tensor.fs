@@ -137,6 +137,9 @@ module Tensor =
     /// A CPU tensor of the given shape over the array itself (no copy).
     let shareAs<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (shape: int list) (array: 'T[]) : torch.Tensor = HostMemory.Share<'T>(array, dims shape)
 
+    /// A span over a contiguous CPU tensor's own memory (no copy), PyTorch's `t.numpy()`; valid while the tensor lives.
+    let asSpan<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (t: torch.Tensor) : Span<'T> = HostMemory.AsSpan<'T>(t)
+
     /// Copies the elements (row-major, converted to 'T) into the array. C#'s `t.CopyTo(span)` takes a Span.
     let copyTo<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (destination: 'T[]) (t: torch.Tensor) : unit = HostMemory.CopyTo<'T>(t, destination)
 
@@ -317,6 +320,10 @@ module Tensor =
 
     /// Backward from a scalar; the graph is freed, so a second backward fails (see backwardRetain).
     let backward (t: torch.Tensor) : unit = Autograd.Backward(t, false)
+
+    /// Backward from a non-scalar with an explicit output gradient (the vector of a vector-Jacobian
+    /// product), PyTorch's `t.backward(gradient, retain_graph=retainGraph)`.
+    let backwardWith (gradient: torch.Tensor) (retainGraph: bool) (t: torch.Tensor) : unit = Autograd.Backward(t, gradient, retainGraph)
 
     /// Backward from a scalar keeping the graph, PyTorch's `t.backward(retain_graph=True)`.
     let backwardRetain (t: torch.Tensor) : unit = Autograd.Backward(t, true)

@@ -89,7 +89,7 @@ public static class Autograd
         {
             throw new InvalidOperationException(
                 "Backward ran through a graph whose saved values were freed by an earlier Backward. Pass retainGraph: true " +
-                "to the earlier call (F#: Tensor.backwardRetain / Autograd.backward true) to run backward through the same " +
+                "to the earlier call (F#: Tensor.backwardRetain, or Tensor.backwardWith gradient true) to run backward through the same " +
                 "graph again, or recompute the result.", e);
         }
     }

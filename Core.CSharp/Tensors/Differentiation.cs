@@ -257,7 +257,8 @@ public static class Differentiation
                 var identity = torch.eye(m, dtype: y.dtype, device: y.device);
                 for (var i = 0L; i < m; i++)
                     rows[i] = VjpCore(y, xi, identity[i].view(y.shape), createGraph, retainGraph: true).reshape(-1);
-                jacobian = torch.stack(rows).reshape(shape);
+                // + 0 turns the -0.0 entries that one-hot products leave (cos(x) · 0 for cos(x) < 0) into 0.
+                jacobian = torch.stack(rows).reshape(shape).add(0.0);
             }
             return (Keep(y, createGraph), jacobian.MoveToOuterDisposeScope());
         });

@@ -62,7 +62,7 @@ public sealed class GradCheckReport
 
     static string Index(long[]? index) => index is null ? "-" : "[" + string.Join(", ", index) + "]";
 
-    static string Num(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+    static string Num(double v) => v.ToString("G6", CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal);
 
     /// <inheritdoc />
     public override string ToString()
@@ -168,9 +168,11 @@ public static class GradCheck
                 var numeric = (plus[i] - minus[i]) / (2 * eps);
                 var a = analytic[(long)i * n + j];
                 var ok = Math.Abs(a - numeric) <= atol + rtol * Math.Abs(numeric);
+                // How much of its tolerance an entry uses; above 1 fails.
+                var tolerance = atol + rtol * Math.Abs(numeric);
                 var excess = double.IsNaN(a) || double.IsNaN(numeric)
                     ? double.PositiveInfinity
-                    : Math.Abs(a - numeric) - (atol + rtol * Math.Abs(numeric));
+                    : tolerance > 0 ? Math.Abs(a - numeric) / tolerance : Math.Abs(a - numeric) > 0 ? double.PositiveInfinity : 0;
                 if (!ok) passed = false;
                 if (excess > worstExcess || worstOut < 0)
                 {

@@ -8,10 +8,10 @@ namespace Functional;
 /// Tensors and .NET memory, PyTorch's "bridge with NumPy" done for .NET arrays and spans.
 /// </summary>
 /// <remarks>
-/// <para><b>Shares memory</b> (no copy): <see cref="Share{T}(T[], long[])"/> and <see cref="Share(Array)"/>.
-/// The tensor is a view over the pinned array: a write through the tensor is seen in the array and
-/// a write into the array is seen by the tensor. The array stays pinned until the tensor and every
-/// view of it are disposed.</para>
+/// <para><b>Shares memory</b> (no copy): <see cref="Share{T}(T[], long[])"/> and <see cref="Share(Array)"/>
+/// (a tensor over a .NET array: the array stays pinned until the tensor and every view of it are
+/// disposed), and <see cref="AsSpan{T}(Tensor)"/> (a span over a CPU tensor's own memory, PyTorch's
+/// <c>t.numpy()</c>: valid only while the tensor is alive). A write through either side is seen by the other.</para>
 /// <para><b>Copies</b>: <see cref="CopyTo{T}(Tensor, Span{T})"/>, <see cref="ToArray{T}(Tensor)"/>,
 /// and <see cref="Tensors.Create"/>; so do tensor operations that change dtype or device.</para>
 /// </remarks>
@@ -82,6 +82,27 @@ public static class HostMemory
         DTypeOf(element);
         Native.EnsureLoaded();
         return torch.from_array(array);
+    }
+
+    /// <summary>
+    /// A span over the memory of a contiguous CPU tensor whose dtype is <typeparamref name="T"/>'s, without
+    /// copying: PyTorch's <c>t.numpy()</c>. Writes through the span change the tensor and the other way round.
+    /// </summary>
+    /// <remarks>The span points into native memory that the tensor owns: do not use it after the tensor is disposed.</remarks>
+    /// <exception cref="ArgumentException">The tensor is not on the CPU, not contiguous, or of another dtype.</exception>
+    public static Span<T> AsSpan<T>(this Tensor tensor) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        var dtype = DTypeOf(typeof(T));
+        var problem =
+            tensor.device_type != DeviceType.CPU ? "it is not on the CPU (copy it with .cpu() first)" :
+            !tensor.is_contiguous() ? "it is not contiguous (use .contiguous(), which copies)" :
+            tensor.dtype != dtype ? $"its dtype is {TensorFormat.DTypeName(tensor.dtype)}, not {TensorFormat.DTypeName(dtype)} (ask for the matching element type)" :
+            null;
+        if (problem is not null)
+            throw new ArgumentException($"A span over the tensor of shape [{string.Join(", ", tensor.shape)}] is not possible: {problem}.", nameof(tensor));
+        if (tensor.numel() == 0) return Span<T>.Empty;
+        return MemoryMarshal.Cast<byte, T>(tensor.bytes);
     }
 
     /// <summary>
