@@ -89,6 +89,32 @@ public class TensorTests
         Assert.That(same.item<bool>(), Is.True);
     }
 
+    [Test]
+    public void TutorialTensorsSectionFromCSharp()
+    {
+        using var scope = torch.NewDisposeScope();
+        var xData = Tensors.Create(new[] { new[] { 1, 2 }, new[] { 3, 4 } });
+        Assert.That(Tensors.OnesLike(xData).Format(), Is.EqualTo("tensor([[1, 1],\n        [1, 1]])"));
+        var t = torch.ones(4, 4);
+        t[.., 1] = torch.tensor(0f);                               // tensor[:, 1] = 0
+        Assert.That(t[.., ^1].Format(), Is.EqualTo("tensor([1., 1., 1., 1.])"));
+        var shapes = new[]
+        {
+            torch.cat(new[] { t, t }, 0), torch.cat(new[] { t, t }, 1),
+            torch.stack(new[] { t, t }, 0), torch.stack(new[] { t, t }, 1), torch.stack(new[] { t, t }, 2),
+        }.Select(r => "[" + string.Join(", ", r.shape) + "]");
+        Assert.That(shapes, Is.EqualTo(new[] { "[8, 4]", "[4, 8]", "[2, 4, 4]", "[4, 2, 4]", "[4, 4, 2]" }));
+        var product = Tensors.MatMul(t, t.T);
+        Assert.That(product[0, 0].item<float>(), Is.EqualTo(3f));
+        Assert.Throws<ArgumentException>(() => Tensors.MatMul(torch.ones(2, 3), torch.ones(2, 3)));
+        t.add_(5);
+        Assert.That(t[0].ToArray<float>(), Is.EqualTo(new[] { 6f, 5f, 6f, 6f }));
+        using var ones = torch.ones(5);
+        var n = ones.AsSpan<float>();                              // t.numpy(): the tensor's own memory
+        ones.add_(1);
+        Assert.That(n.ToArray(), Is.EqualTo(new[] { 2f, 2f, 2f, 2f, 2f }));
+    }
+
     // ---- host memory ----------------------------------------------------------------------
 
     [Test]

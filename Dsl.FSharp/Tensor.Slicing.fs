@@ -9,7 +9,8 @@ open Functional
 /// - `t[a..b]`: F# ranges are INCLUSIVE, so `t[0..1]` is PyTorch's `t[0:2]`; `t[a..]`, `t[..b]`, `t[*]` as in F#.
 /// - A negative index or bound counts from the end, as in PyTorch: `t[*, -1]` is the last column.
 /// - Mixed forms such as `t[*, 0]` or `t[1.., 2]` work up to four dimensions; setters take a tensor
-///   (broadcast) or a number: `t[*, 1] <- 0.0`.
+///   (broadcast) or a number: `t[*, 1] <- 0`.
+/// - F#'s `^` from-the-end syntax needs `--langversion:preview`, so the last column is `t[*, -1]`.
 [<RequireQualifiedAccess>]
 module Slicing =
     let private resolve (size: int64) (i: int) =
@@ -41,14 +42,28 @@ module Slicing =
     /// Writes a tensor (broadcast) into a slice.
     let set (t: torch.Tensor) (indices: torch.TensorIndex[]) (value: torch.Tensor) : unit =
         use view = t.index(indices)
-        try view.copy_(value) |> ignore
-        with :? System.Runtime.InteropServices.ExternalException ->
-            invalidArg (nameof value) (String.Format("A value of shape [{0}] cannot be written into a slice of shape [{1}].", String.Join(", ", (value: torch.Tensor).shape), String.Join(", ", view.shape)))
+        let vs, ts = (value: torch.Tensor).shape, view.shape
+        let fits =
+            vs.Length <= ts.Length
+            && Seq.forall (fun k -> let v = vs.[vs.Length - 1 - k] in v = 1L || v = ts.[ts.Length - 1 - k]) (seq { 0 .. vs.Length - 1 })
+        if not fits then
+            invalidArg (nameof value) (String.Format("A value of shape [{0}] cannot be written into a slice of shape [{1}]: it must broadcast to the slice.", String.Join(", ", vs), String.Join(", ", ts)))
+        view.copy_(value) |> ignore
 
     /// Writes a number into every element of a slice.
     let fill (t: torch.Tensor) (indices: torch.TensorIndex[]) (value: float) : unit =
         use view = t.index(indices)
         view.fill_(value.ToScalar()) |> ignore
+
+    /// Writes a tensor (broadcast) or a number (int, float, bool, ...) into a slice.
+    let assign (t: torch.Tensor) (indices: torch.TensorIndex[]) (value: obj) : unit =
+        match value with
+        | :? torch.Tensor as v -> set t indices v
+        | :? bool as b -> fill t indices (if b then 1.0 else 0.0)
+        | :? IConvertible as c when (match c.GetTypeCode() with TypeCode.String | TypeCode.Char | TypeCode.DateTime | TypeCode.Empty | TypeCode.DBNull | TypeCode.Object -> false | _ -> true) ->
+            fill t indices (c.ToDouble(Globalization.CultureInfo.InvariantCulture))
+        | null -> invalidArg (nameof value) "Cannot write null into a tensor slice: pass a tensor or a number."
+        | other -> invalidArg (nameof value) (String.Format("Cannot write a {0} into a tensor slice: pass a tensor or a number.", other.GetType().Name))
 
 /// F# slicing members on torch.Tensor (see the Slicing module for the rules).
 [<AutoOpen>]
@@ -56,157 +71,105 @@ module TensorSlicing =
     type torch.Tensor with
         /// t[a..b]
         member t.GetSlice(i0a: int option, i0b: int option) = Slicing.check t 1; Slicing.get t [| Slicing.range t 0 i0a i0b |]
-        /// t[a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, value: torch.Tensor) = Slicing.check t 1; Slicing.set t [| Slicing.range t 0 i0a i0b |] value
-        /// t[a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, value: float) = Slicing.check t 1; Slicing.fill t [| Slicing.range t 0 i0a i0b |] value
+        /// t[a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, value: obj) = Slicing.check t 1; Slicing.assign t [| Slicing.range t 0 i0a i0b |] value
         /// t[i, a..b]
         member t.GetSlice(i0: int, i1a: int option, i1b: int option) = Slicing.check t 2; Slicing.get t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b |]
-        /// t[i, a..b] <- tensor
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, value: torch.Tensor) = Slicing.check t 2; Slicing.set t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b |] value
-        /// t[i, a..b] <- number
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, value: float) = Slicing.check t 2; Slicing.fill t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b |] value
+        /// t[i, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1a: int option, i1b: int option, value: obj) = Slicing.check t 2; Slicing.assign t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b |] value
         /// t[a..b, i]
         member t.GetSlice(i0a: int option, i0b: int option, i1: int) = Slicing.check t 2; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1 |]
-        /// t[a..b, i] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, value: torch.Tensor) = Slicing.check t 2; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1 |] value
-        /// t[a..b, i] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, value: float) = Slicing.check t 2; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1 |] value
+        /// t[a..b, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1: int, value: obj) = Slicing.check t 2; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1 |] value
         /// t[a..b, a..b]
         member t.GetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option) = Slicing.check t 2; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b |]
-        /// t[a..b, a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, value: torch.Tensor) = Slicing.check t 2; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b |] value
-        /// t[a..b, a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, value: float) = Slicing.check t 2; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b |] value
+        /// t[a..b, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, value: obj) = Slicing.check t 2; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b |] value
         /// t[i, i, a..b]
         member t.GetSlice(i0: int, i1: int, i2a: int option, i2b: int option) = Slicing.check t 3; Slicing.get t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |]
-        /// t[i, i, a..b] <- tensor
-        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, value: torch.Tensor) = Slicing.check t 3; Slicing.set t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |] value
-        /// t[i, i, a..b] <- number
-        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, value: float) = Slicing.check t 3; Slicing.fill t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |] value
+        /// t[i, i, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, value: obj) = Slicing.check t 3; Slicing.assign t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |] value
         /// t[i, a..b, i]
         member t.GetSlice(i0: int, i1a: int option, i1b: int option, i2: int) = Slicing.check t 3; Slicing.get t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |]
-        /// t[i, a..b, i] <- tensor
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, value: torch.Tensor) = Slicing.check t 3; Slicing.set t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |] value
-        /// t[i, a..b, i] <- number
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, value: float) = Slicing.check t 3; Slicing.fill t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |] value
+        /// t[i, a..b, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, value: obj) = Slicing.check t 3; Slicing.assign t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |] value
         /// t[i, a..b, a..b]
         member t.GetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option) = Slicing.check t 3; Slicing.get t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |]
-        /// t[i, a..b, a..b] <- tensor
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, value: torch.Tensor) = Slicing.check t 3; Slicing.set t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |] value
-        /// t[i, a..b, a..b] <- number
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, value: float) = Slicing.check t 3; Slicing.fill t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |] value
+        /// t[i, a..b, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, value: obj) = Slicing.check t 3; Slicing.assign t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |] value
         /// t[a..b, i, i]
         member t.GetSlice(i0a: int option, i0b: int option, i1: int, i2: int) = Slicing.check t 3; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2 |]
-        /// t[a..b, i, i] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, value: torch.Tensor) = Slicing.check t 3; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2 |] value
-        /// t[a..b, i, i] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, value: float) = Slicing.check t 3; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2 |] value
+        /// t[a..b, i, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, value: obj) = Slicing.check t 3; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2 |] value
         /// t[a..b, i, a..b]
         member t.GetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option) = Slicing.check t 3; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |]
-        /// t[a..b, i, a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, value: torch.Tensor) = Slicing.check t 3; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |] value
-        /// t[a..b, i, a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, value: float) = Slicing.check t 3; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |] value
+        /// t[a..b, i, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, value: obj) = Slicing.check t 3; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b |] value
         /// t[a..b, a..b, i]
         member t.GetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int) = Slicing.check t 3; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |]
-        /// t[a..b, a..b, i] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, value: torch.Tensor) = Slicing.check t 3; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |] value
-        /// t[a..b, a..b, i] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, value: float) = Slicing.check t 3; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |] value
+        /// t[a..b, a..b, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, value: obj) = Slicing.check t 3; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2 |] value
         /// t[a..b, a..b, a..b]
         member t.GetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option) = Slicing.check t 3; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |]
-        /// t[a..b, a..b, a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, value: torch.Tensor) = Slicing.check t 3; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |] value
-        /// t[a..b, a..b, a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, value: float) = Slicing.check t 3; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |] value
+        /// t[a..b, a..b, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, value: obj) = Slicing.check t 3; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b |] value
         /// t[i, i, i, a..b]
         member t.GetSlice(i0: int, i1: int, i2: int, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |]
-        /// t[i, i, i, a..b] <- tensor
-        member t.SetSlice(i0: int, i1: int, i2: int, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
-        /// t[i, i, i, a..b] <- number
-        member t.SetSlice(i0: int, i1: int, i2: int, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
+        /// t[i, i, i, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1: int, i2: int, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
         /// t[i, i, a..b, i]
         member t.GetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3: int) = Slicing.check t 4; Slicing.get t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |]
-        /// t[i, i, a..b, i] <- tensor
-        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3: int, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
-        /// t[i, i, a..b, i] <- number
-        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3: int, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
+        /// t[i, i, a..b, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3: int, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
         /// t[i, i, a..b, a..b]
         member t.GetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |]
-        /// t[i, i, a..b, a..b] <- tensor
-        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
-        /// t[i, i, a..b, a..b] <- number
-        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
+        /// t[i, i, a..b, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.index t 0 i0; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
         /// t[i, a..b, i, i]
         member t.GetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3: int) = Slicing.check t 4; Slicing.get t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |]
-        /// t[i, a..b, i, i] <- tensor
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3: int, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
-        /// t[i, a..b, i, i] <- number
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3: int, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
+        /// t[i, a..b, i, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3: int, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
         /// t[i, a..b, i, a..b]
         member t.GetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |]
-        /// t[i, a..b, i, a..b] <- tensor
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
-        /// t[i, a..b, i, a..b] <- number
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
+        /// t[i, a..b, i, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
         /// t[i, a..b, a..b, i]
         member t.GetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int) = Slicing.check t 4; Slicing.get t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |]
-        /// t[i, a..b, a..b, i] <- tensor
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
-        /// t[i, a..b, a..b, i] <- number
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
+        /// t[i, a..b, a..b, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
         /// t[i, a..b, a..b, a..b]
         member t.GetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |]
-        /// t[i, a..b, a..b, a..b] <- tensor
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
-        /// t[i, a..b, a..b, a..b] <- number
-        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
+        /// t[i, a..b, a..b, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0: int, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.index t 0 i0; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
         /// t[a..b, i, i, i]
         member t.GetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3: int) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.index t 3 i3 |]
-        /// t[a..b, i, i, i] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3: int, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
-        /// t[a..b, i, i, i] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3: int, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
+        /// t[a..b, i, i, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3: int, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
         /// t[a..b, i, i, a..b]
         member t.GetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |]
-        /// t[a..b, i, i, a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
-        /// t[a..b, i, i, a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
+        /// t[a..b, i, i, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2: int, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
         /// t[a..b, i, a..b, i]
         member t.GetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3: int) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |]
-        /// t[a..b, i, a..b, i] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3: int, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
-        /// t[a..b, i, a..b, i] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3: int, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
+        /// t[a..b, i, a..b, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3: int, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
         /// t[a..b, i, a..b, a..b]
         member t.GetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |]
-        /// t[a..b, i, a..b, a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
-        /// t[a..b, i, a..b, a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
+        /// t[a..b, i, a..b, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1: int, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.index t 1 i1; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
         /// t[a..b, a..b, i, i]
         member t.GetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3: int) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |]
-        /// t[a..b, a..b, i, i] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3: int, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
-        /// t[a..b, a..b, i, i] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3: int, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
+        /// t[a..b, a..b, i, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3: int, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.index t 3 i3 |] value
         /// t[a..b, a..b, i, a..b]
         member t.GetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |]
-        /// t[a..b, a..b, i, a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
-        /// t[a..b, a..b, i, a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
+        /// t[a..b, a..b, i, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2: int, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.index t 2 i2; Slicing.range t 3 i3a i3b |] value
         /// t[a..b, a..b, a..b, i]
         member t.GetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |]
-        /// t[a..b, a..b, a..b, i] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
-        /// t[a..b, a..b, a..b, i] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
+        /// t[a..b, a..b, a..b, i] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3: int, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.index t 3 i3 |] value
         /// t[a..b, a..b, a..b, a..b]
         member t.GetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option) = Slicing.check t 4; Slicing.get t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |]
-        /// t[a..b, a..b, a..b, a..b] <- tensor
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: torch.Tensor) = Slicing.check t 4; Slicing.set t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
-        /// t[a..b, a..b, a..b, a..b] <- number
-        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: float) = Slicing.check t 4; Slicing.fill t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value
+        /// t[a..b, a..b, a..b, a..b] <- value (a tensor, broadcast, or a number)
+        member t.SetSlice(i0a: int option, i0b: int option, i1a: int option, i1b: int option, i2a: int option, i2b: int option, i3a: int option, i3b: int option, value: obj) = Slicing.check t 4; Slicing.assign t [| Slicing.range t 0 i0a i0b; Slicing.range t 1 i1a i1b; Slicing.range t 2 i2a i2b; Slicing.range t 3 i3a i3b |] value

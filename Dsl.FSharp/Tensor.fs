@@ -14,14 +14,14 @@ module TensorCreation =
     let tensor (data: 'T) : torch.Tensor =
         match box data with
         | null -> invalidArg (nameof data) "Cannot make a tensor from null."
-        | :? torch.Tensor as t -> t.detach().clone()
+        | :? torch.Tensor as t -> (use d = t.detach() in d.clone())
         | value -> Tensors.Create(value)
 
     /// A tensor from nested data with the given dtype, e.g. `tensorOf torch.float64 [1; 2]`.
     let tensorOf (dtype: torch.ScalarType) (data: 'T) : torch.Tensor =
         match box data with
         | null -> invalidArg (nameof data) "Cannot make a tensor from null."
-        | :? torch.Tensor as t -> t.detach().``to``(dtype, copy = true)
+        | :? torch.Tensor as t -> (use d = t.detach() in d.``to``(dtype, copy = true))
         | value -> Tensors.Create(value, Nullable dtype)
 
     /// A scope in which autograd records nothing, PyTorch's `with torch.no_grad():`.
@@ -176,7 +176,8 @@ module Tensor =
         let target = typeof<'T>
         let fail (right: string) =
             invalidArg (nameof t) (String.Format("item<{0}> does not fit a tensor of dtype {1}: use item<{2}>.", target.Name, TensorFormat.DTypeName t.dtype, right))
-        use cpu = t.detach().cpu()
+        use detached = t.detach()
+        use cpu = detached.cpu()
         let value : obj =
             if t.dtype = torch.ScalarType.Bool then
                 if target = typeof<bool> then box (cpu.item<bool>()) else fail "bool"

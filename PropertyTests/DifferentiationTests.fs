@@ -165,9 +165,13 @@ let ``AD functions do not leak tensors over 1000 calls`` () =
         [ (fun () -> [ grad f x ]); (fun () -> [ gradv f x v ]); (fun () -> use x0 = x.[0] in [ diff Tensor.sin x0 ])
           (fun () -> [ jacobian g x ]); (fun () -> [ hessian f x ]); (fun () -> [ jvp g x v ]); (fun () -> [ vjp g x v ])
           (fun () -> let a, b = fgrad f x in [ a; b ]); (fun () -> let a, b = fhessian f x in [ a; b ])
-          (fun () -> use x1 = x.[1] in [ diff (fun y -> y * diff (fun z -> y + z) y) x1 ]) ]
+          (fun () -> use x1 = x.[1] in [ diff (fun y -> y * diff (fun z -> y + z) y) x1 ])
+          // The DSL's tensor combinators and host-memory calls, with the results disposed by the caller.
+          (fun () -> [ Tensor.cat 0 [ x; v ]; Tensor.stack 1 [ x; v ]; Tensor.matmul x v; Tensor.add x v; Tensor.zerosLike x ])
+          (fun () -> Tensor.format x |> ignore; (use x0 = x.[0] in Tensor.item<float> x0) |> ignore; Tensor.toArray<float> x |> ignore; [])
+          (fun () -> gradcheck Tensor.sin x |> ignore; gradgradcheck (fun t -> (Tensor.sin t).sum()) x |> ignore; []) ]
     let run () = for c in calls do for t in c () do t.Dispose()
     run ()
     let before = torch.Tensor.TotalCount
-    for _ in 1 .. 100 do run ()   // 10 functions x 100 = 1000 calls
+    for _ in 1 .. 100 do run ()   // 13 kinds of call x 100 = 1300 calls
     Assert.That(torch.Tensor.TotalCount, Is.LessThanOrEqualTo before)

@@ -129,6 +129,28 @@ let ``copyTo copies: later writes to the tensor do not reach the array`` (data: 
     if t.numel() > 0L && t.dtype <> torch.ScalarType.Bool then t.add_((1).ToScalar()) |> ignore
     out = data.Values && out = before
 
+[<Property(MaxTest = 50)>]
+let ``asSpan: the tensor's own memory, writes seen both ways`` (values: NonEmptyArray<float32>) (pick: PositiveInt) =
+    let values = values.Get |> Array.map (fun v -> if Single.IsFinite v then v else 0.0f)
+    let k = pick.Get % values.Length
+    use t = tensor values
+    let span = Tensor.asSpan<float32> t
+    let sameValues = span.ToArray() = values
+    span.[k] <- 123.0f
+    use element = t.[k]
+    let seenInTensor = Tensor.item<float32> element = 123.0f
+    Tensor.fillInPlace -1.0 t
+    sameValues && seenInTensor && span.[k] = -1.0f
+
+[<Test>]
+let ``asSpan refuses what it cannot share`` () =
+    use t = tensor [ [ 1.0; 2.0 ]; [ 3.0; 4.0 ] ]
+    use transposed = t.t()
+    let spanLength (dtypeIsDouble: bool) (x: torch.Tensor) =
+        if dtypeIsDouble then (Tensor.asSpan<float> x).Length else (Tensor.asSpan<float32> x).Length
+    throws<ArgumentException> (fun () -> spanLength false transposed |> ignore) |> ignore
+    throws<ArgumentException> (fun () -> spanLength true t |> ignore) |> ignore
+
 [<Test>]
 let ``the tutorial's NumPy bridge: memory shared with an array`` () =
     let n = Array.create 5 1.0
@@ -241,11 +263,18 @@ let ``indexing and slicing with F# syntax`` () =
     equal (4) (Tensor.toArray<int64> t.[*, 0..1] |> Array.length)
     equal ([| 1L; 2L; 4L; 5L |]) (Tensor.toArray<int64> t.[*, .. -2])
     equal (6L) (Tensor.item<int64> t.[1, 2])
-    t.[*, 1] <- 0.0
+    t.[*, 1] <- 0
     equal ([| 1L; 0L; 3L; 4L; 0L; 6L |]) (Tensor.toArray<int64> t)
     use column = tensor [ 7; 8 ]
     t.[*, 2] <- column
     equal ([| 7L; 8L |]) (Tensor.toArray<int64> t.[*, 2])
+    t.[0, 0..1] <- 2.5
+    equal ([| 2L; 2L; 7L |]) (Tensor.toArray<int64> t.[0])
+    use wrong = tensor [ 1; 2; 3 ]
+    let e = throws<ArgumentException> (fun () -> t.[*, 0] <- wrong)
+    contains "[3]" e.Message
+    contains "[2]" e.Message
+    throws<ArgumentException> (fun () -> t.[*, 0] <- "x") |> ignore
     throws<IndexOutOfRangeException> (fun () -> t.[*, 3] |> ignore) |> ignore
 
 [<Test>]
