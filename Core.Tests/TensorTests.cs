@@ -209,6 +209,28 @@ public class TensorTests
     }
 
     [Test]
+    public void FormatMoreCasesLikePyTorch()
+    {
+        using var cube = torch.zeros(new long[] { 2, 2, 2 }, ScalarType.Int64);
+        using var wide = Tensors.Create(new[] { 1e10, 1.0 });
+        using var nan = Tensors.Create(new[] { double.NaN, 1.0 });
+        using var zeros = torch.zeros(2);
+        using var spread = Tensors.Create(new[] { -0.5, 100.25 });
+        using var bytes = Tensors.Create(new[] { 1, 2 }, ScalarType.Byte);
+        using var emptyInts = Tensors.Create(Array.Empty<long>());
+        Assert.Multiple(() =>
+        {
+            Assert.That(cube.Format(), Is.EqualTo("tensor([[[0, 0],\n         [0, 0]],\n\n        [[0, 0],\n         [0, 0]]])"));
+            Assert.That(wide.Format(), Is.EqualTo("tensor([1.0000e+10, 1.0000e+00])"));
+            Assert.That(nan.Format(), Is.EqualTo("tensor([nan, 1.])"));
+            Assert.That(zeros.Format(), Is.EqualTo("tensor([0., 0.])"));
+            Assert.That(spread.Format(), Is.EqualTo("tensor([ -0.5000, 100.2500])"));
+            Assert.That(bytes.Format(), Is.EqualTo("tensor([1, 2], dtype=torch.uint8)"));
+            Assert.That(emptyInts.Format(), Is.EqualTo("tensor([], dtype=torch.int64)"));
+        });
+    }
+
+    [Test]
     public void LargeTensorsAreSummarized()
     {
         using var t = torch.arange(10000).reshape(100, 100);
@@ -281,6 +303,30 @@ public class TensorTests
         Assert.That(j.shape, Is.EqualTo(new long[] { 3, 3 }));
         Assert.That(j[1, 1].item<double>(), Is.EqualTo(Math.Cos(2.0)).Within(1e-12));
         Assert.That(x.requires_grad, Is.False);
+    }
+
+    [Test]
+    public void GradKeepsTheGraphWhenTheInputRequiresGrad()
+    {
+        // A gradient penalty: g = ∇(Σx³) = 3x², then backward through g gives d(Σ g)/dx = 6x.
+        using var x = torch.tensor(new[] { 1.0, -2.0 }).requires_grad_();
+        using var g = Differentiation.Grad(t => (t * t * t).sum(), x);
+        Assert.That(g.requires_grad, Is.True);
+        g.sum().Backward();
+        using var xg = x.grad!;
+        Assert.That(xg.ToArray<double>(), Is.EqualTo(new[] { 6.0, -12.0 }));
+    }
+
+    [Test]
+    public void GradWorksInsideNoGrad()
+    {
+        using var x = torch.tensor(new[] { 3.0 });
+        using (Autograd.NoGrad())
+        {
+            using var g = Differentiation.Grad(t => (t * t).sum(), x);
+            Assert.That(g.item<double>(), Is.EqualTo(6.0));
+            Assert.That(Autograd.IsGradEnabled, Is.False);
+        }
     }
 
     [Test]

@@ -115,15 +115,15 @@ public static class GradCheck
         var x64 = x.detach().to(ScalarType.Float64);
         long[] outputShape;
         using (torch.no_grad()) outputShape = f(x64.clone()).shape;
-        var v = torch.randn(outputShape, ScalarType.Float64, generator: new Generator(seed));
+        var v = torch.randn(outputShape, ScalarType.Float64, generator: new Generator(seed)).to(x64.device);
         return Compare(z => Differentiation.Vjp(f, z, v), x, 2, eps, atol, rtol);
     }
 
-    static double[] Evaluate(Func<Tensor, Tensor> f, double[] point, long[] shape)
+    static double[] Evaluate(Func<Tensor, Tensor> f, double[] point, long[] shape, torch.Device device)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var input = torch.tensor(point, shape, ScalarType.Float64);
+        var input = torch.tensor(point, shape, ScalarType.Float64).to(device);
         return f(input).ToArray<double>();
     }
 
@@ -159,9 +159,9 @@ public static class GradCheck
         {
             var saved = point[j];
             point[j] = saved + eps;
-            var plus = Evaluate(f, point, inputShape);
+            var plus = Evaluate(f, point, inputShape, x64.device);
             point[j] = saved - eps;
-            var minus = Evaluate(f, point, inputShape);
+            var minus = Evaluate(f, point, inputShape, x64.device);
             point[j] = saved;
             for (var i = 0; i < m; i++)
             {
