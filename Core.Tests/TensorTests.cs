@@ -315,6 +315,16 @@ public class TensorTests
         g.sum().Backward();
         using var xg = x.grad!;
         Assert.That(xg.ToArray<double>(), Is.EqualTo(new[] { 6.0, -12.0 }));
+
+        // The value of an f-form stays differentiable too: d(Σx³)/dx = 3x², added to x.grad.
+        var (value, gradient) = Differentiation.FGrad(t => (t * t * t).sum(), x);
+        using (value) using (gradient)
+        {
+            Assert.That(value.requires_grad, Is.True);
+            value.Backward();
+        }
+        using var xg2 = x.grad!;
+        Assert.That(xg2.ToArray<double>(), Is.EqualTo(new[] { 6.0 + 3.0, -12.0 + 12.0 }));
     }
 
     [Test]

@@ -71,7 +71,7 @@ module Tensor =
     /// The number of dimensions.
     let dim (t: torch.Tensor) : int = int (t.dim())
 
-    /// The tensor on another device (a copy unless it is already there), PyTorch's `t.``to``(device)`.
+    /// The tensor on another device (a copy unless it is already there), PyTorch's `t.to(device)`.
     let toDevice (device: Device) (t: torch.Tensor) : torch.Tensor = t.To(device)
 
     /// The tensor converted to another dtype (a copy).
