@@ -39,6 +39,28 @@ public class TensorTests
     }
 
     [Test]
+    public void CreateTakesJaggedAndRectangularArraysUpToFourDimensions()
+    {
+        using var jagged3 = Tensors.Create(new[] { new[] { new[] { 1, 2 } }, new[] { new[] { 3, 4 } } });
+        using var jagged4 = Tensors.Create(new[] { new[] { new[] { new[] { 1f }, new[] { 2f } } } });
+        using var mixed = Tensors.Create(new[] { new[,] { { true, false } }, new[,] { { false, true } } });
+        using var rect3 = Tensors.Create(new double[2, 3, 4]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(jagged3.shape, Is.EqualTo(new long[] { 2, 1, 2 }));
+            Assert.That(jagged3.ToArray<long>(), Is.EqualTo(new long[] { 1, 2, 3, 4 }));
+            Assert.That(jagged4.shape, Is.EqualTo(new long[] { 1, 1, 2, 1 }));
+            Assert.That(jagged4.dtype, Is.EqualTo(ScalarType.Float32));
+            Assert.That(mixed.shape, Is.EqualTo(new long[] { 2, 1, 2 }));
+            Assert.That(mixed.dtype, Is.EqualTo(ScalarType.Bool));
+            Assert.That(rect3.shape, Is.EqualTo(new long[] { 2, 3, 4 }));
+            Assert.That(rect3.dtype, Is.EqualTo(ScalarType.Float32));
+        });
+        Assert.Throws<ArgumentException>(() => Tensors.Create("text"));
+        Assert.Throws<ArgumentException>(() => Tensors.Create(new[] { 1m }));
+    }
+
+    [Test]
     public void CreateCopiesTheArray()
     {
         var data = new[] { 1f, 2f };
