@@ -39,8 +39,8 @@ module FashionMnist =
     /// Loads a split (root, Debian package, download when asked, shipped subset, in that order);
     /// the dataset's `Source` says which was used.
     let load (options: Options) : Functional.Data.FashionMnist =
-        let transform = options.Transform |> Option.map (Transform.toTransform "Transform") |> Option.toObj
-        let target = options.TargetTransform |> Option.map (Transform.toTransform "TargetTransform") |> Option.toObj
+        let transform = options.Transform |> Option.map Transform.toTransform |> Option.toObj
+        let target = options.TargetTransform |> Option.map Transform.toTransform |> Option.toObj
         let fallback =
             match options.Fallback with
             | Some f -> f
