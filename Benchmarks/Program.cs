@@ -1,2 +1,30 @@
+// The benchmarks: `dotnet run --project Benchmarks -c Release -- <command> [options]`.
+// Each command is a class with a `Run(string[] args) -> int` method, registered in Commands below.
+using Functional.Benchmarks;
+
+var commands = new Command[]
+{
+    new("loader", "loader throughput: ours against TorchSharp's DataLoader on Fashion-MNIST, and image-file workers (--quick)", LoaderBenchmark.Run),
+};
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.Error.WriteLine("usage: dotnet run --project Benchmarks -c Release -- <command> [options]");
+    Console.Error.WriteLine("commands:");
+    foreach (var c in commands) Console.Error.WriteLine($"  {c.Name,-12} {c.Summary}");
+    return args.Length == 0 ? 2 : 0;
+}
+var command = commands.FirstOrDefault(c => c.Name == args[0]);
+if (command is null)
+{
+    Console.Error.WriteLine($"unknown command '{args[0]}'; try --help");
+    return 2;
+}
 Functional.Native.EnsureLoaded();
-Console.WriteLine("benchmarks");
+return command.Run(args[1..]);
+
+namespace Functional.Benchmarks
+{
+    /// <summary>A benchmark command: its name, a one-line summary, and its entry point (arguments after the name).</summary>
+    public sealed record Command(string Name, string Summary, Func<string[], int> Run);
+}

@@ -19,8 +19,11 @@ let smoke (_: string[]) =
     0
 
 let commands : Command list =
-    [ { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
-      { Name = "write-checkpoints"; Summary = "save checkpoints in a loop (for the kill test)"; Run = Cli.CheckpointWriter.run } ]
+    [
+      { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
+      { Name = "write-checkpoints"; Summary = "save checkpoints in a loop (for the kill test)"; Run = Cli.CheckpointWriter.run }
+      { Name = "show-samples"; Summary = "draw a 3x3 grid of Fashion-MNIST samples to PNG (--out FILE)"; Run = Cli.ShowSamples.run }
+    ]
 
 let usage () =
     eprintfn "usage: dotnet run --project Examples -c Release -- <command> [options]"

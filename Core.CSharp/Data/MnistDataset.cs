@@ -1,0 +1,238 @@
+using Functional.Transforms;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Data;
+
+/// <summary>What distinguishes MNIST-style datasets: names, files, mirrors, checksums, classes, and
+/// where system packages and the shipped subset put the files.</summary>
+public sealed record IdxDatasetInfo(
+    string Name,
+    IReadOnlyList<string> Classes,
+    IReadOnlyList<Uri> Mirrors,
+    IReadOnlyDictionary<string, string> Md5,
+    string? SystemFolder,
+    string? SystemPackage,
+    string? SubsetFolderName)
+{
+    /// <summary>The base name (without ".gz") of the images file of a split.</summary>
+    public static string ImagesFile(bool train) => (train ? "train" : "t10k") + "-images-idx3-ubyte";
+
+    /// <summary>The base name (without ".gz") of the labels file of a split.</summary>
+    public static string LabelsFile(bool train) => (train ? "train" : "t10k") + "-labels-idx1-ubyte";
+}
+
+/// <summary>An in-memory dataset of 28x28 grayscale images (uint8 [1, 28, 28]) and int64 class labels
+/// read from the four IDX files of MNIST or Fashion-MNIST, with the tutorial's parameters
+/// (<c>root</c>, <c>train</c>, <c>download</c>, <c>transform</c>, <c>target_transform</c>).</summary>
+/// <remarks>
+/// The files are looked for, in order: in <c>root</c> (the four files directly, or TorchVision's
+/// <c>root/&lt;Name&gt;/raw/</c>), in the Debian package's folder, then downloaded into
+/// <c>root/&lt;Name&gt;/raw/</c> when <c>download</c> is true, then in the fallback folder (the small
+/// subset that ships with Functional). <see cref="Source"/> says which was used. Plain and gzipped files
+/// are both read. Everything is read and checked before the dataset exists: a damaged file raises
+/// <see cref="InvalidDataException"/> naming the file and the byte offset.
+/// </remarks>
+public abstract class MnistDataset : TensorDataset
+{
+    readonly IdxDatasetInfo info;
+
+    /// <summary>Loads the split described by the arguments; see the class remarks for the search order.</summary>
+    protected MnistDataset(IdxDatasetInfo info, string? root, bool train, bool download, Transform? transform,
+        Transform? targetTransform, string? fallback, bool searchSystem, TextWriter? log)
+        : this(info, Locate(info, root, train, download, fallback, searchSystem, log), root, train, transform, targetTransform) { }
+
+    MnistDataset(IdxDatasetInfo info, Loaded data, string? root, bool train, Transform? transform, Transform? targetTransform)
+        : base(data.Images, data.Labels, transform, targetTransform)
+    {
+        data.Images.Dispose();
+        data.Labels.Dispose();
+        this.info = info;
+        Root = root;
+        Train = train;
+        Source = data.Source;
+        ImagesPath = data.ImagesPath;
+        LabelsPath = data.LabelsPath;
+    }
+
+    /// <summary>The root folder the caller gave (may be null).</summary>
+    public string? Root { get; }
+
+    /// <summary>True for the training split, false for the test split.</summary>
+    public bool Train { get; }
+
+    /// <summary>Where the files were found.</summary>
+    public DataSource Source { get; }
+
+    /// <summary>The images file that was read.</summary>
+    public string ImagesPath { get; }
+
+    /// <summary>The labels file that was read.</summary>
+    public string LabelsPath { get; }
+
+    /// <summary>The class names, indexed by label.</summary>
+    public IReadOnlyList<string> ClassNames => info.Classes;
+
+    sealed record Loaded(Tensor Images, Tensor Labels, DataSource Source, string ImagesPath, string LabelsPath);
+
+    /// <summary>The two files of a split in <paramref name="folder"/> (each plain or ".gz"), or null when either is missing.</summary>
+    public static (string Images, string Labels)? FindFiles(string folder, bool train)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        static string? Find(string folder, string name)
+        {
+            foreach (var candidate in new[] { name + ".gz", name })
+            {
+                var path = Path.Combine(folder, candidate);
+                if (File.Exists(path)) return path;
+            }
+            return null;
+        }
+        var images = Find(folder, IdxDatasetInfo.ImagesFile(train));
+        var labels = Find(folder, IdxDatasetInfo.LabelsFile(train));
+        return images is null || labels is null ? null : (images, labels);
+    }
+
+    static Loaded Locate(IdxDatasetInfo info, string? root, bool train, bool download, string? fallback, bool searchSystem, TextWriter? log)
+    {
+        var searched = new List<string>();
+        Loaded? TryFolder(string folder, string kind)
+        {
+            searched.Add(folder);
+            var files = FindFiles(folder, train);
+            return files is null ? null : Read(info, files.Value.Images, files.Value.Labels, new DataSource(kind, folder));
+        }
+        string? rawFolder = null;
+        if (root is not null)
+        {
+            rawFolder = Path.Combine(root, info.Name, "raw");
+            var found = TryFolder(root, DataSource.Root) ?? TryFolder(rawFolder, DataSource.Root);
+            if (found is not null) return found;
+        }
+        if (searchSystem && info.SystemFolder is not null)
+        {
+            var found = TryFolder(info.SystemFolder, DataSource.DebianPackage);
+            if (found is not null) return found;
+        }
+        if (download)
+        {
+            if (rawFolder is null)
+                throw new ArgumentException($"{info.Name}: download = true needs a root folder to download into.", nameof(root));
+            DownloadSplit(info, rawFolder, train, log ?? Console.Error, searched);
+            var files = FindFiles(rawFolder, train)!.Value;
+            return Read(info, files.Images, files.Labels, new DataSource(DataSource.Downloaded, rawFolder));
+        }
+        if (fallback is not null)
+        {
+            var found = TryFolder(fallback, DataSource.ShippedSubset);
+            if (found is not null) return found;
+        }
+        throw new DatasetNotFoundException(NotFoundMessage(info, train, searched, root, null));
+    }
+
+    static string NotFoundMessage(IdxDatasetInfo info, bool train, List<string> searched, string? root, string? downloadError)
+    {
+        var split = train ? "training" : "test";
+        var lines = new List<string>
+        {
+            $"The {info.Name} {split} files ({IdxDatasetInfo.ImagesFile(train)}[.gz], {IdxDatasetInfo.LabelsFile(train)}[.gz]) were not found.",
+            "Searched: " + (searched.Count == 0 ? "(nothing)" : string.Join(", ", searched)),
+        };
+        if (downloadError is not null) lines.Add("The download failed: " + downloadError);
+        lines.Add("Ways to get them:");
+        if (info.SystemPackage is not null)
+            lines.Add($"  - install the Debian/Ubuntu package: sudo apt-get install {info.SystemPackage} (files in {info.SystemFolder});");
+        lines.Add($"  - copy the four IDX files into {(root ?? "a folder")} and pass it as root (directly, or under {Path.Combine(root ?? "root", info.Name, "raw")});");
+        lines.Add($"  - download them with download = true and a root folder, on a machine with network access ({string.Join(" or ", info.Mirrors)});");
+        if (info.SubsetFolderName is not null)
+            lines.Add($"  - for a quick start, the small subset in the repository's Data/{info.SubsetFolderName}/ (pass it as fallback).");
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    static void DownloadSplit(IdxDatasetInfo info, string folder, bool train, TextWriter log, List<string> searched)
+    {
+        foreach (var name in new[] { IdxDatasetInfo.ImagesFile(train), IdxDatasetInfo.LabelsFile(train) })
+        {
+            var file = name + ".gz";
+            var target = Path.Combine(folder, file);
+            if (File.Exists(target)) continue;
+            info.Md5.TryGetValue(file, out var md5);
+            var errors = new List<string>();
+            var done = false;
+            foreach (var mirror in info.Mirrors)
+            {
+                var url = new Uri(mirror, file);
+                log.WriteLine($"Downloading {url} to {target}");
+                try
+                {
+                    Download.ToFile(url, target, md5, log);
+                    done = true;
+                    break;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException || (e is IOException && e is not InvalidDataException))
+                {
+                    log.WriteLine($"  failed: {e.Message}");
+                    errors.Add($"{url}: {e.Message}");
+                }
+            }
+            if (!done)
+                throw new DatasetNotFoundException(NotFoundMessage(info, train, searched, Path.GetDirectoryName(Path.GetDirectoryName(folder)), string.Join("; ", errors)));
+        }
+    }
+
+    static Loaded Read(IdxDatasetInfo info, string imagesPath, string labelsPath, DataSource source)
+    {
+        var images = Idx.Read(imagesPath);
+        var labels = Idx.Read(labelsPath);
+        if (images.Dimensions.Length != 3)
+            throw new InvalidDataException($"{imagesPath}: an images file has 3 dimensions (count, rows, columns), found [{string.Join(", ", images.Dimensions)}] in the header at byte offset 4.");
+        if (labels.Dimensions.Length != 1)
+            throw new InvalidDataException($"{labelsPath}: a labels file has 1 dimension (count), found [{string.Join(", ", labels.Dimensions)}] in the header at byte offset 4.");
+        if (images.Dimensions[0] != labels.Dimensions[0])
+            throw new InvalidDataException($"{imagesPath} holds {images.Dimensions[0]} images but {labelsPath} holds {labels.Dimensions[0]} labels; they must be the same split.");
+        var classes = info.Classes.Count;
+        var labelValues = labels.Data;
+        for (int i = 0; i < labelValues.Length; i++)
+            if (labelValues[i] >= classes)
+                throw new InvalidDataException($"{labelsPath}: label {labelValues[i]} at byte offset {8 + i} (of the IDX data) is not a class index 0 to {classes - 1}.");
+        Native.EnsureLoaded();
+        var n = images.Dimensions[0];
+        var x = tensor(images.Data, new long[] { n, 1, images.Dimensions[1], images.Dimensions[2] }, ScalarType.Byte).DetachFromDisposeScope();
+        var longs = new long[labelValues.Length];
+        for (int i = 0; i < longs.Length; i++) longs[i] = labelValues[i];
+        var y = tensor(longs, ScalarType.Int64).DetachFromDisposeScope();
+        return new Loaded(x, y, source, imagesPath, labelsPath);
+    }
+
+    /// <summary>Prints as TorchVision does (name, size, root, split, transforms) plus where the files came from.</summary>
+    public override string ToString()
+    {
+        var lines = new List<string> { $"Dataset {info.Name}", $"    Number of datapoints: {Count}" };
+        if (Root is not null) lines.Add($"    Root location: {Root}");
+        lines.Add($"    Split: {(Train ? "Train" : "Test")}");
+        lines.Add($"    Source: {Source}");
+        var t = TransformsText();
+        if (t.Length > 0) lines.Add("    " + t);
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>Looks for the subset of <paramref name="info"/> that ships with Functional: in the
+    /// application's folder (<c>Data/&lt;subset&gt;</c>, copied there by the Examples build), then in
+    /// <c>Data/&lt;subset&gt;</c> of the current folder and its parents (a clone of the repository).</summary>
+    public static string? FindShippedSubset(IdxDatasetInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        if (info.SubsetFolderName is null) return null;
+        var starts = new[] { AppContext.BaseDirectory, Environment.CurrentDirectory, Path.GetDirectoryName(typeof(MnistDataset).Assembly.Location) };
+        foreach (var start in starts)
+        {
+            if (string.IsNullOrEmpty(start)) continue;
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "Data", info.SubsetFolderName);
+                if (Directory.Exists(candidate)) return candidate;
+            }
+        }
+        return null;
+    }
+}

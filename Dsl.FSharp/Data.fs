@@ -1,0 +1,119 @@
+namespace Functional.FSharp
+
+open System
+open TorchSharp
+open Functional
+open Functional.Data
+
+/// Fashion-MNIST: `FashionMnist.load { FashionMnist.defaults with Train = false }`.
+[<RequireQualifiedAccess>]
+module FashionMnist =
+    /// Where to look for the files and what to do with the samples.
+    type Options =
+        { /// A folder holding the four IDX files (directly or under FashionMNIST/raw/), or to download into.
+          Root: string option
+          /// The training split (60,000 images) or the test split (10,000).
+          Train: bool
+          /// Download the official files into Root when they are found nowhere else.
+          Download: bool
+          /// Applied to each image (and once per batch by a loader); e.g. `Transform.toTensor`.
+          Transform: (torch.Tensor -> torch.Tensor) option
+          /// Applied to each label; e.g. `Transform.oneHot 10`.
+          TargetTransform: (torch.Tensor -> torch.Tensor) option
+          /// The folder used when nothing else has the files; None looks for the subset shipped with Functional.
+          Fallback: string option }
+
+    /// The training split, looked for in the Debian package then the shipped subset, untransformed.
+    let defaults =
+        { Root = None; Train = true; Download = false; Transform = None; TargetTransform = None; Fallback = None }
+
+    /// The class names, indexed by label ("T-Shirt" ... "Ankle Boot").
+    let classes : string list = List.ofSeq Functional.Data.FashionMnist.Classes
+
+    /// The name of class `label`.
+    let className (label: int) =
+        if label < 0 || label >= classes.Length then
+            invalidArg (nameof label) (sprintf "Fashion-MNIST labels are 0 to 9, got %d." label)
+        classes[label]
+
+    /// Loads a split (root, Debian package, download when asked, shipped subset, in that order);
+    /// the dataset's `Source` says which was used.
+    let load (options: Options) : Functional.Data.FashionMnist =
+        let transform = options.Transform |> Option.map Transform.toTransform |> Option.toObj
+        let target = options.TargetTransform |> Option.map Transform.toTransform |> Option.toObj
+        let fallback =
+            match options.Fallback with
+            | Some f -> f
+            | None -> Functional.Data.FashionMnist.FindShippedSubset()
+        new Functional.Data.FashionMnist(Option.toObj options.Root, options.Train, options.Download, transform, target, fallback)
+
+/// Map-style datasets: count, index, build from tensors.
+[<RequireQualifiedAccess>]
+module Dataset =
+    /// The number of samples.
+    let count (dataset: IDataset<'T>) = dataset.Count
+
+    /// Sample `index` (fresh: dispose it, or let a dispose scope do it).
+    let item (index: int) (dataset: IDataset<'T>) = dataset[index]
+
+    /// An in-memory dataset of two tensors whose first dimension indexes the samples.
+    let ofTensors (features: torch.Tensor) (labels: torch.Tensor) = new TensorDataset(features, labels)
+
+/// Loaders: `Loader.create 64 true train |> Loader.map toInput`.
+[<RequireQualifiedAccess>]
+module Loader =
+    /// The loader's settings (see Functional.Data.DataLoader).
+    type Options =
+        { BatchSize: int
+          Shuffle: bool
+          /// Seeds the shuffling; None draws a seed.
+          Seed: int64 option
+          DropLast: bool
+          Device: Device
+          /// Threads preparing batches ahead (worth it for image files, not for in-memory data).
+          Workers: int }
+
+    /// Batch size 64, no shuffling, CPU, no workers.
+    let defaults = { BatchSize = 64; Shuffle = false; Seed = None; DropLast = false; Device = Device.Cpu; Workers = 0 }
+
+    /// A loader with the given options.
+    let createWith (options: Options) (dataset: IDataset<Sample>) : IDataLoader =
+        new DataLoader(dataset, options.BatchSize, options.Shuffle, Option.toNullable options.Seed,
+                       dropLast = options.DropLast, device = options.Device, workers = options.Workers) :> _
+
+    /// A loader of `batchSize` samples, shuffled (a new order each epoch) or not.
+    let create (batchSize: int) (shuffle: bool) (dataset: IDataset<Sample>) : IDataLoader =
+        createWith { defaults with BatchSize = batchSize; Shuffle = shuffle } dataset
+
+    /// A loader whose batches' features go through `f` once per batch (e.g. `Transform.toTensor`).
+    let map (f: torch.Tensor -> torch.Tensor) (loader: IDataLoader) : IDataLoader =
+        new MappedLoader(loader, Func<_, _> f) :> _
+
+    /// A loader whose batches' labels go through `f` once per batch (e.g. `Transform.oneHot 10`).
+    let mapLabels (f: torch.Tensor -> torch.Tensor) (loader: IDataLoader) : IDataLoader =
+        new MappedLoader(loader, Func<torch.Tensor, torch.Tensor>(fun x -> x), Func<_, _> f) :> _
+
+    /// The first batch of a new epoch, kept for the caller (Python's `next(iter(loader))`); dispose it when done.
+    let peek (loader: IDataLoader) : Batch = DataLoaderExtensions.Peek loader
+
+    /// The number of batches per epoch.
+    let batchCount (loader: IDataLoader) = loader.BatchCount
+
+    /// The number of samples per epoch (after dropLast).
+    let sampleCount (loader: IDataLoader) = loader.SampleCount
+
+/// Pictures of samples, written to PNG.
+[<RequireQualifiedAccess>]
+module Pictures =
+    let private namesOf (dataset: IDataset<Sample>) =
+        match box dataset with
+        | :? MnistDataset as m -> m.ClassNames
+        | _ -> null
+
+    /// The tutorial's 3x3 grid of random samples (seeded) titled with their class names; returns the indices drawn.
+    let saveGrid (path: string) (seed: int64) (dataset: IDataset<Sample>) : int[] =
+        SamplePictures.SaveGrid(dataset, path, namesOf dataset, 3, 3, seed)
+
+    /// One image ([C, H, W] or [H, W], uint8 or float in [0, 1]) with a title, as PNG.
+    let saveImage (path: string) (title: string) (image: torch.Tensor) =
+        SamplePictures.SaveImage(image, path, title)

@@ -1,0 +1,250 @@
+module Functional.PropertyTests.DataLoaderTests
+
+open System
+open System.Collections.Generic
+open System.Threading
+open NUnit.Framework
+open FsCheck
+open FsCheck.FSharp
+open FsCheck.NUnit
+open TorchSharp
+open Functional
+open Functional.Data
+open Functional.Transforms
+open Functional.FSharp
+
+let private equalTo (expected: obj) = Is.EqualTo expected
+
+let private same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
+    a.shape = b.shape && a.dtype = b.dtype && (use e = a.eq b in use all = e.all() in all.item<bool>())
+
+let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
+
+/// n samples: features [n, 1, 2, 2] uint8 where sample i is filled with i % 256, labels i.
+let private numbered (n: int) =
+    Native.EnsureLoaded()
+    use x = torch.arange(int64 n).remainder(torch.tensor 256L).to_type(torch.ScalarType.Byte).reshape(int64 n, 1L, 1L, 1L).expand(int64 n, 1L, 2L, 2L).contiguous()
+    use y = torch.arange(int64 n)
+    new TensorDataset(x, y)
+
+/// The labels of every batch of one epoch, in order.
+let private epochLabels (loader: IEnumerable<Batch>) =
+    [ for batch in loader -> batch.Labels.data<int64>().ToArray() ]
+
+/// A dataset of (features, label) samples that is not in memory: made sample by sample.
+type private Computed(n: int, ?failAt: int) =
+    interface IDataset<Sample> with
+        member _.Count = n
+        member _.Item
+            with get i =
+                if Some i = failAt then raise (InvalidOperationException(sprintf "sample %d is broken" i))
+                new Sample(torch.tensor([| int64 i; int64 i |], ReadOnlySpan [| 1L; 2L |]), torch.tensor(int64 i))
+
+let private cases =
+    gen {
+        let! n = Gen.choose (0, 40)
+        let! batchSize = Gen.choose (1, 12)
+        let! dropLast = Gen.elements [ true; false ]
+        let! shuffle = Gen.elements [ true; false ]
+        let! seed = Gen.choose (0, 1000)
+        return n, batchSize, dropLast, shuffle, int64 seed
+    }
+    |> Arb.fromGen
+
+[<Property(MaxTest = 60)>]
+let ``every epoch is a permutation of the dataset, less what dropLast drops`` () =
+    Prop.forAll cases (fun (n, batchSize, dropLast, shuffle, seed) ->
+        use data = numbered n
+        let loader = DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast)
+        let epochs = [ epochLabels loader; epochLabels loader ]
+        let kept = if dropLast then n / batchSize * batchSize else n
+        epochs |> List.forall (fun batches ->
+            let all = Array.concat batches
+            let sizes = batches |> List.map Array.length
+            all.Length = kept
+            && Array.length (Array.distinct all) = kept
+            && all |> Array.forall (fun l -> l >= 0L && l < int64 n)
+            && List.length batches = loader.BatchCount
+            && loader.SampleCount = kept
+            && sizes |> List.forall (fun s -> s <= batchSize && s > 0)
+            && (sizes |> List.take (max 0 (sizes.Length - 1)) |> List.forall ((=) batchSize))
+            && (shuffle || all = Array.init kept int64)))
+
+[<Property(MaxTest = 30)>]
+let ``the same seed gives the same batches; features follow their labels`` () =
+    Prop.forAll cases (fun (n, batchSize, dropLast, _, seed) ->
+        use data = numbered n
+        let a = DataLoader(data, batchSize, true, seed, dropLast = dropLast)
+        let b = DataLoader(data, batchSize, true, seed, dropLast = dropLast)
+        let featuresMatch =
+            a |> Seq.forall (fun batch ->
+                use first = batch.Features.select(1L, 0L).select(1L, 0L).select(1L, 0L).to_type(torch.ScalarType.Int64)
+                use expected = batch.Labels.remainder(torch.tensor 256L)
+                batch.Features.shape[1..] = [| 1L; 2L; 2L |] && same first expected)
+        // featuresMatch used up a's first epoch: b's first epoch must be the same.
+        let bFirst = epochLabels b
+        let aFirst = epochLabels (DataLoader(data, batchSize, true, seed, dropLast = dropLast))
+        featuresMatch && aFirst = bFirst && [ epochLabels a; epochLabels a ] = [ epochLabels b; epochLabels b ])
+
+[<Test>]
+let ``each epoch is a fresh permutation`` () =
+    use data = numbered 50
+    let loader = DataLoader(data, 50, true, 3L)
+    let first = epochLabels loader
+    let second = epochLabels loader
+    Assert.That(first, Is.Not.EqualTo(box second))
+    Assert.That(Array.sort first[0], equalTo(Array.sort second[0]))
+
+[<Test>]
+let ``an explicit generator drives the shuffling`` () =
+    use data = numbered 30
+    use g1 = new torch.Generator(5UL, torch.CPU)
+    use g2 = new torch.Generator(5UL, torch.CPU)
+    Assert.That(epochLabels (DataLoader(data, 7, true, generator = g1)), equalTo(epochLabels (DataLoader(data, 7, true, generator = g2))))
+
+[<Property(MaxTest = 15)>]
+let ``workers give the same batches in the same order`` () =
+    Prop.forAll cases (fun (n, batchSize, dropLast, shuffle, seed) ->
+        use data = numbered n
+        let inline' = DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast)
+        let threaded = DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast, workers = 2, prefetch = 3)
+        let computed = Computed n
+        let sampleWise = DataLoader(computed, batchSize, shuffle, seed, dropLast = dropLast, workers = 3)
+        let expected = epochLabels inline'
+        epochLabels threaded = expected && epochLabels sampleWise = expected)
+
+[<Test>]
+let ``batches are typed: features [64, 1, 28, 28] float32 and labels [64] after ToTensor`` () =
+    use images = torch.randint(0L, 256L, [| 100L; 1L; 28L; 28L |], torch.ScalarType.Byte)
+    use labels = torch.randint(0L, 10L, [| 100L |], torch.ScalarType.Int64)
+    use data = new TensorDataset(images, labels, ToTensor())
+    use batch = DataLoader(data, 64, true, 0L).Peek()
+    Assert.That(batch.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+    Assert.That(batch.Features.dtype, equalTo torch.ScalarType.Float32)
+    Assert.That(batch.Labels.shape, equalTo [| 64L |])
+    Assert.That(batch.Count, equalTo 64)
+    // The batch-wise transform equals the per-sample one.
+    use direct = DataLoader(data, 64, true, 0L).Peek()
+    let index = int (direct.Labels[0L].item<int64>())
+    Assert.That(batch.IsKept, Is.True)
+
+[<Test>]
+let ``a batch is disposed when the next arrives, unless kept; the last one at the end of the epoch`` () =
+    use data = numbered 10
+    let loader = DataLoader(data, 3)
+    let seen = List<Batch>()
+    for batch in loader do
+        seen.Add batch
+        if seen.Count = 2 then batch.Keep() |> ignore
+    Assert.That(seen |> Seq.map (fun b -> b.IsDisposed) |> List.ofSeq, equalTo [ true; false; true; true ])
+    seen[1].Dispose()
+
+[<Test>]
+let ``stopping early leaves the current batch to the caller: First() works`` () =
+    use data = numbered 10
+    use first = DataLoader(data, 4) |> Seq.head
+    Assert.That(first.IsDisposed, Is.False)
+    Assert.That(first.Labels.data<int64>().ToArray(), equalTo [| 0L; 1L; 2L; 3L |])
+
+[<Test>]
+let ``the live tensor count does not grow across epochs`` () =
+    use data = new TensorDataset(torch.zeros(50L, 1L, 4L, 4L, dtype = torch.ScalarType.Byte), torch.arange(50L), ToTensor(), OneHot 50)
+    let loader = DataLoader(data, 8, true, 1L)
+    let mapped = loader.Map(Normalize([ 0.5 ], [ 0.5 ]))
+    let run () =
+        for _ in 1 .. 3 do
+            for batch in loader do batch.Features.shape |> ignore
+            for batch in mapped do batch.Features.shape |> ignore
+            for batch in DataLoader(data, 8, true, 1L, workers = 2) do batch.Features.shape |> ignore
+    run ()
+    GC.Collect()
+    GC.WaitForPendingFinalizers()
+    let before = torch.Tensor.TotalCount
+    run ()
+    Assert.That(torch.Tensor.TotalCount, Is.LessThanOrEqualTo before)
+
+[<Test>]
+let ``an exception in a worker surfaces at its batch and nothing hangs`` () =
+    let loader = DataLoader(Computed(20, failAt = 13), 4, workers = 2)
+    let received = List<int64[]>()
+    let run () =
+        for batch in loader do received.Add(batch.Labels.data<int64>().ToArray())
+    let task = Tasks.Task.Run run
+    let finished = task.ContinueWith(fun (_: Tasks.Task) -> ()).Wait(TimeSpan.FromSeconds 20.0)
+    Assert.That(finished, Is.True, "the loader hung")
+    let e = task.Exception.InnerException
+    Assert.That(e, Is.InstanceOf<InvalidOperationException>())
+    Assert.That(e.Message, equalTo "sample 13 is broken")
+    Assert.That(received.Count, equalTo 3)
+
+[<Test>]
+let ``breaking out of a worker loader stops its threads`` () =
+    let loader = DataLoader(Computed 200, 2, workers = 2, prefetch = 2)
+    let before = Diagnostics.Process.GetCurrentProcess().Threads.Count
+    for _ in 1 .. 5 do
+        use first = loader |> Seq.head
+        ()
+    Thread.Sleep 100
+    Assert.That(Diagnostics.Process.GetCurrentProcess().Threads.Count, Is.LessThanOrEqualTo(before + 1))
+
+/// A user sample type and its own batch type.
+type private Pair = { Left: int; Right: string }
+
+[<Test>]
+let ``a user collate function batches user sample types`` () =
+    let data =
+        { new IDataset<Pair> with
+            member _.Count = 7
+            member _.Item with get i = { Left = i; Right = string (char (int 'a' + i)) } }
+    let loader = DataLoader<Pair, string>(data, Func<_, _>(fun ps -> ps |> Seq.map (fun p -> p.Right) |> String.concat ""), 3)
+    Assert.That(List.ofSeq loader, equalTo [ "abc"; "def"; "g" ])
+    let shuffled = DataLoader<Pair, string>(data, Func<_, _>(fun ps -> ps |> Seq.map (fun p -> p.Right) |> String.concat ""), 3, true, 9L, workers = 2)
+    let letters = shuffled |> Seq.collect id |> Seq.sort |> Array.ofSeq
+    Assert.That(String letters, equalTo "abcdefg")
+    Assert.That(shuffled.BatchCount, equalTo 3)
+
+[<Test>]
+let ``F#: Loader.create, Loader.map and Loader.peek`` () =
+    use images = torch.randint(0L, 256L, [| 70L; 1L; 28L; 28L |], torch.ScalarType.Byte)
+    use labels = torch.randint(0L, 10L, [| 70L |], torch.ScalarType.Int64)
+    use data = Dataset.ofTensors images labels
+    let toInput = Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ]
+    let loader = Loader.create 64 true data |> Loader.map toInput |> Loader.mapLabels (Transform.oneHot 10)
+    Assert.That((Loader.batchCount loader, Loader.sampleCount loader), equalTo((2, 70)))
+    use batch = Loader.peek loader
+    Assert.That(batch.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+    Assert.That(batch.Labels.shape, equalTo [| 64L; 10L |])
+    use low = batch.Features.min()
+    use high = batch.Features.max()
+    Assert.That(low.item<float32>(), Is.GreaterThanOrEqualTo -1.0f)
+    Assert.That(high.item<float32>(), Is.LessThanOrEqualTo 1.0f)
+    let sizes = [ for b in loader -> b.Count ]
+    Assert.That(sizes, equalTo [ 64; 6 ])
+
+/// Counts the samples read so far (from any thread).
+type private Counting(n: int) =
+    let mutable read = 0
+    member _.Read = Volatile.Read &read
+    interface IDataset<Sample> with
+        member _.Count = n
+        member _.Item
+            with get i =
+                Interlocked.Increment &read |> ignore
+                new Sample(torch.zeros(2L), torch.tensor(int64 i))
+
+[<Test>]
+let ``workers read ahead, but never more than prefetch batches`` () =
+    let data = Counting 64
+    let batchSize, prefetch = 4, 3
+    let loader = DataLoader(data, batchSize, workers = 2, prefetch = prefetch)
+    let mutable ahead = 0
+    let mutable i = 0
+    for _ in loader do
+        // Give the workers time to fill the queue, as a training step would.
+        Thread.Sleep 15
+        let consumed = (i + 1) * batchSize
+        Assert.That(data.Read, Is.LessThanOrEqualTo(consumed + prefetch * batchSize), sprintf "batch %d" i)
+        ahead <- max ahead (data.Read - consumed)
+        i <- i + 1
+    Assert.That(i, equalTo 16)
+    Assert.That(ahead, equalTo (prefetch * batchSize), "the workers filled the prefetch queue")

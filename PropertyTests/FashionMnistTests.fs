@@ -1,0 +1,210 @@
+module Functional.PropertyTests.FashionMnistTests
+
+open System
+open System.IO
+open System.Net
+open System.Threading
+open NUnit.Framework
+open TorchSharp
+open Functional.Data
+open Functional.Transforms
+
+let private equalTo (expected: obj) = Is.EqualTo expected
+
+let private same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
+    a.shape = b.shape && a.dtype = b.dtype && (use e = a.eq b in use all = e.all() in all.item<bool>())
+
+let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
+
+let private debian = "/usr/share/datasets/fashion-mnist"
+
+let private tempFolder () =
+    let dir = Path.Combine(Path.GetTempPath(), "functional-fmnist-" + Guid.NewGuid().ToString("N"))
+    Directory.CreateDirectory dir |> ignore
+    dir
+
+/// Writes a tiny split of `n` images (pixel value = image index) with the given labels.
+let private writeSplit (dir: string) (train: bool) (n: int) (labels: byte[]) =
+    let split = if train then "train" else "t10k"
+    Idx.Write(Path.Combine(dir, split + "-images-idx3-ubyte.gz"), IdxArray([| n; 28; 28 |], Array.init (n * 784) (fun i -> byte (i / 784))))
+    Idx.Write(Path.Combine(dir, split + "-labels-idx1-ubyte.gz"), IdxArray([| labels.Length |], labels))
+
+let private subset () =
+    match FashionMnist.FindShippedSubset() with
+    | null -> Assert.Fail "the shipped subset Data/fashion-mnist-subset was not found from the test folder"; ""
+    | s -> s
+
+[<Test>]
+let ``the Debian package's training split loads fast with the known first labels`` () =
+    if not (File.Exists(Path.Combine(debian, "train-images-idx3-ubyte.gz"))) then
+        Assert.Ignore "the Debian package dataset-fashion-mnist is not installed on this machine"
+    let watch = Diagnostics.Stopwatch.StartNew()
+    use train = new FashionMnist(null, train = true)
+    watch.Stop()
+    Assert.That(train.Count, equalTo 60000)
+    Assert.That(train.Source.Kind, equalTo DataSource.DebianPackage)
+    Assert.That(watch.Elapsed.TotalSeconds, Is.LessThan 2.0)
+    // Zalando's README: the first training image is an ankle boot (9), the next a T-shirt (0).
+    Assert.That(train.Labels[0L].item<int64>(), equalTo 9L)
+    Assert.That(train.Labels[1L].item<int64>(), equalTo 0L)
+    let text = train.ToString()
+    Assert.That(text, Does.StartWith "Dataset FashionMNIST\n    Number of datapoints: 60000")
+    Assert.That(text, Does.Contain "Split: Train")
+
+[<Test>]
+let ``the shipped subset is the first 10000 and 2000 samples of the real files`` () =
+    if not (File.Exists(Path.Combine(debian, "train-images-idx3-ubyte.gz"))) then
+        Assert.Ignore "the Debian package dataset-fashion-mnist is not installed, so there is nothing to compare the subset with"
+    for train, n in [ true, 10000; false, 2000 ] do
+        use small = new FashionMnist(null, train, fallback = subset (), searchSystem = false)
+        Assert.That(small.Source.Kind, equalTo DataSource.ShippedSubset)
+        Assert.That(small.Count, equalTo n)
+        let full = Idx.Read(Path.Combine(debian, (if train then "train" else "t10k") + "-images-idx3-ubyte.gz"))
+        let mine = Idx.Read(small.ImagesPath)
+        Assert.That(mine.Data, equalTo(full.Data[.. n * 784 - 1]))
+    Assert.That(File.ReadAllText(Path.Combine(subset (), "LICENSE")), Does.Contain "MIT")
+
+[<Test>]
+let ``root is searched directly and in TorchVision's FashionMNIST/raw layout`` () =
+    let direct = tempFolder ()
+    writeSplit direct true 3 [| 1uy; 2uy; 3uy |]
+    use a = new FashionMnist(direct, train = true)
+    Assert.That((a.Source.Kind, a.Source.Folder, a.Count), equalTo((DataSource.Root, direct, 3)))
+    let root = tempFolder ()
+    let raw = Path.Combine(root, "FashionMNIST", "raw")
+    writeSplit raw false 2 [| 4uy; 5uy |]
+    use b = new FashionMnist(root, train = false)
+    Assert.That((b.Source.Kind, b.Source.Folder, b.Count), equalTo((DataSource.Root, raw, 2)))
+    use sample = b[1]
+    Assert.That(sample.Features.shape, equalTo([| 1L; 28L; 28L |]))
+    Assert.That(sample.Features.dtype, equalTo torch.ScalarType.Byte)
+    Assert.That(sample.Features[0L, 5L, 5L].item<byte>(), equalTo 1uy)
+    Assert.That(sample.ClassIndex, equalTo 5)
+
+[<Test>]
+let ``a sample goes through transform and targetTransform`` () =
+    let root = tempFolder ()
+    writeSplit root true 3 [| 1uy; 2uy; 3uy |]
+    use data = new FashionMnist(root, true, transform = ToTensor(), targetTransform = OneHot 10)
+    use sample = data[2]
+    Assert.That(sample.Features.dtype, equalTo torch.ScalarType.Float32)
+    Assert.That(sample.Features[0L, 0L, 0L].item<float32>(), equalTo(2.0f / 255.0f))
+    Assert.That(sample.Label.data<float32>().ToArray(), equalTo([| 0.f; 0.f; 0.f; 1.f; 0.f; 0.f; 0.f; 0.f; 0.f; 0.f |]))
+    Assert.That(data.ToString(), Does.Contain "Transform: ToTensor()\nTarget transform: OneHot(10)")
+
+[<Test>]
+let ``nothing found offline: the error names the places searched and the ways to get the data`` () =
+    let root = tempFolder ()
+    let e = throws<DatasetNotFoundException>(fun () -> new FashionMnist(root, searchSystem = false) |> ignore)
+    Assert.That(e.Message, Does.Contain root)
+    Assert.That(e.Message, Does.Contain "apt-get install dataset-fashion-mnist")
+    Assert.That(e.Message, Does.Contain "download = true")
+    Assert.That(e.Message, Does.Contain "Data/fashion-mnist-subset")
+
+[<Test>]
+let ``a download that cannot reach any mirror fails with the ways to get the data`` () =
+    let root = tempFolder ()
+    let log = new StringWriter()
+    let mirrors = [| Uri "http://127.0.0.1:1/" |]
+    let e = throws<DatasetNotFoundException>(fun () ->
+        new FashionMnist(root, download = true, searchSystem = false, log = log, mirrors = mirrors) |> ignore)
+    Assert.That(e.Message, Does.Contain "The download failed: http://127.0.0.1:1/train-images-idx3-ubyte.gz")
+    Assert.That(e.Message, Does.Contain "apt-get install dataset-fashion-mnist")
+    Assert.That(log.ToString(), Does.Contain "Downloading http://127.0.0.1:1/train-images-idx3-ubyte.gz")
+    Assert.That(Directory.GetFiles(root, "*", SearchOption.AllDirectories), Is.Empty)
+
+/// Serves the files of `folder` over HTTP on a free local port until disposed.
+let private serve (folder: string) =
+    let listener = new HttpListener()
+    let port = Random.Shared.Next(20000, 60000)
+    listener.Prefixes.Add(sprintf "http://127.0.0.1:%d/" port)
+    listener.Start()
+    let worker =
+        Thread((fun () ->
+            try
+                while listener.IsListening do
+                    let context = listener.GetContext()
+                    let path = Path.Combine(folder, context.Request.Url.AbsolutePath.TrimStart '/')
+                    if File.Exists path then
+                        let bytes = File.ReadAllBytes path
+                        context.Response.ContentLength64 <- int64 bytes.Length
+                        context.Response.OutputStream.Write(bytes, 0, bytes.Length)
+                    else context.Response.StatusCode <- 404
+                    context.Response.Close()
+            with _ -> ()), IsBackground = true)
+    worker.Start()
+    Uri(sprintf "http://127.0.0.1:%d/" port), { new IDisposable with member _.Dispose() = listener.Stop(); listener.Close() }
+
+[<Test>]
+let ``a downloaded file whose checksum is not the official one is rejected and deleted`` () =
+    // The subset's files are real Fashion-MNIST data but not the official .gz files, so their MD5 differs.
+    let url, server = serve (subset ())
+    use _ = server
+    let root = tempFolder ()
+    let log = new StringWriter()
+    let e = throws<InvalidDataException>(fun () ->
+        new FashionMnist(root, false, download = true, searchSystem = false, log = log, mirrors = [| url |]) |> ignore)
+    Assert.That(e.Message, Does.Contain "MD5 checksum")
+    Assert.That(e.Message, Does.Contain "bef4ecab320f06d8554ea6380940ec79")
+    Assert.That(log.ToString(), Does.Contain "MB")
+    Assert.That(Directory.GetFiles(root, "*", SearchOption.AllDirectories), Is.Empty)
+
+[<Test>]
+let ``Download.ToFile shows progress, checks the MD5 and moves the file into place`` () =
+    let folder = tempFolder ()
+    File.WriteAllText(Path.Combine(folder, "abc.txt"), "abc")
+    let url, server = serve folder
+    use _ = server
+    let target = Path.Combine(tempFolder (), "got.txt")
+    let log = new StringWriter()
+    // MD5("abc") from RFC 1321's test suite.
+    Download.ToFile(Uri(url, "abc.txt"), target, "900150983cd24fb0d6963f7d28e17f72", log)
+    Assert.That(File.ReadAllText target, equalTo "abc")
+    Assert.That(log.ToString(), Does.Contain "got.txt")
+
+[<Test>]
+let ``VerifyMd5 accepts the right checksum of a local file and rejects a damaged one`` () =
+    let path = Path.Combine(tempFolder (), "abc.txt")
+    File.WriteAllText(path, "abc")
+    Download.VerifyMd5(path, "900150983cd24fb0d6963f7d28e17f72")
+    File.WriteAllText(path, "abd")
+    let e = throws<InvalidDataException>(fun () -> Download.VerifyMd5(path, "900150983cd24fb0d6963f7d28e17f72"))
+    Assert.That(e.Message, Does.Contain path)
+
+[<Test>]
+let ``bad files: wrong dimensions, differing counts, bad labels are named`` () =
+    let dir = tempFolder ()
+    Idx.Write(Path.Combine(dir, "train-images-idx3-ubyte.gz"), IdxArray([| 2; 784 |], Array.zeroCreate 1568))
+    Idx.Write(Path.Combine(dir, "train-labels-idx1-ubyte.gz"), IdxArray([| 2 |], [| 0uy; 1uy |]))
+    let e = throws<InvalidDataException>(fun () -> new FashionMnist(dir, searchSystem = false) |> ignore)
+    Assert.That(e.Message, Does.Contain "train-images-idx3-ubyte.gz")
+    Assert.That(e.Message, Does.Contain "3 dimensions")
+    writeSplit dir true 3 [| 1uy; 2uy |]
+    let e = throws<InvalidDataException>(fun () -> new FashionMnist(dir, searchSystem = false) |> ignore)
+    Assert.That(e.Message, Does.Contain "holds 3 images but")
+    Assert.That(e.Message, Does.Contain "holds 2 labels")
+    writeSplit dir true 3 [| 1uy; 12uy; 3uy |]
+    let e = throws<InvalidDataException>(fun () -> new FashionMnist(dir, searchSystem = false) |> ignore)
+    Assert.That(e.Message, Does.Contain "label 12 at byte offset 9")
+
+[<Test>]
+let ``a truncated gzip file in root is reported, not half loaded`` () =
+    let dir = tempFolder ()
+    writeSplit dir true 5 [| 1uy; 2uy; 3uy; 4uy; 5uy |]
+    let path = Path.Combine(dir, "train-images-idx3-ubyte.gz")
+    let bytes = File.ReadAllBytes path
+    File.WriteAllBytes(path, bytes[.. bytes.Length / 2])
+    let e = throws<InvalidDataException>(fun () -> new FashionMnist(dir, searchSystem = false) |> ignore)
+    Assert.That(e.Message, Does.Contain path)
+
+[<Test>]
+let ``MNIST reads the same IDX layout, with its own class names and no Debian package`` () =
+    let root = tempFolder ()
+    writeSplit (Path.Combine(root, "MNIST", "raw")) false 2 [| 7uy; 1uy |]
+    use test = new Mnist(root, train = false)
+    Assert.That(test.Count, equalTo 2)
+    Assert.That(test.ClassNames[7], equalTo "7 - seven")
+    Assert.That(test.ToString(), Does.StartWith "Dataset MNIST")
+    let e = throws<DatasetNotFoundException> (fun () -> new Mnist(tempFolder (), train = true) |> ignore)
+    Assert.That(e.Message, Does.Not.Contain "apt-get")
+    Assert.That(e.Message, Does.Contain "yann.lecun.com")

@@ -1,0 +1,137 @@
+module Functional.PropertyTests.IdxTests
+
+open System
+open System.IO
+open NUnit.Framework
+open FsCheck
+open FsCheck.FSharp
+open FsCheck.NUnit
+open Functional.Data
+
+let private equalTo (expected: obj) = Is.EqualTo expected
+
+let private same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
+    a.shape = b.shape && a.dtype = b.dtype && (use e = a.eq b in use all = e.all() in all.item<bool>())
+
+let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
+
+let private tempFolder () =
+    let dir = Path.Combine(Path.GetTempPath(), "functional-idx-" + Guid.NewGuid().ToString("N"))
+    Directory.CreateDirectory dir |> ignore
+    dir
+
+/// Small IDX arrays: 1 to 3 dimensions of 0..6, random bytes, gzipped or not.
+let private arrays =
+    gen {
+        let! rank = Gen.choose (1, 3)
+        let! dims = Gen.arrayOfLength rank (Gen.choose (0, 6))
+        let count = dims |> Array.fold (*) 1
+        let! data = Gen.arrayOfLength count (Gen.choose (0, 255) |> Gen.map byte)
+        let! gzip = Gen.elements [ true; false ]
+        return IdxArray(dims, data), gzip
+    }
+    |> Arb.fromGen
+
+/// The bytes of an IDX file written by hand from the format's definition (the oracle for the writer).
+let private byHand (dims: int[]) (data: byte[]) =
+    [| yield 0uy; yield 0uy; yield 8uy; yield byte dims.Length
+       for d in dims do yield! [| byte (d >>> 24); byte (d >>> 16); byte (d >>> 8); byte d |]
+       yield! data |]
+
+[<Property(MaxTest = 60)>]
+let ``IDX write then read gives back the dimensions and values`` () =
+    Prop.forAll arrays (fun (array, gzip) ->
+        let bytes = Idx.Encode(array, gzip)
+        let back = Idx.Parse(bytes, "generated.idx")
+        back.Dimensions = array.Dimensions && back.Data = array.Data)
+
+[<Property(MaxTest = 60)>]
+let ``the plain encoding is the IDX format byte for byte`` () =
+    Prop.forAll arrays (fun (array, _) -> Idx.Encode(array, false) = byHand array.Dimensions array.Data)
+
+[<Test>]
+let ``Write and Read go through a file, gzipped by extension`` () =
+    let dir = tempFolder ()
+    let array = IdxArray([| 2; 3 |], [| 1uy .. 6uy |])
+    Idx.Write(Path.Combine(dir, "a-idx2-ubyte.gz"), array)
+    Idx.Write(Path.Combine(dir, "a-idx2-ubyte"), array)
+    let gz = File.ReadAllBytes(Path.Combine(dir, "a-idx2-ubyte.gz"))
+    Assert.That((gz[0], gz[1]), equalTo((0x1fuy, 0x8buy)))
+    for name in [ "a-idx2-ubyte.gz"; "a-idx2-ubyte" ] do
+        let back = Idx.Read(Path.Combine(dir, name))
+        Assert.That(back.Dimensions, equalTo([| 2; 3 |]))
+        Assert.That(back.Data, equalTo([| 1uy .. 6uy |]))
+
+/// A non-empty array (so that its files have data to damage).
+let private nonEmpty =
+    gen {
+        let! dims = Gen.arrayOfLength 2 (Gen.choose (1, 6))
+        let! data = Gen.arrayOfLength (dims[0] * dims[1]) (Gen.choose (0, 255) |> Gen.map byte)
+        return IdxArray(dims, data)
+    }
+
+let private raises name (bytes: byte[]) =
+    try
+        Idx.Parse(bytes, name) |> ignore
+        false
+    with :? InvalidDataException as e -> e.Message.Contains name && e.Message.Contains "byte offset"
+
+[<Property(MaxTest = 80)>]
+let ``a truncated file always raises InvalidDataException naming the file and offset`` () =
+    let cases =
+        gen {
+            let! array = nonEmpty
+            let! gzip = Gen.elements [ true; false ]
+            let bytes = Idx.Encode(array, gzip)
+            let! cut = Gen.choose (0, bytes.Length - 1)
+            return bytes[.. cut - 1]
+        }
+    Prop.forAll (Arb.fromGen cases) (raises "cut.idx")
+
+[<Property(MaxTest = 80)>]
+let ``a flipped byte in a plain header always raises`` () =
+    let cases =
+        gen {
+            let! array = nonEmpty
+            let bytes = Idx.Encode(array, false)
+            let! at = Gen.choose (0, 4 + 4 * array.Dimensions.Length - 1)
+            let! mask = Gen.choose (1, 255)
+            let damaged = Array.copy bytes
+            damaged[at] <- damaged[at] ^^^ byte mask
+            return damaged
+        }
+    Prop.forAll (Arb.fromGen cases) (raises "flipped.idx")
+
+[<Property(MaxTest = 80)>]
+let ``a flipped byte in a gzip file's stream or trailer always raises`` () =
+    // Bytes 3..9 of a gzip header (flags, time, extra flags, OS) are not covered by any checksum.
+    let cases =
+        gen {
+            let! array = nonEmpty
+            let bytes = Idx.Encode(array, true)
+            let! at = Gen.oneof [ Gen.choose (0, 2); Gen.choose (10, bytes.Length - 1) ]
+            let! mask = Gen.choose (1, 255)
+            let damaged = Array.copy bytes
+            damaged[at] <- damaged[at] ^^^ byte mask
+            return damaged
+        }
+    Prop.forAll (Arb.fromGen cases) (fun bytes ->
+        try
+            Idx.Parse(bytes, "flipped.gz") |> ignore
+            false
+        with :? InvalidDataException as e -> e.Message.Contains "flipped.gz")
+
+[<Test>]
+let ``wrong magic number, type and extra bytes name what was expected`` () =
+    let check (bytes: byte[]) (expected: string) =
+        let e = throws<InvalidDataException>(fun () -> Idx.Parse(bytes, "bad.idx") |> ignore)
+        Assert.That(e.Message, Does.Contain "bad.idx")
+        Assert.That(e.Message, Does.Contain expected)
+    check [| 1uy; 0uy; 8uy; 1uy; 0uy; 0uy; 0uy; 0uy |] "wrong magic number at byte offset 0"
+    check [| 0uy; 0uy; 0x0Duy; 1uy; 0uy; 0uy; 0uy; 0uy |] "expected 0x08"
+    check (Array.append (byHand [| 2 |] [| 7uy; 8uy |]) [| 9uy |]) "unexpected bytes after byte offset 10"
+    check (byHand [| 3 |] [| 7uy; 8uy |]) "need 11 bytes"
+
+[<Test>]
+let ``a missing file raises FileNotFoundException`` () =
+    throws<FileNotFoundException>(fun () -> Idx.Read(Path.Combine(tempFolder (), "none.gz")) |> ignore) |> ignore
