@@ -39,8 +39,8 @@ module FashionMnist =
     /// Loads a split (root, Debian package, download when asked, shipped subset, in that order);
     /// the dataset's `Source` says which was used.
     let load (options: Options) : Functional.Data.FashionMnist =
-        let transform = options.Transform |> Option.map (Transform.toTransform "Transform") |> Option.toObj
-        let target = options.TargetTransform |> Option.map (Transform.toTransform "TargetTransform") |> Option.toObj
+        let transform = options.Transform |> Option.map Transform.toTransform |> Option.toObj
+        let target = options.TargetTransform |> Option.map Transform.toTransform |> Option.toObj
         let fallback =
             match options.Fallback with
             | Some f -> f
@@ -94,10 +94,7 @@ module Loader =
         new MappedLoader(loader, Func<torch.Tensor, torch.Tensor>(fun x -> x), Func<_, _> f) :> _
 
     /// The first batch of a new epoch, kept for the caller (Python's `next(iter(loader))`); dispose it when done.
-    let peek (loader: IDataLoader) : Batch =
-        use epoch = loader.GetEnumerator()
-        if not (epoch.MoveNext()) then invalidOp "The loader has no batches: its dataset is empty, or dropLast dropped the only batch."
-        epoch.Current.Keep()
+    let peek (loader: IDataLoader) : Batch = DataLoaderExtensions.Peek loader
 
     /// The number of batches per epoch.
     let batchCount (loader: IDataLoader) = loader.BatchCount

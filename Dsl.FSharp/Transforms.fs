@@ -17,10 +17,11 @@ module Transform =
         if isNull (box transform) then nullArg (nameof transform)
         sampleOrBatch transform
 
-    /// A function as a C# transform that a dataset or loader applies once per batch; the function
-    /// must give the same result on a batch as on each of its samples (all functions here do).
-    let toTransform (name: string) (f: torch.Tensor -> torch.Tensor) : Functional.Transforms.Transform =
-        Lambda.Elementwise(System.Func<_, _> f, name) :> _
+    /// A function as a C# transform that a dataset or loader applies once per batch (it prints as
+    /// `Lambda()`, as PyTorch prints its Lambda); the function must give the same result on a batch
+    /// as on each of its samples (all functions here do).
+    let toTransform (f: torch.Tensor -> torch.Tensor) : Functional.Transforms.Transform =
+        Lambda.Elementwise(System.Func<_, _> f) :> _
 
     /// uint8 image(s) -> float32 in [0, 1], each value divided by exactly 255; [H, W] becomes [1, H, W].
     let toTensor : torch.Tensor -> torch.Tensor = ofTransform (ToTensor())

@@ -27,8 +27,7 @@ let rec private parse (options: Options) (args: string list) =
     | "--index" :: n :: rest -> parse { options with Index = Some (number "--index" n Int32.TryParse) } rest
     | other :: _ -> invalidArg "args" (sprintf "unknown or incomplete option '%s'.\nusage: %s" other usage)
 
-/// Runs the command; returns the exit code.
-let run (args: string[]) : int =
+let private draw (args: string[]) : int =
     let options = parse { Out = "samples.png"; Seed = 0L; Train = true; Root = None; Index = None } (List.ofArray args)
     use data = FashionMnist.load { FashionMnist.defaults with Train = options.Train; Root = options.Root }
     printfn "%O" data
@@ -47,3 +46,10 @@ let run (args: string[]) : int =
         printfn "samples %s (%s) written to %s" (String.Join(", ", indices)) (String.Join(", ", names)) options.Out
     if not SamplePictures.HasFont then eprintfn "note: no font was found, so the picture has no titles"
     0
+
+/// Runs the command; returns the exit code (1 when the data is missing or damaged, with the reason).
+let run (args: string[]) : int =
+    try draw args
+    with
+    | :? DatasetNotFoundException as e -> eprintfn "%s" e.Message; 1
+    | :? System.IO.InvalidDataException as e -> eprintfn "error: %s" e.Message; 1

@@ -220,3 +220,31 @@ let ``F#: Loader.create, Loader.map and Loader.peek`` () =
     Assert.That(high.item<float32>(), Is.LessThanOrEqualTo 1.0f)
     let sizes = [ for b in loader -> b.Count ]
     Assert.That(sizes, equalTo [ 64; 6 ])
+
+/// Counts the samples read so far (from any thread).
+type private Counting(n: int) =
+    let mutable read = 0
+    member _.Read = Volatile.Read &read
+    interface IDataset<Sample> with
+        member _.Count = n
+        member _.Item
+            with get i =
+                Interlocked.Increment &read |> ignore
+                new Sample(torch.zeros(2L), torch.tensor(int64 i))
+
+[<Test>]
+let ``workers read ahead, but never more than prefetch batches`` () =
+    let data = Counting 64
+    let batchSize, prefetch = 4, 3
+    let loader = DataLoader(data, batchSize, workers = 2, prefetch = prefetch)
+    let mutable ahead = 0
+    let mutable i = 0
+    for _ in loader do
+        // Give the workers time to fill the queue, as a training step would.
+        Thread.Sleep 15
+        let consumed = (i + 1) * batchSize
+        Assert.That(data.Read, Is.LessThanOrEqualTo(consumed + prefetch * batchSize), sprintf "batch %d" i)
+        ahead <- max ahead (data.Read - consumed)
+        i <- i + 1
+    Assert.That(i, equalTo 16)
+    Assert.That(ahead, equalTo (prefetch * batchSize), "the workers filled the prefetch queue")

@@ -196,3 +196,15 @@ let ``a truncated gzip file in root is reported, not half loaded`` () =
     File.WriteAllBytes(path, bytes[.. bytes.Length / 2])
     let e = throws<InvalidDataException>(fun () -> new FashionMnist(dir, searchSystem = false) |> ignore)
     Assert.That(e.Message, Does.Contain path)
+
+[<Test>]
+let ``MNIST reads the same IDX layout, with its own class names and no Debian package`` () =
+    let root = tempFolder ()
+    writeSplit (Path.Combine(root, "MNIST", "raw")) false 2 [| 7uy; 1uy |]
+    use test = new Mnist(root, train = false)
+    Assert.That(test.Count, equalTo 2)
+    Assert.That(test.ClassNames[7], equalTo "7 - seven")
+    Assert.That(test.ToString(), Does.StartWith "Dataset MNIST")
+    let e = throws<DatasetNotFoundException> (fun () -> new Mnist(tempFolder (), train = true) |> ignore)
+    Assert.That(e.Message, Does.Not.Contain "apt-get")
+    Assert.That(e.Message, Does.Contain "yann.lecun.com")

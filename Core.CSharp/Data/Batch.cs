@@ -8,7 +8,7 @@ namespace Functional.Data;
 /// arrives (and the last one when the epoch ends), so a training loop never frees anything by hand.
 /// To hold a batch longer, call <see cref="Keep"/>: the loader then leaves it alone and the caller
 /// disposes it. A batch the enumeration stopped on early (a <c>break</c>, <c>First()</c>,
-/// <see cref="DataLoader.Peek"/>) also stays with the caller.
+/// <see cref="DataLoaderExtensions.Peek"/>) also stays with the caller.
 /// </remarks>
 public sealed class Batch : IDisposable
 {

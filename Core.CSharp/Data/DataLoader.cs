@@ -11,8 +11,9 @@ namespace Functional.Data;
 /// with a bounded prefetch queue.</summary>
 /// <remarks>
 /// <para>Each <c>foreach</c> over the loader is one epoch. Batches own their tensors and are disposed
-/// when the next batch arrives (see <see cref="Batch"/>); <see cref="Peek"/> gives one batch to keep,
-/// like Python's <c>next(iter(loader))</c>.</para>
+/// when the next batch arrives (see <see cref="Batch"/>); <see cref="DataLoaderExtensions.Peek"/> gives one batch to keep,
+/// like Python's <c>next(iter(loader))</c>, and <see cref="DataLoaderExtensions.Map(IDataLoader, Transform, Transform?)"/>
+/// applies a transform once per batch.</para>
 /// <para>In-memory datasets (<see cref="TensorDataset"/>, <see cref="FashionMnist"/>) are batched with one
 /// native gather per batch and their transforms run once per batch. Keep <c>workers = 0</c> for them:
 /// the gather is cheap, and LibTorch work on a second thread beside training slows training down.
@@ -135,28 +136,6 @@ public sealed class DataLoader : IDataLoader
     {
         if (!batch.IsKept) batch.Dispose();
     }
-
-    /// <summary>The first batch of a new epoch, kept for the caller (Python's <c>next(iter(loader))</c>);
-    /// dispose it when done.</summary>
-    /// <exception cref="InvalidOperationException">The loader has no batches.</exception>
-    public Batch Peek()
-    {
-        using var epoch = GetEnumerator();
-        if (!epoch.MoveNext()) throw new InvalidOperationException("The loader has no batches: its dataset is empty, or dropLast dropped the only batch.");
-        return epoch.Current.Keep();
-    }
-
-    /// <summary>A loader whose batches have <paramref name="features"/> (and <paramref name="labels"/>) applied,
-    /// once per batch (e.g. <c>loader.Map(new ToTensor())</c>).</summary>
-    public IDataLoader Map(Transform features, Transform? labels = null)
-    {
-        ArgumentNullException.ThrowIfNull(features);
-        return new MappedLoader(this, features.ApplyBatch, labels is null ? null : labels.ApplyBatch);
-    }
-
-    /// <summary>A loader whose batches have <paramref name="features"/> (and <paramref name="labels"/>) applied,
-    /// once per batch.</summary>
-    public IDataLoader Map(Func<Tensor, Tensor> features, Func<Tensor, Tensor>? labels = null) => new MappedLoader(this, features, labels);
 
     /// <inheritdoc />
     public override string ToString() =>

@@ -39,7 +39,8 @@ public sealed class IdxArray
 /// errors that name the file, the byte offset and what was expected.</summary>
 /// <remarks>Only the unsigned-byte element type (0x08), the one MNIST and Fashion-MNIST use, is supported.
 /// A file is read completely and checked (magic number, dimensions, exact length, and for gzip the
-/// trailer's CRC-32 and size) before anything is returned, so a damaged file never yields half an array.</remarks>
+/// trailer's CRC-32 and size) before anything is returned, so a damaged file never yields half an array.
+/// Gzipped files are single-member streams, as gzip, Python and this class write them.</remarks>
 public static class Idx
 {
     /// <summary>The element type code of unsigned bytes in an IDX header.</summary>

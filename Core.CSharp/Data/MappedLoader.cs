@@ -84,12 +84,4 @@ public sealed class MappedLoader : IDataLoader
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
-
-    /// <summary>The first batch of a new epoch, mapped and kept for the caller; dispose it when done.</summary>
-    public Batch Peek()
-    {
-        using var epoch = GetEnumerator();
-        if (!epoch.MoveNext()) throw new InvalidOperationException("The loader has no batches.");
-        return epoch.Current.Keep();
-    }
 }
