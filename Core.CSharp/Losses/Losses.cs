@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace Functional.Losses;
 
 /// <summary>
-/// The standard losses, written from LibTorch primitives (log-softmax, gather, ...) with the
+/// The standard losses, written from LibTorch primitives (log-softmax, gather, and the fused
+/// cross-entropy kernel for class indices) with the
 /// argument checks PyTorch users expect, and tested against TorchSharp's
 /// <c>torch.nn.functional</c> versions. Each factory returns a <see cref="Loss"/>.
 /// </summary>
@@ -22,10 +23,24 @@ public static class Losses
             throw new ArgumentException(
                 $"CrossEntropy expects logits of shape [N, C] or [N, C, d1, ...], found {Shape(prediction)}; add a batch dimension with unsqueeze(0).",
                 nameof(prediction));
-        using var logProbabilities = prediction.log_softmax(1);
-        return target.is_floating_point()
-            ? ProbabilityLoss("CrossEntropy", logProbabilities, target, reduction)
-            : IndexLoss("CrossEntropy", logProbabilities, target, reduction);
+        if (target.is_floating_point())
+        {
+            using var logProbabilities = prediction.log_softmax(1);
+            return ProbabilityLoss("CrossEntropy", logProbabilities, target, reduction);
+        }
+        // Class indices: LibTorch's fused log-softmax + NLL kernel (one node in the graph, and the
+        // fastest backward), after the same checks as the other losses.
+        CheckIndexTarget("CrossEntropy", prediction, target);
+        using var scope = NewDisposeScope();
+        var index = target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64);
+        var native = reduction switch
+        {
+            Reduction.Mean => nn.Reduction.Mean,
+            Reduction.Sum => nn.Reduction.Sum,
+            Reduction.None => nn.Reduction.None,
+            _ => throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Use Reduction.Mean, Sum or None."),
+        };
+        return nn.functional.cross_entropy(prediction, index, reduction: native).MoveToOuterDisposeScope();
     };
 
     /// <summary>
@@ -67,14 +82,19 @@ public static class Losses
         return Reduce(difference * difference, reduction).MoveToOuterDisposeScope();
     };
 
-    static Tensor IndexLoss(string name, Tensor logProbabilities, Tensor target, Reduction reduction)
+    static void CheckIndexTarget(string name, Tensor prediction, Tensor target)
     {
-        var expected = logProbabilities.shape.Where((_, i) => i != 1).ToArray();
+        var expected = prediction.shape.Where((_, i) => i != 1).ToArray();
         if (!target.shape.SequenceEqual(expected))
             throw new ArgumentException(
-                $"{name} with class indices expects a target of shape {Text(expected)} for a prediction of shape {Shape(logProbabilities)}, found {Shape(target)}. " +
+                $"{name} with class indices expects a target of shape {Text(expected)} for a prediction of shape {Shape(prediction)}, found {Shape(target)}. " +
                 "Pass one class index per sample (not one-hot; for probabilities use a floating target of the prediction's shape).",
                 nameof(target));
+    }
+
+    static Tensor IndexLoss(string name, Tensor logProbabilities, Tensor target, Reduction reduction)
+    {
+        CheckIndexTarget(name, logProbabilities, target);
         using var scope = NewDisposeScope();
         var index = target.dtype == ScalarType.Int64 ? target.unsqueeze(1) : target.to_type(ScalarType.Int64).unsqueeze(1);
         var loss = logProbabilities.gather(1, index).squeeze(1).neg();
