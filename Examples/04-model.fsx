@@ -8,9 +8,8 @@ open Functional
 open Functional.Models
 open Functional.FSharp
 
-// Tensor values are shown as tensor(...) around TorchSharp's numpy-style text (long rows elided).
-let show (t: torch.Tensor) = "tensor(" + t.ToString(TensorStringStyle.Numpy).Replace("\n", ",\n       ") + ")"
-let size (t: torch.Tensor) = "[" + (t.shape |> Array.map string |> String.concat ", ") + "]"
+// Tensor values print as PyTorch prints them (Tensor.format); sizes as PyTorch's torch.Size.
+let size (t: torch.Tensor) = "torch.Size([" + (t.shape |> Array.map string |> String.concat ", ") + "])"
 
 // Every random draw comes from this generator: the same seed prints the same numbers.
 let generator = new torch.Generator(42UL)
@@ -39,7 +38,7 @@ let X = torch.rand([| 1L; 28L; 28L |], generator = generator).``to``(device.ToTo
 let logits = model.call X
 let predProbab = torch.nn.Softmax(1L).call logits
 let yPred = predProbab.argmax(1L)
-printfn "\nPredicted class: %s" (show yPred)
+printfn "\nPredicted class: %s" (Tensor.format yPred)
 
 // ---- Model layers ----
 // A sample minibatch of 3 images of size 28x28.
@@ -57,9 +56,9 @@ let hidden1 = layer1.call flatImage
 printfn "%s" (size hidden1)
 
 // nn.ReLU: the non-linear activation between the linear layers.
-printfn "Before ReLU: %s\n\n" (show hidden1)
+printfn "Before ReLU: %s\n\n" (Tensor.format hidden1)
 let hidden1Relu = (Layer.relu |> Model.build [ 20 ]).call hidden1
-printfn "After ReLU: %s" (show hidden1Relu)
+printfn "After ReLU: %s" (Tensor.format hidden1Relu)
 
 // nn.Sequential: an ordered container of modules; data passes through them in that order.
 let seqModules = Layer.flatten --> Layer.linearFrom 784 20 --> Layer.relu --> Layer.linear 10 |> Model.buildWith generator [ 28; 28 ]
@@ -67,9 +66,9 @@ let seqLogits = seqModules.call (torch.rand([| 3L; 28L; 28L |], generator = gene
 
 // nn.Softmax: logits scaled to [0, 1], the predicted probabilities for each class (dim 1 sums to 1).
 let seqProbab = (Layer.softmax |> Model.build [ 10 ]).call seqLogits
-printfn "\nSoftmax row sums: %s" (show (seqProbab.sum(1L)))
+printfn "\nSoftmax row sums: %s" (Tensor.format (seqProbab.sum(1L)))
 
 // ---- Model parameters ----
 printfn "\nModel structure: %s\n\n" (Model.format model)
 for name, param in Model.namedParameters model do
-    printfn "Layer: %s | Size: %s | Values : %s \n" name (size param) (show (param.narrow(0L, 0L, 2L)))
+    printfn "Layer: %s | Size: %s | Values : %s \n" name (size param) (Tensor.format (param.narrow(0L, 0L, 2L)))

@@ -160,3 +160,95 @@ let ``A loss does not keep tensors alive`` () =
     let before = torch.Tensor.TotalCount
     run ()
     Assert.That(torch.Tensor.TotalCount, eq(before))
+
+// ---- gradcheck and gradgradcheck: autograd's first and second derivatives of every loss, against
+// float64 central differences (PyTorch's torch.autograd.gradcheck / gradgradcheck), for every reduction.
+
+/// Batch size, classes and a seed for the gradient checks: at most 5 x 4 inputs, so each check is a
+/// few dozen function evaluations.
+let private gradCases = Gen.map3 (fun n c s -> n, c, s) (Gen.choose (1, 5)) (Gen.choose (2, 4)) (Gen.choose (0, 10000)) |> Arb.fromGen
+
+/// Runs gradcheck and gradgradcheck of `f` at `x` and returns the reports that failed, named.
+let private derivativeFailures (name: string) (f: torch.Tensor -> torch.Tensor) (x: torch.Tensor) =
+    [ "gradcheck", gradcheck f x
+      "gradgradcheck", gradgradcheck f x ]
+    |> List.filter (fun (_, report) -> not report.Passed)
+    |> List.map (fun (check, report) -> $"{name} {check}: {report}")
+
+/// Every reduction of a loss, checked with respect to one of its arguments.
+let private allReductions (name: string) (check: Reduction -> string list) =
+    let failures = reductions |> List.collect (fun r -> check r |> List.map (fun s -> $"{name} ({r}) {s}"))
+    failures.IsEmpty |> Prop.label (String.concat "\n" failures)
+
+let private randn64 (shape: int64[]) (g: torch.Generator) = torch.randn(shape, torch.ScalarType.Float64, generator = g)
+
+[<Property(MaxTest = 10)>]
+let ``CrossEntropy with class indices passes gradcheck and gradgradcheck`` () =
+    Prop.forAll gradCases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = randn64 [| int64 n; int64 c |] g
+        use y = torch.randint(int64 c, [| int64 n |], generator = g)
+        allReductions "CrossEntropy" (fun r -> derivativeFailures "logits" (fun t -> Loss.apply (Loss.crossEntropyWith r) t y) x))
+
+[<Property(MaxTest = 6)>]
+let ``CrossEntropy over extra dimensions passes gradcheck and gradgradcheck`` () =
+    Prop.forAll gradCases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = randn64 [| int64 n; int64 c; 2L |] g
+        use y = torch.randint(int64 c, [| int64 n; 2L |], generator = g)
+        allReductions "CrossEntropy (N, C, d)" (fun r -> derivativeFailures "logits" (fun t -> Loss.apply (Loss.crossEntropyWith r) t y) x))
+
+[<Property(MaxTest = 10)>]
+let ``CrossEntropy with class probabilities passes gradcheck and gradgradcheck in logits and in probabilities`` () =
+    Prop.forAll gradCases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = randn64 [| int64 n; int64 c |] g
+        use p = (randn64 [| int64 n; int64 c |] g).softmax(1L)
+        allReductions "CrossEntropy with probabilities" (fun r ->
+            let loss = Loss.crossEntropyWith r
+            derivativeFailures "logits" (fun t -> Loss.apply loss t p) x
+            @ derivativeFailures "probabilities" (fun t -> Loss.apply loss x t) p))
+
+[<Property(MaxTest = 10)>]
+let ``NLL passes gradcheck and gradgradcheck`` () =
+    Prop.forAll gradCases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use logProbabilities = (randn64 [| int64 n; int64 c |] g).log_softmax(1L)
+        use y = torch.randint(int64 c, [| int64 n |], generator = g)
+        allReductions "NLL" (fun r -> derivativeFailures "log-probabilities" (fun t -> Loss.apply (Loss.nllWith r) t y) logProbabilities))
+
+[<Property(MaxTest = 10)>]
+let ``BCEWithLogits passes gradcheck and gradgradcheck in logits and in targets`` () =
+    Prop.forAll gradCases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        // Logits up to about ±9, kept 0.01 away from 0 where the stable form's pieces (max, |x|) have kinks.
+        use raw = randn64 [| int64 n; int64 c |] g * 3.0
+        use x = torch.where(raw.abs().lt((0.01).ToScalar()), raw + 0.02, raw)
+        use y = torch.rand([| int64 n; int64 c |], torch.ScalarType.Float64, generator = g)
+        allReductions "BCEWithLogits" (fun r ->
+            let loss = Loss.bceWithLogitsWith r
+            derivativeFailures "logits" (fun t -> Loss.apply loss t y) x
+            @ derivativeFailures "targets" (fun t -> Loss.apply loss x t) y))
+
+[<Property(MaxTest = 10)>]
+let ``MSE passes gradcheck and gradgradcheck in prediction and in target`` () =
+    Prop.forAll gradCases (fun (n, c, seed) ->
+        use g = new torch.Generator(uint64 seed)
+        use x = randn64 [| int64 n; int64 c |] g
+        use y = randn64 [| int64 n; int64 c |] g
+        allReductions "MSE" (fun r ->
+            let loss = Loss.mseWith r
+            derivativeFailures "prediction" (fun t -> Loss.apply loss t y) x
+            @ derivativeFailures "target" (fun t -> Loss.apply loss x t) y))
+
+[<Test>]
+let ``a loss with a wrong derivative fails gradcheck`` () =
+    // The check above is only worth something if it can fail: MSE whose backward is halved.
+    use x = torch.randn([| 3L; 2L |], torch.ScalarType.Float64)
+    use y = torch.zeros([| 3L; 2L |], torch.ScalarType.Float64)
+    let halved (t: torch.Tensor) =
+        let value = Loss.apply Loss.mse t y
+        // value/2 forward-detached plus value/2 differentiable: the same value, half the gradient.
+        value.detach() * 0.5 + value * 0.5
+    Assert.That((gradcheck halved x).Passed, Is.False)
+    Assert.That((gradcheck (fun t -> Loss.apply Loss.mse t y) x).Passed, Is.True)
