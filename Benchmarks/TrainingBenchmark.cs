@@ -84,6 +84,7 @@ static class TrainingBenchmark
 
         public PeakSampler()
         {
+            using (var self = Process.GetCurrentProcess()) Start = self.WorkingSet64;
             thread = new Thread(() =>
             {
                 using var self = Process.GetCurrentProcess();
@@ -97,7 +98,11 @@ static class TrainingBenchmark
             thread.Start();
         }
 
+        public long Start { get; }
+
         public long Peak => peak;
+
+        public long Growth => Math.Max(0, peak - Start);
 
         public void Dispose() { running = false; thread.Join(); }
     }
@@ -150,7 +155,7 @@ static class TrainingBenchmark
         var rawGenerator = new Generator((ulong)seed, CPU);
 
         var times = new Dictionary<string, List<double>> { ["ours train"] = new(), ["raw train"] = new(), ["ours test"] = new(), ["raw test"] = new() };
-        long oursPeak = 0, rawPeak = 0;
+        long oursPeak = 0, rawPeak = 0, oursGrowth = 0, rawGrowth = 0;
         for (int epoch = 0; epoch < epochs + 1; epoch++)   // the first round warms up and is not counted
         {
             bool oursFirst = epoch % 2 == 0;
@@ -168,14 +173,16 @@ static class TrainingBenchmark
                 if (epoch == 0) continue;
                 times[(ours ? "ours" : "raw") + " train"].Add(trainSeconds);
                 times[(ours ? "ours" : "raw") + " test"].Add(testSeconds);
-                if (ours) oursPeak = Math.Max(oursPeak, sampler.Peak); else rawPeak = Math.Max(rawPeak, sampler.Peak);
+                if (ours) { oursPeak = Math.Max(oursPeak, sampler.Peak); oursGrowth = Math.Max(oursGrowth, sampler.Growth); }
+                else { rawPeak = Math.Max(rawPeak, sampler.Peak); rawGrowth = Math.Max(rawGrowth, sampler.Growth); }
             }
         }
         double oursTrain = Median(times["ours train"]), rawTrain = Median(times["raw train"]);
         double oursTest = Median(times["ours test"]), rawTest = Median(times["raw test"]);
         Console.WriteLine($"train epoch  median: ours {oursTrain:F3} s, raw {rawTrain:F3} s, ratio {oursTrain / rawTrain:F3}");
         Console.WriteLine($"test pass    median: ours {oursTest:F3} s, raw {rawTest:F3} s, ratio {oursTest / rawTest:F3}");
-        Console.WriteLine($"peak working set during epochs: ours {oursPeak / 1e6:F0} MB, raw {rawPeak / 1e6:F0} MB");
+        Console.WriteLine($"peak working set of the process during epochs: ours {oursPeak / 1e6:F0} MB, raw {rawPeak / 1e6:F0} MB");
+        Console.WriteLine($"largest growth of the working set within an epoch: ours {oursGrowth / 1e6:F1} MB, raw {rawGrowth / 1e6:F1} MB");
         Console.WriteLine($"live tensors after the run: {Tensor.TotalCount}");
         return 0;
     }
