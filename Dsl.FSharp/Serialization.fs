@@ -123,29 +123,30 @@ module ModelFile =
 /// random generators (LibTorch's and the training loader's shuffle) and the history, in one
 /// safetensors file written atomically.
 ///
-///     model |> Checkpoint.save "run.ckpt" (Some trainLoader) optimizer epoch history
+///     model |> Checkpoint.save "run.ckpt" trainLoader optimizer epoch history
 ///     // later, with a freshly built model, optimizer and loader:
-///     let history = model |> Checkpoint.restore "run.ckpt" (Some trainLoader) optimizer
-///     // then continue: trainer.Fit(train, test, epochs, resume = history)
+///     let history = model |> Checkpoint.restore "run.ckpt" trainLoader optimizer
+///     // then continue: trainer.Fit(trainLoader, testLoader, epochs, resume = history)
 [<RequireQualifiedAccess>]
 module Checkpoint =
-    /// Saves the state after `epoch` (1 for the first). Pass the training loader so that its
-    /// shuffling generator is saved and the next epoch draws the same order it would have.
-    let save (path: string) (train: IDataLoader option) (optimizer: Optimizer) (epoch: int) (history: History) (model: #torch.nn.Module) : unit =
-        TrainingCheckpoint.Save(path, model, optimizer, epoch, history, Option.toObj train)
+    /// Saves the state after `epoch` (1 for the first). The training loader's shuffling generator is
+    /// saved with it (when it shuffles), so that the next epoch draws the order it would have drawn.
+    let save (path: string) (train: #IDataLoader) (optimizer: Optimizer) (epoch: int) (history: History) (model: #torch.nn.Module) : unit =
+        TrainingCheckpoint.Save(path, model, optimizer, epoch, history, train)
 
     /// Restores the weights (strictly), the optimizer's state and the generators into freshly built
     /// objects, and returns the history of the epochs the checkpoint holds (its `Count` is the last
     /// epoch done): pass it as `resume` to `Trainer.Fit`. Throws `InvalidDataException` naming the file
     /// and the part that does not fit.
-    let restore (path: string) (train: IDataLoader option) (optimizer: Optimizer) (model: #torch.nn.Module) : History =
-        TrainingCheckpoint.Restore(path, model, optimizer, Option.toObj train)
+    let restore (path: string) (train: #IDataLoader) (optimizer: Optimizer) (model: #torch.nn.Module) : History =
+        TrainingCheckpoint.Restore(path, model, optimizer, train)
 
     /// The number of epochs a checkpoint holds, read without restoring anything.
     let epoch (path: string) : int =
         use checkpoint = Functional.Serialization.Checkpoint.Load path
         int checkpoint.Epoch
 
-    /// A `Trainer.Fit` callback that saves a checkpoint to `path` after every `every`-th epoch.
-    let callback (path: string) (every: int) (train: IDataLoader option) : Callback =
-        CheckpointCallback(path, Option.toObj train, every)
+    /// A `Trainer.Fit` callback that saves a checkpoint (with `train`'s shuffling state) to `path`
+    /// after every `every`-th epoch; the file always holds the latest one.
+    let callback (path: string) (every: int) (train: #IDataLoader) : Callback =
+        CheckpointCallback(path, train, every)

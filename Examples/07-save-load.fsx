@@ -131,11 +131,11 @@ printHistory "A" (trainerA.Fit(loaderA, epochs = 2))
 
 let checkpointPath = Path.Combine(out, "checkpoint.safetensors")
 let modelB, _, loaderB, trainerB = newRun ()
-trainerB.Fit(loaderB, epochs = 1, callbacks = [ Checkpoint.callback checkpointPath 1 (Some loaderB) ]) |> printHistory "B"
+trainerB.Fit(loaderB, epochs = 1, callbacks = [ Checkpoint.callback checkpointPath 1 loaderB ]) |> printHistory "B"
 printfn "  checkpoint saved after epoch %d" (Checkpoint.epoch checkpointPath)
 
 let modelC, optimizerC, loaderC, trainerC = newRun ()        // as in a new process
-let resumed = modelC |> Checkpoint.restore checkpointPath (Some loaderC) optimizerC
+let resumed = modelC |> Checkpoint.restore checkpointPath loaderC optimizerC
 trainerC.Fit(loaderC, epochs = 2, resume = resumed) |> printHistory "B (resumed)"
 let identical =
     List.forall2 (fun (_, a: Modules.Parameter) (_, b: Modules.Parameter) -> a.equal(b).all().item<bool>())
