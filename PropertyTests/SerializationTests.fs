@@ -162,6 +162,21 @@ let ``TorchSharp's own format round-trips through saveTorchSharp and loadTorchSh
         Assert.That(sameState source target, Is.True))
 
 [<Test>]
+let ``a PyTorch .pt state dict loads strictly, and non-strictly into a model with another head`` () =
+    withFolder (fun folder ->
+        // No Python here: TorchSharp.PyBridge's pickler writes torch.save's zip layout.
+        let path = Path.Combine(folder, "net.pt")
+        use source = head3 |> Model.buildWith (new torch.Generator(1UL)) [ 5 ]
+        TorchSharp.PyBridge.PyTorchPickler.PickleStateDict(path, source.state_dict())
+        use target = head3 |> Model.buildWith (new torch.Generator(2UL)) [ 5 ]
+        Assert.That(Weights.allKeysMatched (target |> Weights.loadPyTorch path), Is.True)
+        Assert.That(sameState source target, Is.True)
+        use other = head2 |> Model.buildWith (new torch.Generator(2UL)) [ 5 ]
+        throws<StateDictMismatchException> (fun () -> other |> Weights.loadPyTorch path |> ignore) |> ignore
+        let report = other |> Weights.loadPyTorchNonStrict path
+        Assert.That(report.LoadedKeys, Is.EquivalentTo [ "0.weight"; "0.bias" ]))
+
+[<Test>]
 let ``ModelFile.tryLoad is None for a missing, weights-only or truncated file`` () =
     withFolder (fun folder ->
         use model = head3 |> Model.build [ 5 ]
