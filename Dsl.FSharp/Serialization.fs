@@ -127,6 +127,9 @@ module ModelFile =
 ///     // later, with a freshly built model, optimizer and loader:
 ///     let history = model |> Checkpoint.restore "run.ckpt" trainLoader optimizer
 ///     // then continue: trainer.Fit(trainLoader, testLoader, epochs, resume = history)
+///
+/// To save after every epoch while training, use `Callback.checkpoint`, or the `Checkpoint` field of
+/// `Train.Options`, which also resumes.
 [<RequireQualifiedAccess>]
 module Checkpoint =
     /// Saves the state after `epoch` (1 for the first). The training loader's shuffling generator is
@@ -141,12 +144,7 @@ module Checkpoint =
     let restore (path: string) (train: #IDataLoader) (optimizer: Optimizer) (model: #torch.nn.Module) : History =
         TrainingCheckpoint.Restore(path, model, optimizer, train)
 
-    /// The number of epochs a checkpoint holds, read without restoring anything.
+    /// The number of epochs a checkpoint holds, read without touching any model or optimizer.
     let epoch (path: string) : int =
         use checkpoint = Functional.Serialization.Checkpoint.Load path
         int checkpoint.Epoch
-
-    /// A `Trainer.Fit` callback that saves a checkpoint (with `train`'s shuffling state) to `path`
-    /// after every `every`-th epoch; the file always holds the latest one.
-    let callback (path: string) (every: int) (train: #IDataLoader) : Callback =
-        CheckpointCallback(path, train, every)

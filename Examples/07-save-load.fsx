@@ -130,8 +130,10 @@ let modelA, _, loaderA, trainerA = newRun ()
 printHistory "A" (trainerA.Fit(loaderA, epochs = 2))
 
 let checkpointPath = Path.Combine(out, "checkpoint.safetensors")
-let modelB, _, loaderB, trainerB = newRun ()
-trainerB.Fit(loaderB, epochs = 1, callbacks = [ Checkpoint.callback checkpointPath 1 loaderB ]) |> printHistory "B"
+let modelB, optimizerB, loaderB, trainerB = newRun ()
+let historyB = trainerB.Fit(loaderB, epochs = 1)
+printHistory "B" historyB
+modelB |> Checkpoint.save checkpointPath loaderB optimizerB 1 historyB
 printfn "  checkpoint saved after epoch %d" (Checkpoint.epoch checkpointPath)
 
 let modelC, optimizerC, loaderC, trainerC = newRun ()        // as in a new process
