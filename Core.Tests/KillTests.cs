@@ -17,47 +17,21 @@ namespace Functional.Tests;
 /// </remarks>
 public class KillTests : FileTestBase
 {
-#if DEBUG
-    const string Configuration = "Debug";
-#else
-    const string Configuration = "Release";
-#endif
-
-    static string ExamplesDll()
-    {
-        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Functional.sln"))) dir = dir.Parent;
-        if (dir is null) Assert.Fail($"The repository root (Functional.sln) was not found above {TestContext.CurrentContext.TestDirectory}.");
-        var dll = Path.Combine(dir!.FullName, "Examples", "bin", Configuration, "net10.0", "Functional.Examples.dll");
-        if (!File.Exists(dll))
-            Assert.Fail($"{dll} is absent: run `dotnet build Examples -c {Configuration}` before this test (CI builds Examples first).");
-        return dll;
-    }
-
     [Test]
     public void LatestCheckpointSurvivesRandomKills()
     {
-        var dll = ExamplesDll();
+        var dll = ExamplesCli.Dll();
         var seed = Environment.TickCount;
         var random = new Random(seed);
         TestContext.Out.WriteLine($"kill delays drawn with seed {seed}");
         var path = FilePath("latest.safetensors");
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
         var interruptedWrites = 0;
         const int Rounds = 10;
 
         for (int round = 0; round < Rounds; round++)
         {
             long start = round * 1_000_000L + 1;
-            var info = new ProcessStartInfo(host)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var a in new[] { dll, "write-checkpoints", Folder, "1000000", "--start", start.ToString() }) info.ArgumentList.Add(a);
-            info.Environment["OMP_NUM_THREADS"] = "1";
-            info.Environment["MKL_NUM_THREADS"] = "1";
+            var info = ExamplesCli.StartInfo(dll, ["write-checkpoints", Folder, "1000000", "--start", start.ToString()]);
 
             var printed = new ConcurrentQueue<long>();
             using var firstLine = new ManualResetEventSlim();

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using NUnit.Framework;
 
@@ -8,23 +7,9 @@ namespace Functional.Tests;
 /// output with the native libraries removed or left unpatched.</summary>
 public class NativeLoadingTests
 {
-    static string ExamplesOutput()
-    {
-        // Core.Tests references Examples (without its assembly) so that it is built first.
-        var output = new DirectoryInfo(AppContext.BaseDirectory);          // .../Core.Tests/bin/<Configuration>/net10.0
-        var configuration = output.Parent!.Name;
-        var root = output;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Functional.sln"))) root = root.Parent;
-        Assert.That(root, Is.Not.Null, $"no Functional.sln above {output.FullName}");
-        var folder = Path.Combine(root!.FullName, "Examples", "bin", configuration, "net10.0");
-        var dll = Path.Combine(folder, "Functional.Examples.dll");
-        Assert.That(File.Exists(dll), Is.True, $"{dll} is missing: build Examples first (dotnet build Examples -c Release).");
-        return folder;
-    }
-
     static string CopyWithout(Func<string, bool> skip, Func<string, bool> link)
     {
-        var source = ExamplesOutput();
+        var source = ExamplesCli.Folder();
         var target = Path.Combine(Path.GetTempPath(), "functional-native-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(target);
         foreach (var file in Directory.GetFiles(source))
@@ -40,18 +25,12 @@ public class NativeLoadingTests
 
     static (int Exit, string Output) RunSmoke(string folder, string home)
     {
-        var start = new ProcessStartInfo("dotnet", $"\"{Path.Combine(folder, "Functional.Examples.dll")}\" smoke")
+        var result = ExamplesCli.Run(Path.Combine(folder, "Functional.Examples.dll"), ["smoke"], TimeSpan.FromSeconds(60), start =>
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        start.Environment["HOME"] = home;
-        start.Environment["XDG_DATA_HOME"] = Path.Combine(home, ".local", "share");
-        start.Environment["OMP_NUM_THREADS"] = "1";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEnd();
-        Assert.That(process.WaitForExit(60_000), Is.True, "the smoke command did not finish in 60 s");
-        return (process.ExitCode, output.Result + error);
+            start.Environment["HOME"] = home;
+            start.Environment["XDG_DATA_HOME"] = Path.Combine(home, ".local", "share");
+        });
+        return (result.ExitCode, result.Output + result.Error);
     }
 
     [Test]

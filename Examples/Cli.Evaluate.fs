@@ -24,8 +24,8 @@ let runEval (args: string[]) =
     let o = Options.parse "eval" [ "model"; "data"; "batch-size"; "device" ] [] args
     let model, device = load "eval" o
     use model = model
-    let test = FashionMnist.Load(Options.string "data" o |> Option.toObj, train = false)
-    printfn "%s" (Train.describeSource test test)
+    let test = FashionMnist.Load(Options.folder "eval" "data" o |> Option.toObj, train = false)
+    printfn "%s" (Train.describeTestSource test)
     let loader = DataLoader(test, Options.int "eval" "batch-size" 64 o, device = device).Map(ToTensor())
     let result = Trainer.Evaluate(model, Losses.CrossEntropy(), loader, device)
     printfn "Test Error: "
@@ -38,7 +38,7 @@ let runPredict (args: string[]) =
     let o = Options.parse "predict" [ "model"; "index"; "data"; "device" ] [] args
     let model, device = load "predict" o
     use model = model
-    let test = FashionMnist.Load(Options.string "data" o |> Option.toObj, train = false)
+    let test = FashionMnist.Load(Options.folder "predict" "data" o |> Option.toObj, train = false)
     let index = Options.int "predict" "index" 0 o
     if index < 0 || index >= test.Count then invalidArg "index" $"predict: --index must be in 0..{test.Count - 1}, got {index}."
     use sample = test[index]

@@ -48,3 +48,10 @@ let string name (p: Parsed) = p.Values.TryFind name
 
 /// True when the flag was given.
 let flag name (p: Parsed) = p.Flags.Contains name
+
+/// An optional folder option that must name an existing folder: a mistyped `--data` fails here
+/// instead of silently falling back to another copy of the data.
+let folder (command: string) name (p: Parsed) =
+    match p.Values.TryFind name with
+    | Some v when not (IO.Directory.Exists v) -> invalidArg name $"{command}: --{name} expects an existing folder, got '{v}' (no such folder)."
+    | value -> value

@@ -21,15 +21,21 @@ let usage =
     "train [--epochs 10] [--batch-size 64] [--lr 1e-3] [--optimizer sgd|adam|adamw] [--seed N] [--device auto|cpu|cuda[:N]]\n" +
     "      [--data <root>] [--save <model.safetensors>] [--plot <png>] [--extra-relu]"
 
+/// Where a split came from, in words.
+let private sourceKind (data: FashionMnist) =
+    match data.Source.Kind with
+    | k when k = DataSource.ShippedSubset -> "the subset shipped with Functional (the full data set was not found: apt-get install dataset-fashion-mnist, or pass --data <root>)"
+    | k when k = DataSource.DebianPackage -> "the Debian package dataset-fashion-mnist"
+    | k when k = DataSource.Downloaded -> "a download"
+    | _ -> "the given root"
+
 /// Where the data came from, in a sentence.
 let describeSource (train: FashionMnist) (test: FashionMnist) =
-    let kind =
-        match train.Source.Kind with
-        | k when k = DataSource.ShippedSubset -> "the subset shipped with Functional (the full data set was not found: apt-get install dataset-fashion-mnist, or pass --data <root>)"
-        | k when k = DataSource.DebianPackage -> "the Debian package dataset-fashion-mnist"
-        | k when k = DataSource.Downloaded -> "a download"
-        | _ -> "the given root"
-    $"Fashion-MNIST: {train.Count} training and {test.Count} test images from {kind}, {train.Source.Folder}"
+    $"Fashion-MNIST: {train.Count} training and {test.Count} test images from {sourceKind train}, {train.Source.Folder}"
+
+/// Where the test split came from, in a sentence (for commands that read only that split).
+let describeTestSource (test: FashionMnist) =
+    $"Fashion-MNIST: {test.Count} test images from {sourceKind test}, {test.Source.Folder}"
 
 /// Draws train and test loss (left axis) and test accuracy (right axis) per epoch.
 let plot (path: string) (history: History) =
@@ -68,7 +74,7 @@ let run (args: string[]) =
     let device = Device.Parse(defaultArg (Options.string "device" o) "auto").Resolve()
     let seed = Options.string "seed" o |> Option.map (fun _ -> int64 (Options.int "train" "seed" 0 o))
 
-    let root = Options.string "data" o |> Option.toObj
+    let root = Options.folder "train" "data" o |> Option.toObj
     let train = FashionMnist.Load(root, train = true)
     let test = FashionMnist.Load(root, train = false)
     printfn "%s" (describeSource train test)
@@ -91,6 +97,7 @@ let run (args: string[]) =
 
     Options.string "save" o |> Option.iter (fun path ->
         let full = IO.Path.GetFullPath path
+        IO.Directory.CreateDirectory(IO.Path.GetDirectoryName full) |> ignore
         ModelFile.Save(full, NeuralNetwork.Spec(Options.flag "extra-relu" o), [| 1L; 28L; 28L |], model)
         printfn "Saved PyTorch Model State to %s (weights as safetensors, with the layer spec to rebuild the model)" full)
     Options.string "plot" o |> Option.iter (fun path -> printfn "Plot written to %s" (plot path history))

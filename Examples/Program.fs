@@ -33,6 +33,13 @@ let usage () =
     eprintfn "commands:"
     for c in commands do eprintfn "  %-14s %s" c.Name c.Summary
 
+/// An ArgumentException's message without .NET's " (Parameter 'x')" suffix: the CLI's messages
+/// already name the option.
+let withoutParameterName (e: ArgumentException) =
+    match e.ParamName with
+    | null -> e.Message
+    | name -> e.Message.Replace($" (Parameter '{name}')", "")
+
 [<EntryPoint>]
 let main argv =
     match List.ofArray argv with
@@ -43,6 +50,9 @@ let main argv =
         | Some c ->
             try c.Run (Array.ofList rest)
             with
-            | :? ArgumentException as e -> eprintfn "error: %s" e.Message; 2
+            | :? ArgumentException as e -> eprintfn "error: %s" (withoutParameterName e); 2
             | :? NativeLoadException as e -> eprintfn "%s" e.Message; 3
+            // A damaged or missing file (model, checkpoint, data): the message names the file.
+            | :? IO.InvalidDataException
+            | :? IO.IOException as e -> eprintfn "error: %s" e.Message; 1
         | None -> eprintfn "unknown command '%s'" name; usage (); 2

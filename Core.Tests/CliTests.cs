@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Functional.Data;
+using Functional.Serialization;
+using NUnit.Framework;
+using static TorchSharp.torch;
+
+namespace Functional.Tests;
+
+/// <summary>
+/// The Examples CLI end to end, as a user runs it: <c>train --save</c>, then <c>eval</c> and <c>predict</c> on the
+/// saved file, in child processes, on the Fashion-MNIST subset that ships in the repository (10,000 training and
+/// 2,000 test images, one epoch: a few seconds a run).
+/// </summary>
+/// <remarks>
+/// Printed figures are checked against oracles, never against the program's own earlier output: the first loss of an
+/// untrained 10-class network is near ln 10, <c>eval</c>'s accuracy is recomputed here from the model file with raw
+/// TorchSharp, and <c>predict</c>'s probabilities are recomputed the same way.
+/// </remarks>
+[NonParallelizable]
+public class CliTests
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+
+    string folder = "";
+    string subset = "";
+    string model = "";
+    ExamplesCli.Result train = null!;
+
+    [OneTimeSetUp]
+    public void TrainOnce()
+    {
+        Native.EnsureLoaded();
+        subset = Path.Combine(ExamplesCli.RepositoryRoot(), "Data", "fashion-mnist-subset");
+        Assert.That(Directory.Exists(subset), Is.True, $"the shipped subset {subset} is missing");
+        folder = Path.Combine(Path.GetTempPath(), "functional-cli-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        model = Path.Combine(folder, "m.safetensors");
+        train = Train(0, model);
+    }
+
+    [OneTimeTearDown]
+    public void DeleteFolder()
+    {
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+    }
+
+    ExamplesCli.Result Train(int seed, string save) =>
+        Cli("train", "--epochs", "1", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--data", subset, "--save", save);
+
+    static ExamplesCli.Result Cli(params string[] args) => ExamplesCli.Run(ExamplesCli.Dll(), args, Timeout);
+
+    static double Number(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+
+    /// <summary>The tutorial's output, line by line, with the command's two header lines before it and the save line after.</summary>
+    [Test]
+    public void TrainPrintsTheTutorialsLinesAndSavesTheModel()
+    {
+        Assert.That(train.ExitCode, Is.EqualTo(0), train.ToString());
+        var lines = train.Lines;
+        Assert.That(lines, Has.Length.EqualTo(11), train.ToString());
+        Assert.Multiple(() =>
+        {
+            Assert.That(lines[0], Is.EqualTo($"Fashion-MNIST: 10000 training and 2000 test images from the given root, {subset}"));
+            Assert.That(lines[1], Does.Match(@"^Using (cpu|cuda(:\d+)?) device$"));
+            Assert.That(lines[2], Does.Match(@"^Epoch 1$"));
+            Assert.That(lines[3], Does.Match(@"^-{31}$"));
+            Assert.That(lines[4], Does.Match(@"^loss: \d+\.\d{6}  \[\s*0/10000\]$"));
+            Assert.That(lines[5], Does.Match(@"^loss: \d+\.\d{6}  \[ 6400/10000\]$"));
+            Assert.That(lines[6], Does.Match(@"^Test Error: $"));
+            Assert.That(lines[7], Does.Match(@"^ Accuracy: \d+\.\d%, Avg loss: \s*\d+\.\d{6} $"));
+            Assert.That(lines[8], Is.Empty);
+            Assert.That(lines[9], Does.Match(@"^Done!$"));
+            Assert.That(lines[10], Does.StartWith($"Saved PyTorch Model State to {model} "));
+        });
+        // Before any step the network guesses uniformly over 10 classes: cross-entropy ln 10 = 2.3026.
+        var first = Number(Regex.Match(lines[4], @"loss: (\S+)").Groups[1].Value);
+        Assert.That(first, Is.EqualTo(Math.Log(10)).Within(0.05));
+        Assert.That(File.Exists(model), Is.True);
+        Assert.That(ModelFile.ReadSpec(model), Does.Contain("Linear"), "a whole-model file, with its spec");
+        Assert.That(train.Error, Is.Empty);
+    }
+
+    [Test]
+    public void EvalOfTheSavedModelPrintsTheLastEpochsTestLineAndTheAccuracyComputedHere()
+    {
+        Assume.That(train.ExitCode, Is.EqualTo(0), train.ToString());
+        var eval = Cli("eval", "--model", model, "--data", subset);
+        Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
+        Assert.That(eval.Lines, Is.EqualTo(new[]
+        {
+            $"Fashion-MNIST: 2000 test images from the given root, {subset}",
+            "Test Error: ",
+            train.Lines[7],          // same model, same test data: the same figures as the end of training
+        }), eval.ToString());
+
+        // The accuracy recomputed from the model file and the raw test tensors.
+        using var scope = NewDisposeScope();
+        using var net = ModelFile.Load(model);
+        using var test = FashionMnist.Load(subset, train: false);
+        using var _ = no_grad();
+        var predicted = net.forward(test.Features.to_type(ScalarType.Float32).div(255.0)).argmax(1);
+        var accuracy = 100.0 * predicted.eq(test.Labels).sum().item<long>() / test.Count;
+        var printed = Number(Regex.Match(eval.Lines[2], @"Accuracy: (\S+)%").Groups[1].Value);
+        Assert.That(printed, Is.EqualTo(accuracy).Within(0.05 + 1e-9), "the exact accuracy to one decimal (a tie may round either way)");
+    }
+
+    [Test]
+    public void PredictPrintsTheClassAndProbabilitiesOfTheImage()
+    {
+        Assume.That(train.ExitCode, Is.EqualTo(0), train.ToString());
+        const int Index = 3;
+        var result = Cli("predict", "--model", model, "--index", Index.ToString(CultureInfo.InvariantCulture), "--data", subset);
+        Assert.That(result.ExitCode, Is.EqualTo(0), result.ToString());
+        var lines = result.Lines;
+        Assert.That(lines, Has.Length.EqualTo(11), result.ToString());
+
+        var rows = lines.Skip(1).Select(l => Regex.Match(l, @"^  (\S+(?: \S+)?)\s+(\d+\.\d\d)%(  <-)?$")).ToArray();
+        Assert.That(rows.All(m => m.Success), Is.True, result.ToString());
+        Assert.That(rows.Select(m => m.Groups[1].Value), Is.EqualTo(FashionMnist.Classes), "one row per class, in label order");
+        var percent = rows.Select(m => Number(m.Groups[2].Value)).ToArray();
+        Assert.That(percent.Sum(), Is.EqualTo(100.0).Within(0.06), "ten probabilities rounded to 0.01 %");
+        var marked = rows.Select((m, i) => (m.Groups[3].Success, i)).Single(r => r.Success).i;
+        Assert.That(percent[marked], Is.EqualTo(percent.Max()), "the arrow marks the most probable class");
+
+        // The oracle: the image and label read here, the probabilities computed with raw TorchSharp.
+        using var scope = NewDisposeScope();
+        using var net = ModelFile.Load(model);
+        using var test = FashionMnist.Load(subset, train: false);
+        using var sample = test[Index];
+        using var _ = no_grad();
+        var probabilities = nn.functional.softmax(net.forward(sample.Features.unsqueeze(0).to_type(ScalarType.Float32).div(255.0)), 1)
+            .squeeze(0).data<float>().ToArray();
+        for (int c = 0; c < 10; c++) Assert.That(percent[c], Is.EqualTo(100.0 * probabilities[c]).Within(0.0051), FashionMnist.Classes[c]);
+        var expected = Array.IndexOf(probabilities, probabilities.Max());
+        Assert.That(marked, Is.EqualTo(expected), "the predicted class is the argmax");
+        Assert.That(lines[0], Is.EqualTo($"Test image {Index}: Predicted: \"{FashionMnist.Classes[expected]}\", Actual: \"{FashionMnist.Classes[sample.ClassIndex]}\""));
+    }
+
+    [Test]
+    public void TheSameSeedGivesTheSameRunAndTheSameFileAnotherSeedDoesNot()
+    {
+        Assume.That(train.ExitCode, Is.EqualTo(0), train.ToString());
+        var again = Path.Combine(folder, "again.safetensors");
+        var second = Train(0, again);
+        Assert.That(second.ExitCode, Is.EqualTo(0), second.ToString());
+        Assert.That(second.Lines[..^1], Is.EqualTo(train.Lines[..^1]), "every line but the one naming the saved file");
+        Assert.That(File.ReadAllBytes(again), Is.EqualTo(File.ReadAllBytes(model)), "the saved model, byte for byte");
+
+        var other = Train(1, Path.Combine(folder, "other.safetensors"));
+        Assert.That(other.ExitCode, Is.EqualTo(0), other.ToString());
+        Assert.That(other.Lines[4..8], Is.Not.EqualTo(train.Lines[4..8]), "the seed decides the initial weights and the shuffling");
+    }
+
+    [Test]
+    public void EvalOfAMissingFileFailsNamingIt()
+    {
+        var missing = Path.Combine(folder, "missing.safetensors");
+        var result = Cli("eval", "--model", missing, "--data", subset);
+        Assert.That(result.ExitCode, Is.Not.EqualTo(0), result.ToString());
+        Assert.That(result.Error, Does.Contain(missing));
+        Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
+    }
+
+    [Test]
+    public void ANonNumericOptionExitsWithTwoNamingTheOption()
+    {
+        var result = Cli("train", "--epochs", "x");
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Error, Does.Contain("--epochs").And.Contain("'x'"));
+        Assert.That(result.Output, Is.Empty, "nothing ran");
+    }
+
+    [TestCase(1000, TestName = "a file cut inside its header")]
+    [TestCase(-100, TestName = "a file cut inside its weights")]
+    public void ATruncatedModelFileFailsNamingIt(int keep)
+    {
+        Assume.That(train.ExitCode, Is.EqualTo(0), train.ToString());
+        var bytes = File.ReadAllBytes(model);
+        var cut = Path.Combine(folder, $"cut{keep}.safetensors");
+        File.WriteAllBytes(cut, bytes[..(keep > 0 ? keep : bytes.Length + keep)]);
+        var result = Cli("eval", "--model", cut, "--data", subset);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.Error, Does.StartWith($"error: {cut}:"), result.ToString());
+        Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
+    }
+
+    [Test]
+    public void AMistypedDataFolderIsAnErrorNotASilentFallback()
+    {
+        var result = Cli("eval", "--model", model, "--data", Path.Combine(folder, "no-such-folder"));
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Error, Does.Contain("--data").And.Contain("no-such-folder"));
+    }
+}
