@@ -73,6 +73,7 @@ public class ModelsTests
         }
 
         var first = Step();
+        GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();   // earlier garbage is finalized now, not mid-measurement
         var live = Tensor.TotalCount;
         double last = first;
         for (var i = 0; i < 30; i++) last = Step();

@@ -393,6 +393,7 @@ public class TensorTests
         using var x = torch.tensor(new[] { 0.5, 1.5 });
         Func<Tensor, Tensor> f = t => (t.exp() * t).sum();
         for (var i = 0; i < 10; i++) Differentiation.Hessian(f, x).Dispose();   // warm up
+        GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();   // earlier garbage is finalized now, not mid-measurement
         var before = Tensor.TotalCount;
         for (var i = 0; i < 1000; i++)
         {

@@ -7,6 +7,15 @@ open FsCheck
 open FsCheck.FSharp
 open TorchSharp
 
+/// The live tensor count after a full garbage collection. Tensors that earlier tests left to the
+/// finalizer are freed first, so that a later comparison counts only what the code under test did
+/// (a finalizer running in the middle would otherwise lower the count at a random moment).
+let settledTensorCount () =
+    System.GC.Collect()
+    System.GC.WaitForPendingFinalizers()
+    System.GC.Collect()
+    torch.Tensor.TotalCount
+
 /// Shapes of rank 0..maxRank with sizes 0..maxSize; sizes 0 and 1 come up often.
 let shapeWith (maxRank: int) (maxSize: int) : Gen<int64[]> =
     gen {

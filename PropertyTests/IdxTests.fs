@@ -103,8 +103,10 @@ let ``a flipped byte in a plain header always raises`` () =
     Prop.forAll (Arb.fromGen cases) (raises "flipped.idx")
 
 [<Property(MaxTest = 80)>]
-let ``a flipped byte in a gzip file's stream or trailer always raises`` () =
+let ``a flipped byte in a gzip file's stream or trailer raises, or changes nothing`` () =
     // Bytes 3..9 of a gzip header (flags, time, extra flags, OS) are not covered by any checksum.
+    // Inside the deflate stream a flip almost always breaks the stream or the CRC-32; the rare flip
+    // of a padding bit after the final block decodes to the very same data, which is then returned.
     let cases =
         gen {
             let! array = nonEmpty
@@ -113,12 +115,12 @@ let ``a flipped byte in a gzip file's stream or trailer always raises`` () =
             let! mask = Gen.choose (1, 255)
             let damaged = Array.copy bytes
             damaged[at] <- damaged[at] ^^^ byte mask
-            return damaged
+            return array, damaged
         }
-    Prop.forAll (Arb.fromGen cases) (fun bytes ->
+    Prop.forAll (Arb.fromGen cases) (fun (original: IdxArray, bytes) ->
         try
-            Idx.Parse(bytes, "flipped.gz") |> ignore
-            false
+            let back = Idx.Parse(bytes, "flipped.gz")
+            back.Dimensions = original.Dimensions && back.Data = original.Data
         with :? InvalidDataException as e -> e.Message.Contains "flipped.gz")
 
 [<Test>]

@@ -210,7 +210,7 @@ let ``Training steps do not leak tensors`` () =
     use x = torch.randn(16L, 4L)
     use y = torch.randint(3L, [| 16L |])
     for _ in 1 .. 3 do trainStep model optimizer x y
-    let before = torch.Tensor.TotalCount
+    let before = Generators.settledTensorCount ()
     for _ in 1 .. 20 do trainStep model optimizer x y
     Assert.That(torch.Tensor.TotalCount, eq(before))
 
@@ -345,9 +345,10 @@ let ``The facade's step adds the transformation's updates (the fused learning ra
             let grads = shapes |> List.map (fun s -> torch.randn(s, generator = g))
             List.zip ps grads |> List.iter (fun (p, gr) -> p.grad <- gr.clone())
             optimizer.Step()
+            // The fused add_(u, alpha) rounds once, the update by hand twice: compare within float32 rounding.
             let u = Optim.update grads state manual byHand
             using (torch.no_grad ()) (fun _ -> List.iter2 (fun (m: torch.Tensor) (d: torch.Tensor) -> m.add_(d) |> ignore) manual u)
-            if not (List.forall2 (fun (p: Parameter) (m: torch.Tensor) -> p.allclose(m, rtol = 1e-6, atol = 1e-7)) ps manual) then ok <- false
+            if not (List.forall2 (fun (p: Parameter) (m: torch.Tensor) -> p.allclose(m, rtol = 1e-5, atol = 1e-6)) ps manual) then ok <- false
         ok)
 
 [<Test>]

@@ -114,7 +114,7 @@ let ``Compose applies in order and frees its intermediates`` () =
     use warm = composed.Apply x
     GC.Collect()
     GC.WaitForPendingFinalizers()
-    let before = torch.Tensor.TotalCount
+    let before = Generators.settledTensorCount ()
     use y = composed.Apply x
     Assert.That(torch.Tensor.TotalCount - before, equalTo 1L)
     Assert.That(y.data<float32>().ToArray(), equalTo([| 0uy; 51uy; 102uy; 255uy |] |> Array.map (fun b -> (float32 b / 255.0f - 0.5f) / 0.5f)))
