@@ -25,7 +25,11 @@ public sealed class Batch : IDisposable
                 $"A batch has as many labels as feature rows: got features [{string.Join(", ", features.shape)}] and labels [{string.Join(", ", labels.shape)}].", nameof(labels));
         Features = features;
         Labels = labels;
+        count = (int)features.shape[0];
     }
+
+    // Read once: Tensor.shape is a native call that allocates.
+    readonly int count;
 
     /// <summary>The inputs, samples along dimension 0 (e.g. [64, 1, 28, 28]).</summary>
     public Tensor Features { get; }
@@ -34,7 +38,7 @@ public sealed class Batch : IDisposable
     public Tensor Labels { get; }
 
     /// <summary>The number of samples in the batch.</summary>
-    public int Count => (int)Features.shape[0];
+    public int Count => count;
 
     /// <summary>Whether <see cref="Keep"/> was called: the loader will not dispose this batch.</summary>
     public bool IsKept { get; private set; }

@@ -15,6 +15,8 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
 {
     readonly Tensor features;
     readonly Tensor labels;
+    // Read once: Tensor.shape is a native call that allocates, and a batch checks every index against it.
+    readonly int count;
     bool disposed;
 
     /// <summary>Creates the dataset; <paramref name="features"/> and <paramref name="labels"/> have the same first dimension.</summary>
@@ -32,6 +34,7 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
             throw new ArgumentException($"A dataset holds at most {int.MaxValue} samples, got {features.shape[0]}.", nameof(features));
         this.features = features.alias().DetachFromDisposeScope();
         this.labels = labels.alias().DetachFromDisposeScope();
+        count = (int)features.shape[0];
         Transform = transform;
         TargetTransform = targetTransform;
     }
@@ -49,7 +52,7 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
     public Transform? TargetTransform { get; }
 
     /// <inheritdoc />
-    public int Count => (int)features.shape[0];
+    public int Count => count;
 
     /// <inheritdoc />
     public Sample this[int index]
