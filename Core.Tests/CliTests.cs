@@ -192,4 +192,15 @@ public class CliTests
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
         Assert.That(result.Error, Does.Contain("--data").And.Contain("no-such-folder"));
     }
+
+    [Test]
+    public void CudaAskedForWithoutCudaIsAnErrorThatSaysWhatToDo()
+    {
+        if (CudaInfo.IsAvailable) Assert.Ignore("this machine has CUDA, so asking for it is no mistake here.");
+        var result = Cli("train", "--device", "cuda", "--data", subset);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.Error, Does.StartWith("error: cuda:0 was asked for, but CUDA is not available"));
+        Assert.That(result.Error, Does.Contain("README"), "it says where the fix is");
+        Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
+    }
 }
