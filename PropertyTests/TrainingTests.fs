@@ -264,3 +264,22 @@ let ``fit resumed from a checkpoint continues exactly as an uninterrupted run`` 
     Assert.That(restHistory.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq,
                 Is.EqualTo<float list>(wholeHistory.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq))
     IO.File.Delete path
+
+[<Test>]
+let ``a checkpoint restored into another optimizer or model is refused naming the file and the part`` () =
+    let path = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-restore-{Guid.NewGuid():N}.ckpt")
+    try
+        torch.manual_seed 1L |> ignore
+        use model = dropoutModel ()
+        use adam = Optimizers.Adam(1e-2).Bind(model :> torch.nn.Module)
+        TrainingCheckpoint.Save(path, model, adam, 0, History([]))
+        use sgd = Optimizers.Sgd(1e-2, momentum = 0.9).Bind(model :> torch.nn.Module)
+        let e = Assert.Throws<IO.InvalidDataException>(Action(fun () -> TrainingCheckpoint.Restore(path, model, sgd) |> ignore))
+        Assert.That(e.Message, Does.StartWith(path + ": the checkpoint's optimizer state does not fit"))
+        Assert.That(e.Message, Does.Contain(adam.Transformation.Name).And.Contain(sgd.Transformation.Name))
+        use other = torch.nn.Sequential([| struct ("out", torch.nn.Linear(784L, 10L) :> torch.nn.Module<torch.Tensor, torch.Tensor>) |])
+        use otherAdam = Optimizers.Adam(1e-2).Bind(other :> torch.nn.Module)
+        let m = Assert.Throws<Functional.Serialization.StateDictMismatchException>(Action(fun () -> TrainingCheckpoint.Restore(path, other, otherAdam) |> ignore))
+        Assert.That(m.Message, Does.Contain(path).And.Contain("hidden.weight"))
+    finally
+        IO.File.Delete path
