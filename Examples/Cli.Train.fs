@@ -71,7 +71,7 @@ let run (args: string[]) =
     if epochs < 1 then invalidArg "epochs" $"train: --epochs must be 1 or more, got {epochs}."
     if batchSize < 1 then invalidArg "batch-size" $"train: --batch-size must be 1 or more, got {batchSize}."
     if not (lr > 0.0) then invalidArg "lr" $"train: --lr must be positive, got {lr}."
-    let device = Device.Parse(defaultArg (Options.string "device" o) "auto").Resolve()
+    let device = Options.device "train" o
     let seed = Options.string "seed" o |> Option.map (fun _ -> int64 (Options.int "train" "seed" 0 o))
 
     let root = Options.folder "train" "data" o |> Option.toObj
