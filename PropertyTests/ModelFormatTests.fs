@@ -124,6 +124,9 @@ let ``The summary's shapes agree with the spec's shape inference, and frozen par
         Assert.That(row.OutputShape |> Array.skip 1 |> Array.map int |> List.ofArray, eq(shape), row.Name)
     Assert.That(summary.NonTrainableParameters, eq(frozen.numel()))
     Assert.That(summary.TrainableParameters + summary.NonTrainableParameters, eq(Model.parameterCount model))
+    let text = summary.ToString()
+    contains($"Non-trainable params: {frozen.numel()}", text)
+    contains($"Trainable params: {Model.parameterCount model - frozen.numel()}", text)
     Assert.That(model.training, Is.True, "the summary restores training mode")
 
 [<Test>]
