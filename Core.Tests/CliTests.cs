@@ -198,6 +198,19 @@ public class CliTests
     }
 
     [Test]
+    public void ASavePathThatCannotBeWrittenFailsBeforeTraining()
+    {
+        var blocker = Path.Combine(folder, "a-file");
+        File.WriteAllText(blocker, "not a folder");
+        var save = Path.Combine(blocker, "m.safetensors");
+        var result = Cli("train", "--epochs", "1", "--data", subset, "--save", save);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.Error, Does.StartWith("error: ").And.Contain(blocker));
+        Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
+        Assert.That(result.Output, Does.Not.Contain("Epoch 1"), "no epoch is trained only to be lost");
+    }
+
+    [Test]
     public void AMistypedDataFolderIsAnErrorNotASilentFallback()
     {
         var result = Cli("eval", "--model", model, "--data", Path.Combine(folder, "no-such-folder"));
