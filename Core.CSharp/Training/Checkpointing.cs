@@ -55,7 +55,8 @@ public static class TrainingCheckpoint
     }
 
     /// <summary>Restores model weights (strictly), optimizer state and generators from a checkpoint and
-    /// returns the history of the epochs it holds: pass it as <c>resume</c> to <see cref="Trainer.Fit"/>.</summary>
+    /// returns the history of the epochs it holds: pass it as <c>resume</c> to <see cref="Trainer.Fit"/>.
+    /// Every part is checked first: when it throws, the model and optimizer are as they were.</summary>
     /// <exception cref="InvalidDataException">The file is damaged, or its optimizer state does not fit
     /// <paramref name="optimizer"/>; the message names the file and the part.</exception>
     /// <exception cref="StateDictMismatchException">The saved weights do not fit <paramref name="model"/>; the report lists the keys.</exception>
@@ -65,7 +66,10 @@ public static class TrainingCheckpoint
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         using var checkpoint = Checkpoint.Load(path);
-        checkpoint.RestoreModel(model, strict: true);
+        // Every part is checked before any is restored: a checkpoint that does not fit leaves the model,
+        // the optimizer and the generators as they were.
+        var modelReport = StateDict.Compare(model, checkpoint.Model);
+        if (!modelReport.AllKeysMatched) throw new StateDictMismatchException(modelReport, path);
         string Scalar(string key) => checkpoint.OptimizerScalars.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{path}: the checkpoint's optimizer state has no '{key}' entry; it was not written by TrainingCheckpoint.Save.");
         Dictionary<string, double>? scalars;
@@ -77,25 +81,28 @@ public static class TrainingCheckpoint
         if (scalars is null) throw new InvalidDataException($"{path}: the optimizer scalars are null.");
         if (!long.TryParse(Scalar("step_count"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var stepCount) || stepCount < 0)
             throw new InvalidDataException($"{path}: the optimizer's step_count is '{Scalar("step_count")}', not a non-negative integer.");
-        try
-        {
-            optimizer.LoadStateScalars(new OptimizerScalars(Scalar("transformation"), stepCount, scalars));
-            optimizer.LoadStateTensors(checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidDataException($"{path}: the checkpoint's optimizer state does not fit this optimizer. {e.Message}", e);
-        }
-        if (checkpoint.GeneratorStates.TryGetValue(TorchGenerator, out var torchState)) torch.set_rng_state(torchState);
-        if (train?.ShuffleGenerator is { } shuffle)
-        {
-            if (!checkpoint.GeneratorStates.TryGetValue(ShuffleGenerator, out var shuffleState))
-                throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader).");
-            shuffle.set_state(shuffleState);
-        }
+        var shuffle = train?.ShuffleGenerator;
+        Tensor? shuffleState = null;
+        if (shuffle is not null && !checkpoint.GeneratorStates.TryGetValue(ShuffleGenerator, out shuffleState))
+            throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader).");
         var history = new History(checkpoint.History.Select((d, i) => FromDictionary(path, i, d)));
         if (history.Count != checkpoint.Epoch)
             throw new InvalidDataException($"{path}: the checkpoint is of epoch {checkpoint.Epoch} but holds {history.Count} epochs of history.");
+        try
+        {
+            // The tensors first: that load checks every name and shape before copying any, and a state of
+            // another transformation almost always has other tensor names.
+            optimizer.LoadStateTensors(checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
+            optimizer.LoadStateScalars(new OptimizerScalars(Scalar("transformation"), stepCount, scalars));
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException(
+                $"{path}: the checkpoint's optimizer state does not fit this optimizer (saved: {Scalar("transformation")}; given: {optimizer.Transformation.Name}). {e.Message}", e);
+        }
+        checkpoint.RestoreModel(model, strict: true);
+        if (checkpoint.GeneratorStates.TryGetValue(TorchGenerator, out var torchState)) torch.set_rng_state(torchState);
+        if (shuffle is not null) shuffle.set_state(shuffleState!);
         return history;
     }
 
