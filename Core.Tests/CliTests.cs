@@ -171,6 +171,18 @@ public class CliTests
         Assert.That(result.Output, Is.Empty, "nothing ran");
     }
 
+    [TestCase("train", "--device", "gpu", "auto, cpu, cuda or cuda:N", TestName = "a misspelt --device")]
+    [TestCase("eval", "--batch-size", "0", "1 or more", TestName = "a zero --batch-size for eval")]
+    [TestCase("train", "--lr", "-1", "positive", TestName = "a negative --lr")]
+    public void ABadOptionValueExitsWithTwoNamingTheOptionAndWhatItExpects(string command, string option, string value, string expected)
+    {
+        var result = command == "eval" ? Cli(command, "--model", model, option, value) : Cli(command, option, value);
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.Error, Does.StartWith($"error: {command}: {option} ").And.Contain(expected).And.Contain(value));
+        Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
+        Assert.That(result.Output, Is.Empty, "nothing ran");
+    }
+
     [TestCase(1000, TestName = "a file cut inside its header")]
     [TestCase(-100, TestName = "a file cut inside its weights")]
     public void ATruncatedModelFileFailsNamingIt(int keep)
@@ -183,6 +195,19 @@ public class CliTests
         Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
         Assert.That(result.Error, Does.StartWith($"error: {cut}:"), result.ToString());
         Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
+    }
+
+    [Test]
+    public void ASavePathThatCannotBeWrittenFailsBeforeTraining()
+    {
+        var blocker = Path.Combine(folder, "a-file");
+        File.WriteAllText(blocker, "not a folder");
+        var save = Path.Combine(blocker, "m.safetensors");
+        var result = Cli("train", "--epochs", "1", "--data", subset, "--save", save);
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.Error, Does.StartWith("error: ").And.Contain(blocker));
+        Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
+        Assert.That(result.Output, Does.Not.Contain("Epoch 1"), "no epoch is trained only to be lost");
     }
 
     [Test]

@@ -1,7 +1,6 @@
 namespace Functional.FSharp
 
 open System.IO
-open System.Text.Json
 open TorchSharp
 open Functional
 open Functional.Data
@@ -111,13 +110,7 @@ module ModelFile =
 
     /// The per-sample input shape the stored spec was built for.
     let readInputShape (path: string) : int list =
-        let key = Functional.Serialization.ModelFile.InputShapeKey
-        match (SafeTensors.ReadHeader path).Metadata.TryGetValue key with
-        | true, text ->
-            try JsonSerializer.Deserialize<int64[]> text |> Array.map int |> List.ofArray
-            with :? JsonException as e ->
-                raise (InvalidDataException($"{path}: the metadata '{key}' is not a JSON array of integers: {e.Message}", e))
-        | _ -> raise (InvalidDataException($"{path}: the metadata has no '{key}'; it was not saved with ModelFile.save."))
+        Functional.Serialization.ModelFile.ReadInputShape path |> Array.map int |> List.ofArray
 
 /// Training checkpoints for exact resume: the model's weights, the optimizer's state, the epoch, the
 /// random generators (LibTorch's and the training loader's shuffle) and the history, in one

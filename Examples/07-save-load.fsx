@@ -138,7 +138,11 @@ printfn "  checkpoint saved after epoch %d" (Checkpoint.epoch checkpointPath)
 
 let modelC, optimizerC, loaderC, trainerC = newRun ()        // as in a new process
 let resumed = modelC |> Checkpoint.restore checkpointPath loaderC optimizerC
-trainerC.Fit(loaderC, epochs = 2, resume = resumed) |> printHistory "B (resumed)"
+// Fit returns the whole run's history: the epochs read from the checkpoint, then the ones trained now.
+let historyC = trainerC.Fit(loaderC, epochs = 2, resume = resumed)
+for e in historyC.Epochs do
+    printfn "  B (resumed) epoch %d: train loss %.6f%s" e.Epoch e.TrainLoss
+        (if e.Epoch <= resumed.Count then "  (from the checkpoint's history, not trained again)" else "")
 let identical =
     List.forall2 (fun (_, a: Modules.Parameter) (_, b: Modules.Parameter) -> a.equal(b).all().item<bool>())
         (Model.namedParameters modelA) (Model.namedParameters modelC)

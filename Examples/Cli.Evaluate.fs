@@ -16,17 +16,19 @@ let private load (command: string) (o: Options.Parsed) =
         | Some p -> p
         | None -> invalidArg "model" $"{command}: --model <file> is required (a file written by train --save)."
     if not (IO.File.Exists path) then invalidArg "model" $"{command}: the model file '{path}' does not exist; write one with: train --save {path}"
-    let device = Device.Parse(defaultArg (Options.string "device" o) "auto").Resolve()
+    let device = Options.device command o
     ModelFile.Load(path, device), device
 
 /// `eval --model <file> [--data <root>] [--batch-size 64] [--device auto]`: the tutorial's test figures.
 let runEval (args: string[]) =
     let o = Options.parse "eval" [ "model"; "data"; "batch-size"; "device" ] [] args
+    let batchSize = Options.int "eval" "batch-size" 64 o
+    if batchSize < 1 then invalidArg "batch-size" $"eval: --batch-size must be 1 or more, got {batchSize}."
     let model, device = load "eval" o
     use model = model
     let test = FashionMnist.Load(Options.folder "eval" "data" o |> Option.toObj, train = false)
     printfn "%s" (Train.describeTestSource test)
-    let loader = DataLoader(test, Options.int "eval" "batch-size" 64 o, device = device).Map(ToTensor())
+    let loader = DataLoader(test, batchSize, device = device).Map(ToTensor())
     let result = Trainer.Evaluate(model, Losses.CrossEntropy(), loader, device)
     printfn "Test Error: "
     printfn " Accuracy: %s%%, Avg loss: %8s " ((100.0 * result.Accuracy).ToString("F1", Globalization.CultureInfo.InvariantCulture))

@@ -4,6 +4,7 @@ module Functional.Examples.Cli.Options
 
 open System
 open System.Globalization
+open Functional
 
 /// Parsed options: values by name (without the dashes) and the flags present.
 type Parsed = { Values: Map<string, string>; Flags: Set<string> }
@@ -55,3 +56,12 @@ let folder (command: string) name (p: Parsed) =
     match p.Values.TryFind name with
     | Some v when not (IO.Directory.Exists v) -> invalidArg name $"{command}: --{name} expects an existing folder, got '{v}' (no such folder)."
     | value -> value
+
+/// The `--device` option (default auto), resolved: a misspelt device fails naming the option.
+/// Asking for CUDA on a machine without it stays Device.Resolve's InvalidOperationException.
+let device (command: string) (p: Parsed) =
+    let text = defaultArg (p.Values.TryFind "device") "auto"
+    let parsed =
+        try Device.Parse text
+        with :? ArgumentException -> invalidArg "device" $"{command}: --device expects auto, cpu, cuda or cuda:N, got '{text}'."
+    parsed.Resolve()

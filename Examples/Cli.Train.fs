@@ -71,8 +71,19 @@ let run (args: string[]) =
     if epochs < 1 then invalidArg "epochs" $"train: --epochs must be 1 or more, got {epochs}."
     if batchSize < 1 then invalidArg "batch-size" $"train: --batch-size must be 1 or more, got {batchSize}."
     if not (lr > 0.0) then invalidArg "lr" $"train: --lr must be positive, got {lr}."
-    let device = Device.Parse(defaultArg (Options.string "device" o) "auto").Resolve()
+    let device = Options.device "train" o
     let seed = Options.string "seed" o |> Option.map (fun _ -> int64 (Options.int "train" "seed" 0 o))
+
+    // The output folders are made before training, so a bad --save or --plot path fails now, not after the epochs.
+    let outputPath name =
+        Options.string name o |> Option.map (fun (path: string) ->
+            let full = IO.Path.GetFullPath path
+            match IO.Path.GetDirectoryName full with
+            | null | "" -> ()
+            | folder -> IO.Directory.CreateDirectory folder |> ignore
+            full)
+    let savePath = outputPath "save"
+    let plotPath = outputPath "plot"
 
     let root = Options.folder "train" "data" o |> Option.toObj
     let train = FashionMnist.Load(root, train = true)
@@ -95,10 +106,8 @@ let run (args: string[]) =
     let testLoader = DataLoader(test, batchSize, device = device).Map(ToTensor())
     let history = trainer.Fit(trainLoader, testLoader, epochs, [ TutorialProgress() :> Callback ])
 
-    Options.string "save" o |> Option.iter (fun path ->
-        let full = IO.Path.GetFullPath path
-        IO.Directory.CreateDirectory(IO.Path.GetDirectoryName full) |> ignore
+    savePath |> Option.iter (fun full ->
         ModelFile.Save(full, NeuralNetwork.Spec(Options.flag "extra-relu" o), [| 1L; 28L; 28L |], model)
         printfn "Saved PyTorch Model State to %s (weights as safetensors, with the layer spec to rebuild the model)" full)
-    Options.string "plot" o |> Option.iter (fun path -> printfn "Plot written to %s" (plot path history))
+    plotPath |> Option.iter (fun path -> printfn "Plot written to %s" (plot path history))
     0

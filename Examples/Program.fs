@@ -54,7 +54,8 @@ let main argv =
             | :? NativeLoadException as e -> eprintfn "%s" e.Message; 3
             // A damaged or missing file (model, checkpoint, data): the message names the file.
             | :? IO.InvalidDataException
-            | :? IO.IOException as e -> eprintfn "error: %s" e.Message; 1
+            | :? IO.IOException
+            | :? UnauthorizedAccessException as e -> eprintfn "error: %s" e.Message; 1
             // What the machine or the run cannot do: CUDA asked for without CUDA, a loss that became NaN.
             | :? InvalidOperationException as e -> eprintfn "error: %s" e.Message; 1
         | None -> eprintfn "unknown command '%s'" name; usage (); 2

@@ -157,7 +157,17 @@ let ``Mismatched shapes are refused with the shapes in the message`` () =
 let ``A loss does not keep tensors alive`` () =
     use x = torch.randn(8L, 4L)
     use y = torch.randint(4L, [| 8L |])
-    let run () = for _ in 1 .. 5 do (Loss.apply Loss.crossEntropy x y).Dispose(); (Loss.apply Loss.bceWithLogits x x).Dispose(); (Loss.apply Loss.mse x x).Dispose()
+    use y32 = y.to_type(torch.ScalarType.Int32)      // converted to int64 inside the loss
+    use p = x.softmax(1L)
+    use lp = x.log_softmax(1L)
+    let run () =
+        for _ in 1 .. 5 do
+            (Loss.apply Loss.crossEntropy x y).Dispose(); (Loss.apply Loss.crossEntropy x y32).Dispose()
+            (Loss.apply Loss.crossEntropy x p).Dispose(); (Loss.apply Loss.nll lp y32).Dispose()
+            (Loss.apply Loss.bceWithLogits x x).Dispose(); (Loss.apply Loss.mse x x).Dispose()
+    use fromInt64 = Loss.apply Loss.crossEntropy x y
+    use fromInt32 = Loss.apply Loss.crossEntropy x y32
+    Assert.That(same fromInt32 fromInt64, Is.True, "int32 class indices give the int64 result")
     run ()
     let before = Generators.settledTensorCount ()
     run ()

@@ -124,6 +124,9 @@ let ``The summary's shapes agree with the spec's shape inference, and frozen par
         Assert.That(row.OutputShape |> Array.skip 1 |> Array.map int |> List.ofArray, eq(shape), row.Name)
     Assert.That(summary.NonTrainableParameters, eq(frozen.numel()))
     Assert.That(summary.TrainableParameters + summary.NonTrainableParameters, eq(Model.parameterCount model))
+    let text = summary.ToString()
+    contains($"Non-trainable params: {frozen.numel()}", text)
+    contains($"Trainable params: {Model.parameterCount model - frozen.numel()}", text)
     Assert.That(model.training, Is.True, "the summary restores training mode")
 
 [<Test>]
@@ -131,3 +134,30 @@ let ``A summary for a shape the model cannot take says so`` () =
     use model = new NeuralNetwork()
     let e = throws<ArgumentException>(fun () -> Model.summary [ 3; 10 ] model |> ignore)
     contains("[3, 10]", e.Message)
+
+[<Test>]
+let ``A spec of every layer type builds and prints PyTorch's repr of the same layers`` () =
+    // What PyTorch 2.x prints for nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+    // nn.Dropout(0.25), nn.Flatten(), nn.Linear(128, 10), nn.BatchNorm1d(10), nn.LogSoftmax(dim=1), nn.Softmax(dim=1)):
+    // the sizes here are the ones the spec must infer from the input [1, 10, 10].
+    let spec =
+        Layer.sequential [ Layer.conv2d 8 3; Layer.batchNorm2d; Layer.relu; Layer.maxPool2d 2; Layer.dropout 0.25
+                           Layer.flatten; Layer.linear 10; Layer.batchNorm1d; Layer.logSoftmax; Layer.softmax ]
+    use model = Model.build [ 1; 10; 10 ] spec
+    let expected =
+        "Sequential(\n" +
+        "  (0): Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1))\n" +
+        "  (1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n" +
+        "  (2): ReLU()\n" +
+        "  (3): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n" +
+        "  (4): Dropout(p=0.25, inplace=False)\n" +
+        "  (5): Flatten(start_dim=1, end_dim=-1)\n" +
+        "  (6): Linear(in_features=128, out_features=10, bias=True)\n" +
+        "  (7): BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n" +
+        "  (8): LogSoftmax(dim=1)\n" +
+        "  (9): Softmax(dim=1)\n" +
+        ")"
+    Assert.That(Model.format model, eq(expected))
+    // Batch norm's running statistics are buffers, not parameters: they count in no total.
+    let summary = Model.summary [ 1; 10; 10 ] model
+    Assert.That(summary.TotalParameters, eq((8L * 9L + 8L) + (8L + 8L) + (128L * 10L + 10L) + (10L + 10L)))

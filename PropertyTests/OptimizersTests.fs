@@ -292,6 +292,20 @@ let ``Momentum can be changed while training`` () =
     use opt = Optim.bind model (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9 } 0.1)
     opt.SetHyperparameter("momentum", 0.5)
     Assert.That(opt.Hyperparameters.["0.momentum"], eq(0.5))
+    // The steps use the new value: the same steps as an optimizer built with momentum 0.5.
+    use oracle = smallModel 3
+    use oracleOpt = Optim.bind oracle (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.5 } 0.1)
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(3L, [| 8L |])
+    for _ in 1 .. 3 do
+        trainStep model opt x y
+        trainStep oracle oracleOpt x y
+    for p, q in Seq.zip (model.parameters()) (oracle.parameters()) do Assert.That((same p q), Is.True)
+    use unchanged = smallModel 3
+    use unchangedOpt = Optim.bind unchanged (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9 } 0.1)
+    for _ in 1 .. 3 do trainStep unchanged unchangedOpt x y
+    Assert.That(Seq.exists2 (fun (p: Parameter) q -> not (same p q)) (model.parameters()) (unchanged.parameters()), Is.True,
+                "momentum 0.9 would have given other weights")
 
 [<Test>]
 let ``ZeroGrad drops the gradients, and a step without gradients is a step with zero gradients`` () =

@@ -195,6 +195,24 @@ let ``ModelFile.tryLoad is None for a missing, weights-only or truncated file`` 
         Assert.That(e.Message, Does.StartWith(cut)))
 
 [<Test>]
+let ``a model file whose input shape is missing or not an array of integers is refused naming the file`` () =
+    withFolder (fun folder ->
+        let write name (shape: string option) =
+            let path = Path.Combine(folder, name)
+            let metadata = Collections.Generic.Dictionary<string, string>()
+            metadata[Functional.Serialization.ModelFile.SpecKey] <- Layer.toJson head3
+            shape |> Option.iter (fun s -> metadata[Functional.Serialization.ModelFile.InputShapeKey] <- s)
+            use w = torch.zeros(3L, 5L)
+            use stream = File.Create path
+            SafeTensors.Write(stream, readOnlyDict [ "0.weight", w ], metadata)
+            path
+        for name, shape, problem in [ "none", None, "has no"; "null", Some "null", "not a JSON array"; "text", Some "\"5\"", "not a JSON array" ] do
+            let path = write (name + ".safetensors") shape
+            for read in [ (fun () -> ModelFile.readInputShape path |> ignore); (fun () -> ModelFile.load path |> ignore) ] do
+                let e = throws<InvalidDataException> read
+                Assert.That(e.Message, Does.StartWith(path + ": the metadata").And.Contain(problem), name))
+
+[<Test>]
 let ``ModelFile.save refuses a spec that does not fit the input shape`` () =
     withFolder (fun folder ->
         use model = head3 |> Model.build [ 5 ]

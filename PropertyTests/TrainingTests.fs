@@ -264,3 +264,34 @@ let ``fit resumed from a checkpoint continues exactly as an uninterrupted run`` 
     Assert.That(restHistory.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq,
                 Is.EqualTo<float list>(wholeHistory.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq))
     IO.File.Delete path
+
+[<Test>]
+let ``a checkpoint restored into another optimizer or model is refused naming the file and the part`` () =
+    let path = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-restore-{Guid.NewGuid():N}.ckpt")
+    try
+        torch.manual_seed 1L |> ignore
+        use model = dropoutModel ()
+        use adam = Optimizers.Adam(1e-2).Bind(model :> torch.nn.Module)
+        TrainingCheckpoint.Save(path, model, adam, 0, History([]))
+        // A refused restore changes nothing: the other model's weights stay as built.
+        torch.manual_seed 2L |> ignore
+        use fresh = dropoutModel ()
+        let before = fresh.parameters() |> Seq.map (fun p -> p.detach().clone()) |> List.ofSeq
+        let unchanged () = Seq.forall2 (fun (p: Modules.Parameter) (b: torch.Tensor) -> p.equal(b).all().item<bool>()) (fresh.parameters()) before
+        Assert.That(unchanged (), Is.True)
+        use sgd = Optimizers.Sgd(1e-2, momentum = 0.9).Bind(fresh :> torch.nn.Module)
+        let e = Assert.Throws<IO.InvalidDataException>(Action(fun () -> TrainingCheckpoint.Restore(path, fresh, sgd) |> ignore))
+        Assert.That(e.Message, Does.StartWith(path + ": the checkpoint's optimizer state does not fit"))
+        Assert.That(unchanged (), Is.True, "the weights were restored although the optimizer state was refused")
+        Assert.That(sgd.StepCount, Is.EqualTo 0L)
+        use sgdPlain = Optimizers.Sgd(0.5).Bind(fresh :> torch.nn.Module)
+        let e2 = Assert.Throws<IO.InvalidDataException>(Action(fun () -> TrainingCheckpoint.Restore(path, fresh, sgdPlain) |> ignore))
+        Assert.That(e2.Message, Does.Contain(adam.Transformation.Name).And.Contain(sgdPlain.Transformation.Name))
+        Assert.That(sgdPlain.LearningRate, Is.EqualTo 0.5)
+        Assert.That(unchanged (), Is.True)
+        use other = torch.nn.Sequential([| struct ("out", torch.nn.Linear(784L, 10L) :> torch.nn.Module<torch.Tensor, torch.Tensor>) |])
+        use otherAdam = Optimizers.Adam(1e-2).Bind(other :> torch.nn.Module)
+        let m = Assert.Throws<Functional.Serialization.StateDictMismatchException>(Action(fun () -> TrainingCheckpoint.Restore(path, other, otherAdam) |> ignore))
+        Assert.That(m.Message, Does.Contain(path).And.Contain("hidden.weight"))
+    finally
+        IO.File.Delete path

@@ -19,9 +19,12 @@ public static class Losses
     public static Loss CrossEntropy(Reduction reduction = Reduction.Mean) => (prediction, target) =>
     {
         CheckNotNull(prediction, target);
-        if (prediction.dim() < 2)
+        // Called once per training step: the prediction's shape is read from LibTorch once, and an
+        // int64 target (the usual case) goes to the kernel with no conversion and no extra scope.
+        var shape = prediction.shape;
+        if (shape.Length < 2)
             throw new ArgumentException(
-                $"CrossEntropy expects logits of shape [N, C] or [N, C, d1, ...], found {Shape(prediction)}; add a batch dimension with unsqueeze(0).",
+                $"CrossEntropy expects logits of shape [N, C] or [N, C, d1, ...], found {Text(shape)}; add a batch dimension with unsqueeze(0).",
                 nameof(prediction));
         if (target.is_floating_point())
         {
@@ -30,9 +33,7 @@ public static class Losses
         }
         // Class indices: LibTorch's fused log-softmax + NLL kernel (one node in the graph, and the
         // fastest backward), after the same checks as the other losses.
-        CheckIndexTarget("CrossEntropy", prediction, target);
-        using var scope = NewDisposeScope();
-        var index = target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64);
+        CheckIndexTarget("CrossEntropy", shape, target);
         var native = reduction switch
         {
             Reduction.Mean => nn.Reduction.Mean,
@@ -40,7 +41,9 @@ public static class Losses
             Reduction.None => nn.Reduction.None,
             _ => throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Use Reduction.Mean, Sum or None."),
         };
-        return nn.functional.cross_entropy(prediction, index, reduction: native).MoveToOuterDisposeScope();
+        if (target.dtype == ScalarType.Int64) return nn.functional.cross_entropy(prediction, target, reduction: native);
+        using var index = target.to_type(ScalarType.Int64);
+        return nn.functional.cross_entropy(prediction, index, reduction: native);
     };
 
     /// <summary>
@@ -82,19 +85,19 @@ public static class Losses
         return Reduce(difference * difference, reduction).MoveToOuterDisposeScope();
     };
 
-    static void CheckIndexTarget(string name, Tensor prediction, Tensor target)
+    static void CheckIndexTarget(string name, long[] predictionShape, Tensor target)
     {
-        var expected = prediction.shape.Where((_, i) => i != 1).ToArray();
+        var expected = predictionShape.Where((_, i) => i != 1).ToArray();
         if (!target.shape.SequenceEqual(expected))
             throw new ArgumentException(
-                $"{name} with class indices expects a target of shape {Text(expected)} for a prediction of shape {Shape(prediction)}, found {Shape(target)}. " +
+                $"{name} with class indices expects a target of shape {Text(expected)} for a prediction of shape {Text(predictionShape)}, found {Shape(target)}. " +
                 "Pass one class index per sample (not one-hot; for probabilities use a floating target of the prediction's shape).",
                 nameof(target));
     }
 
     static Tensor IndexLoss(string name, Tensor logProbabilities, Tensor target, Reduction reduction)
     {
-        CheckIndexTarget(name, logProbabilities, target);
+        CheckIndexTarget(name, logProbabilities.shape, target);
         using var scope = NewDisposeScope();
         var index = target.dtype == ScalarType.Int64 ? target.unsqueeze(1) : target.to_type(ScalarType.Int64).unsqueeze(1);
         var loss = logProbabilities.gather(1, index).squeeze(1).neg();

@@ -78,19 +78,28 @@ public static class ModelFile
     public static nn.Module<Tensor, Tensor> Load(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        var shape = ReadInputShape(path);
+        return Load(path, json => Functional.Layers.LayerSpec.FromJson(json).Build(shape), device);
+    }
+
+    /// <summary>The per-sample input shape stored beside the spec (the shape the spec is built for), read
+    /// from the header only, without the weights.</summary>
+    /// <exception cref="InvalidDataException">The file is damaged, or its metadata has no input shape or one that is
+    /// not a JSON array of integers.</exception>
+    public static long[] ReadInputShape(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
         var metadata = SafeTensors.ReadHeader(path).Metadata;
-        long[] shape;
         try
         {
-            shape = metadata.TryGetValue(InputShapeKey, out var text)
-                ? JsonSerializer.Deserialize<long[]>(text) ?? throw new JsonException("null")
+            return metadata.TryGetValue(InputShapeKey, out var text)
+                ? JsonSerializer.Deserialize<long[]>(text) ?? throw new JsonException("the value is null")
                 : throw new InvalidDataException($"{path}: the metadata has no '{InputShapeKey}'; save the model with its spec and input shape, or rebuild it with Load(path, build).");
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: the metadata '{InputShapeKey}' is not a JSON array of integers: {e.Message}", e);
         }
-        return Load(path, json => Functional.Layers.LayerSpec.FromJson(json).Build(shape), device);
     }
 
     /// <summary>Saves a model's spec and weights atomically (see <see cref="AtomicFile"/>).</summary>

@@ -55,31 +55,54 @@ public static class TrainingCheckpoint
     }
 
     /// <summary>Restores model weights (strictly), optimizer state and generators from a checkpoint and
-    /// returns the history of the epochs it holds: pass it as <c>resume</c> to <see cref="Trainer.Fit"/>.</summary>
-    /// <exception cref="InvalidDataException">The file is damaged, or does not fit this model and optimizer; the message says which part.</exception>
+    /// returns the history of the epochs it holds: pass it as <c>resume</c> to <see cref="Trainer.Fit"/>.
+    /// Every part is checked first: when it throws, the model and optimizer are as they were.</summary>
+    /// <exception cref="InvalidDataException">The file is damaged, or its optimizer state does not fit
+    /// <paramref name="optimizer"/>; the message names the file and the part.</exception>
+    /// <exception cref="StateDictMismatchException">The saved weights do not fit <paramref name="model"/>; the report lists the keys.</exception>
     public static History Restore(string path, nn.Module model, Optimizer optimizer, IDataLoader? train = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         using var checkpoint = Checkpoint.Load(path);
-        checkpoint.RestoreModel(model, strict: true);
+        // Every part is checked before any is restored: a checkpoint that does not fit leaves the model,
+        // the optimizer and the generators as they were.
+        var modelReport = StateDict.Compare(model, checkpoint.Model);
+        if (!modelReport.AllKeysMatched) throw new StateDictMismatchException(modelReport, path);
         string Scalar(string key) => checkpoint.OptimizerScalars.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{path}: the checkpoint's optimizer state has no '{key}' entry; it was not written by TrainingCheckpoint.Save.");
-        var scalars = JsonSerializer.Deserialize<Dictionary<string, double>>(Scalar("scalars"))
-            ?? throw new InvalidDataException($"{path}: the optimizer scalars are null.");
-        optimizer.LoadStateScalars(new OptimizerScalars(Scalar("transformation"), long.Parse(Scalar("step_count"), CultureInfo.InvariantCulture), scalars));
-        optimizer.LoadStateTensors(checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
-        if (checkpoint.GeneratorStates.TryGetValue(TorchGenerator, out var torchState)) torch.set_rng_state(torchState);
-        if (train?.ShuffleGenerator is { } shuffle)
+        Dictionary<string, double>? scalars;
+        try { scalars = JsonSerializer.Deserialize<Dictionary<string, double>>(Scalar("scalars")); }
+        catch (JsonException e)
         {
-            if (!checkpoint.GeneratorStates.TryGetValue(ShuffleGenerator, out var shuffleState))
-                throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader).");
-            shuffle.set_state(shuffleState);
+            throw new InvalidDataException($"{path}: the optimizer scalars are not a JSON object of numbers: {e.Message}", e);
         }
-        var history = new History(checkpoint.History.Select(FromDictionary));
+        if (scalars is null) throw new InvalidDataException($"{path}: the optimizer scalars are null.");
+        if (!long.TryParse(Scalar("step_count"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var stepCount) || stepCount < 0)
+            throw new InvalidDataException($"{path}: the optimizer's step_count is '{Scalar("step_count")}', not a non-negative integer.");
+        var shuffle = train?.ShuffleGenerator;
+        Tensor? shuffleState = null;
+        if (shuffle is not null && !checkpoint.GeneratorStates.TryGetValue(ShuffleGenerator, out shuffleState))
+            throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader).");
+        var history = new History(checkpoint.History.Select((d, i) => FromDictionary(path, i, d)));
         if (history.Count != checkpoint.Epoch)
             throw new InvalidDataException($"{path}: the checkpoint is of epoch {checkpoint.Epoch} but holds {history.Count} epochs of history.");
+        try
+        {
+            // The tensors first: that load checks every name and shape before copying any, and a state of
+            // another transformation almost always has other tensor names.
+            optimizer.LoadStateTensors(checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
+            optimizer.LoadStateScalars(new OptimizerScalars(Scalar("transformation"), stepCount, scalars));
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException(
+                $"{path}: the checkpoint's optimizer state does not fit this optimizer (saved: {Scalar("transformation")}; given: {optimizer.Transformation.Name}). {e.Message}", e);
+        }
+        checkpoint.RestoreModel(model, strict: true);
+        if (checkpoint.GeneratorStates.TryGetValue(TorchGenerator, out var torchState)) torch.set_rng_state(torchState);
+        if (shuffle is not null) shuffle.set_state(shuffleState!);
         return history;
     }
 
@@ -93,9 +116,9 @@ public static class TrainingCheckpoint
         ["seconds"] = m.Seconds,
     };
 
-    static EpochMetrics FromDictionary(IReadOnlyDictionary<string, double> d)
+    static EpochMetrics FromDictionary(string path, int index, IReadOnlyDictionary<string, double> d)
     {
-        double Get(string key) => d.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"A checkpoint's history entry has no '{key}'.");
+        double Get(string key) => d.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: history entry {index} has no '{key}'.");
         double? Optional(string key) => double.IsNaN(Get(key)) ? null : Get(key);
         return new EpochMetrics((int)Get("epoch"), Get("train_loss"), Optional("test_loss"), Optional("test_accuracy"), Get("learning_rate"), Get("seconds"));
     }

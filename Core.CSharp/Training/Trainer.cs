@@ -69,7 +69,8 @@ public sealed class Prediction : IDisposable
 /// Two CPU runs with the same seeds give the same losses bit for bit.</para>
 /// </remarks>
 /// <example><code>
-/// var trainer = new Trainer(new NeuralNetwork(), Losses.CrossEntropy(), Optimizers.Sgd(1e-3).Bind(model));
+/// var model = new NeuralNetwork();
+/// var trainer = new Trainer(model, Losses.CrossEntropy(), Optimizers.Sgd(1e-3).Bind(model));
 /// var history = trainer.Fit(trainLoader, testLoader, epochs: 10, callbacks: new[] { new TutorialProgress() });
 /// </code></example>
 public sealed class Trainer
