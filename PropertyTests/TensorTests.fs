@@ -81,10 +81,10 @@ let ``*Like keeps shape, dtype and device, and takes an override`` (data: Tensor
 [<Test>]
 let ``randLike of an integer tensor names the dtype and the fix`` () =
     use x = tensor [ [ 1; 2 ]; [ 3; 4 ] ]
-    let gen = new torch.Generator(0UL)
+    use gen = new torch.Generator(0UL)
     let e = throws<ArgumentException> (fun () -> Tensor.randLike gen x |> ignore)
-    contains "Int64" (e.Message)
-    contains "floating dtype" (e.Message)
+    contains "torch.int64" (e.Message)
+    contains "Pass a floating dtype" (e.Message)
     use r = Tensor.randLikeAs torch.float32 gen x
     equal ((torch.float32, [ 2L; 2L ])) ((r.dtype, shapeOf r))
     isTrue (Tensor.item<float> (r.min()) >= 0.0 && Tensor.item<float> (r.max()) < 1.0)
