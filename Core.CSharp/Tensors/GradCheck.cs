@@ -115,7 +115,8 @@ public static class GradCheck
         var x64 = x.detach().to(ScalarType.Float64);
         long[] outputShape;
         using (torch.no_grad()) outputShape = f(x64.clone()).shape;
-        var v = torch.randn(outputShape, ScalarType.Float64, generator: new Generator(seed)).to(x64.device);
+        using var generator = new Generator(seed);
+        var v = torch.randn(outputShape, ScalarType.Float64, generator: generator).to(x64.device);
         return Compare(z => Differentiation.Vjp(f, z, v), x, 2, eps, atol, rtol);
     }
 
