@@ -321,10 +321,17 @@ let ``item returns the F# type that fits the dtype`` () =
 let ``shape mistakes name both shapes`` () =
     use a = Tensor.ones [ 2; 3 ]
     use b = Tensor.ones [ 2; 2 ]
-    for f in [ (fun () -> Tensor.add a b); (fun () -> Tensor.matmul a a); (fun () -> Tensor.cat 0 [ a; b ]); (fun () -> Tensor.stack 0 [ a; b ]) ] do
+    use c = Tensor.ones [ 4 ]
+    let cases =
+        [ (fun () -> Tensor.add a b), "[2, 2]"; (fun () -> Tensor.matmul a a), "[2, 3]"; (fun () -> Tensor.cat 1 [ a; c ]), "[4]"
+          (fun () -> Tensor.stack 0 [ a; b ]), "[2, 2]"; (fun () -> Tensor.dot a b), "[2, 2]"; (fun () -> Tensor.reshape [ 4 ] a), "[4]" ]
+    for f, other in cases do
         let e = throws<ArgumentException> (fun () -> f () |> ignore)
         contains "[2, 3]" (e.Message)
-        isTrue (e.Message.Contains "[2, 2]" || e.Message.Contains "[2, 3] and [2, 3]")
+        contains other (e.Message)
+    let e = throws<ArgumentException> (fun () -> Tensor.copyInPlace a c)
+    contains "[2, 3]" e.Message
+    contains "[4]" e.Message
 
 [<Test>]
 let ``the tutorial's cat and stack shapes`` () =
