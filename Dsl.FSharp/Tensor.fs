@@ -329,7 +329,8 @@ module Tensor =
     /// Backward from a scalar keeping the graph, PyTorch's `t.backward(retain_graph=True)`.
     let backwardRetain (t: torch.Tensor) : unit = Autograd.Backward(t, true)
 
-    /// The accumulated gradient of a leaf, or None before any backward reached it.
+    /// The accumulated gradient of a leaf, or None before any backward reached it. Each call returns a
+    /// new handle (TorchSharp's `t.grad` does): dispose it when done; the leaf keeps its gradient.
     let grad (t: torch.Tensor) : torch.Tensor option = Option.ofObj t.grad
 
     /// Zeros the `.grad` of each tensor in place (before the next backward, as gradients accumulate).
