@@ -329,6 +329,10 @@ let ``shape mistakes name both shapes`` () =
         let e = throws<ArgumentException> (fun () -> f () |> ignore)
         contains "[2, 3]" (e.Message)
         contains other (e.Message)
+    // What LibTorch refuses after the shapes passed is reported with both shapes and dtypes too.
+    use flags = tensor [ true; false ]
+    let e = throws<ArgumentException> (fun () -> Tensor.sub flags flags |> ignore)
+    contains "sub of shapes [2] and [2] (dtypes torch.bool and torch.bool) failed" e.Message
     let e = throws<ArgumentException> (fun () -> Tensor.copyInPlace a c)
     contains "[2, 3]" e.Message
     contains "[4]" e.Message
