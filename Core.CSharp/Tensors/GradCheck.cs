@@ -168,9 +168,9 @@ public static class GradCheck
             {
                 var numeric = (plus[i] - minus[i]) / (2 * eps);
                 var a = analytic[(long)i * n + j];
-                var ok = Math.Abs(a - numeric) <= atol + rtol * Math.Abs(numeric);
-                // How much of its tolerance an entry uses; above 1 fails.
                 var tolerance = atol + rtol * Math.Abs(numeric);
+                var ok = Math.Abs(a - numeric) <= tolerance;
+                // How much of its tolerance an entry uses; above 1 fails.
                 var excess = double.IsNaN(a) || double.IsNaN(numeric)
                     ? double.PositiveInfinity
                     : tolerance > 0 ? Math.Abs(a - numeric) / tolerance : Math.Abs(a - numeric) > 0 ? double.PositiveInfinity : 0;
