@@ -102,6 +102,23 @@ public class ElfVersionsTests
         Assert.That(File.ReadAllText(path), Is.EqualTo("this is a text file, not a shared library"));
     }
 
+    [Test]
+    public void SectionOffsetAndSizeThatOverflowAreRefused()
+    {
+        // The string table of .gnu.version_r gets offset and size 2^62 each: their sum overflows a long.
+        var image = File.ReadAllBytes(OriginalShim);
+        long U64(long at) => BitConverter.ToInt64(image, (int)at);
+        long table = U64(0x28);
+        int entrySize = BitConverter.ToUInt16(image, 0x3A), count = BitConverter.ToUInt16(image, 0x3C);
+        var verneed = Enumerable.Range(0, count).Select(i => table + (long)i * entrySize)
+            .Single(h => BitConverter.ToUInt32(image, (int)h + 4) == 0x6ffffffe);
+        var strings = table + BitConverter.ToUInt32(image, (int)verneed + 40) * (long)entrySize;
+        BitConverter.GetBytes(1L << 62).CopyTo(image, (int)strings + 24);
+        BitConverter.GetBytes(1L << 62).CopyTo(image, (int)strings + 32);
+        var e = Assert.Throws<InvalidDataException>(() => ElfVersions.ReadNeeds(image, "overflow.so"))!;
+        Assert.That(e.Message, Does.StartWith("overflow.so: at byte offset " + strings));
+    }
+
     [TestCase(10)]
     [TestCase(64)]
     [TestCase(4096)]

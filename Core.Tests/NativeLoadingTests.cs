@@ -64,6 +64,10 @@ public class NativeLoadingTests
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("LibTorch 2.10.0.0 loaded from " + Path.Combine(home, ".local", "share", "Functional", "native")));
         Assert.That(output, Does.Contain("[[3, 3]"));
+        // A second run finds the first run's patched copy instead of making another.
+        var (exitAgain, outputAgain) = RunSmoke(folder, home);
+        Assert.That(exitAgain, Is.EqualTo(0), outputAgain);
+        Assert.That(Directory.GetDirectories(Path.Combine(home, ".local", "share", "Functional", "native")), Has.Length.EqualTo(1));
         // The copy in the output folder is left as it was shipped.
         var shipped = Path.Combine(folder, "libLibTorchSharp.so");
         Assert.That(ElfVersions.ReadNeeds(File.ReadAllBytes(shipped), shipped).Single(n => n.Version == ElfVersions.LibTorchSharpVersion).IsWeak, Is.False);

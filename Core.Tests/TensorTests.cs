@@ -98,7 +98,7 @@ public class TensorTests
     {
         using var x = Tensors.Create(new[,] { { 1, 2 }, { 3, 4 } });
         var e = Assert.Throws<ArgumentException>(() => Tensors.RandLike(x, new Generator(1)));
-        Assert.That(e!.Message, Does.Contain("Int64").And.Contain("floating dtype"));
+        Assert.That(e!.Message, Does.Contain("torch.int64").And.Contain("Int64").And.Contain("Pass a floating dtype"));
     }
 
     [Test]

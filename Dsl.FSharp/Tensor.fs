@@ -35,12 +35,13 @@ module Tensor =
 
     let private dims (shape: int list) = shape |> List.map int64 |> Array.ofList
 
-    /// Runs a native operation; a LibTorch error about shapes becomes an ArgumentException that
-    /// names the operation and both shapes.
+    /// Runs a native operation; a LibTorch error (shapes were checked before, so usually dtypes or
+    /// devices) becomes an ArgumentException that names the operation, both shapes and dtypes, and LibTorch's reason.
     let private binary (name: string) (a: torch.Tensor) (b: torch.Tensor) (op: unit -> torch.Tensor) =
         try op ()
         with :? ExternalException as e ->
-            invalidArg "b" (String.Format("{0}: shapes {1} and {2} do not fit: {3}", name, shapeText a.shape, shapeText b.shape, e.Message.Split('\n').[0]))
+            invalidArg "b" (String.Format("{0} of shapes {1} and {2} (dtypes {3} and {4}) failed: {5}", name, shapeText a.shape, shapeText b.shape,
+                                          TensorFormat.DTypeName a.dtype, TensorFormat.DTypeName b.dtype, e.Message.Split('\n').[0]))
 
     let private broadcastable (a: int64[]) (b: int64[]) =
         let n = max a.Length b.Length
@@ -329,7 +330,8 @@ module Tensor =
     /// Backward from a scalar keeping the graph, PyTorch's `t.backward(retain_graph=True)`.
     let backwardRetain (t: torch.Tensor) : unit = Autograd.Backward(t, true)
 
-    /// The accumulated gradient of a leaf, or None before any backward reached it.
+    /// The accumulated gradient of a leaf, or None before any backward reached it. Each call returns a
+    /// new handle (TorchSharp's `t.grad` does): dispose it when done; the leaf keeps its gradient.
     let grad (t: torch.Tensor) : torch.Tensor option = Option.ofObj t.grad
 
     /// Zeros the `.grad` of each tensor in place (before the next backward, as gradients accumulate).

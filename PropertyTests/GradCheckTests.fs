@@ -56,13 +56,27 @@ let differentiable : (string * (torch.Tensor -> torch.Tensor)) list =
       "Tensor.stack", (fun x -> Tensor.stack 0 [ x; Tensor.tanh x ])
       "slicing t.[i]", (fun x -> x.[0] * x.[x.shape.[0] - 1L])
       "slicing t.[a..b]", (fun x -> x.[0..1] * 2.0)
+      "slicing t.[a..b] <- v", (fun x -> let y = x * 1.0 in y.[0..0] <- Tensor.sin x.[0..0]; y)
+      "Tensor.toDtype", (fun x -> Tensor.toDtype torch.float64 (x * x))
+      "Tensor.toDevice", (fun x -> Tensor.toDevice Functional.Device.Cpu (Tensor.exp x))
+      "Tensor.addInPlace", (fun x -> let y = x * x in Tensor.addInPlace 2.0 y; y)
+      "Tensor.mulInPlace", (fun x -> let y = Tensor.sin x in Tensor.mulInPlace 3.0 y; y)
+      "Tensor.copyInPlace", (fun x -> let y = x * 1.0 in Tensor.copyInPlace (Tensor.cos x) y; y * x)
       "grad", (fun x -> grad (fun t -> (Tensor.sin t * t).sum()) x)
       "gradv", (fun x -> gradv (fun t -> (t * t * t).sum()) x (Tensor.cos x))
       "jacobian", (fun x -> jacobian (fun t -> Tensor.tanh t * t.sum()) (x.flatten()))
       "hessian", (fun x -> hessian (fun t -> (Tensor.exp t * t.flip(0L)).sum()) (x.flatten()))
       "jvp", (fun x -> jvp (fun t -> Tensor.sin t * t) x (x * x))
       "vjp", (fun x -> vjp (fun t -> Tensor.sigmoid t * 3.0) x (Tensor.cos x))
-      "diff", (fun x -> diff (fun t -> t * Tensor.exp t) (x.flatten().[0])) ]
+      "diff", (fun x -> diff (fun t -> t * Tensor.exp t) (x.flatten().[0]))
+      // The f-forms: the value and the derivative both stay differentiable.
+      "fgrad", (fun x -> let value, g = fgrad (fun t -> (Tensor.sin t * t).sum()) x in g * value)
+      "fgradv", (fun x -> let value, d = fgradv (fun t -> (t * t * t).sum()) x (Tensor.cos x) in d * value)
+      "fjacobian", (fun x -> let value, j = fjacobian (fun t -> Tensor.tanh t * t.sum()) (x.flatten()) in Tensor.matmul j value)
+      "fhessian", (fun x -> let value, h = fhessian (fun t -> (Tensor.exp t * t.flip(0L)).sum()) (x.flatten()) in h * value)
+      "fjvp", (fun x -> let value, jv = fjvp (fun t -> Tensor.sin t * t) x (x * x) in jv * value)
+      "fvjp", (fun x -> let value, g = fvjp (fun t -> Tensor.sigmoid t * 3.0) x (Tensor.cos x) in g * value)
+      "fdiff", (fun x -> let value, d = fdiff (fun t -> t * Tensor.exp t) (x.flatten().[0]) in d * value) ]
 
 let private check (checker: (torch.Tensor -> torch.Tensor) -> torch.Tensor -> Functional.GradCheckReport) (data: TensorData) =
     use x = data.ToTensor()

@@ -81,10 +81,10 @@ let ``*Like keeps shape, dtype and device, and takes an override`` (data: Tensor
 [<Test>]
 let ``randLike of an integer tensor names the dtype and the fix`` () =
     use x = tensor [ [ 1; 2 ]; [ 3; 4 ] ]
-    let gen = new torch.Generator(0UL)
+    use gen = new torch.Generator(0UL)
     let e = throws<ArgumentException> (fun () -> Tensor.randLike gen x |> ignore)
-    contains "Int64" (e.Message)
-    contains "floating dtype" (e.Message)
+    contains "torch.int64" (e.Message)
+    contains "Pass a floating dtype" (e.Message)
     use r = Tensor.randLikeAs torch.float32 gen x
     equal ((torch.float32, [ 2L; 2L ])) ((r.dtype, shapeOf r))
     isTrue (Tensor.item<float> (r.min()) >= 0.0 && Tensor.item<float> (r.max()) < 1.0)
@@ -171,7 +171,13 @@ let ``MathNet matrices and vectors round trip, and share when asked`` (rows: Pos
     m.[0, 0] <- -7.0
     let v = MathNet.Numerics.LinearAlgebra.Vector<float32>.Build.Random(c, seed)
     use tv = Tensor.ofVector v
+    let sv = MathNet.Numerics.LinearAlgebra.Vector<float>.Build.Dense(r)
+    use tsv = Tensor.shareVector sv
+    (use first = tsv.[0] in Tensor.fillInPlace 5.0 first)
+    sv.[r - 1] <- -3.0
+    use last = tsv.[r - 1]
     shapeOf t = [ int64 r; int64 c ] && back.Equals original
+    && sv.[0] = 5.0 && Tensor.item<float> last = -3.0
     && m.[r - 1, c - 1] = 42.0 && Tensor.item<float> shared.[0, 0] = -7.0
     && Tensor.item<float> t.[r - 1, c - 1] = original.[r - 1, c - 1]
     && Tensor.toVector<float32> tv = v
@@ -198,6 +204,18 @@ let ``printing matches PyTorch`` () =
     equal ("tensor([[ 0.3374, -1.0000],\n        [12.5000,  0.0000]])") (Tensor.format b)
     equal ("tensor([1., 1.], requires_grad=True)") (Tensor.format c)
     equal ("tensor([1.5000], dtype=torch.float64)") (Tensor.format d)
+    // Worked out by hand from PyTorch's _tensor_str.py: one width for all elements (the widest
+    // text, minus sign included), whole floats as `1.` with the width counting the dot, dtype before
+    // requires_grad, and summaries of both rows and columns beyond 1000 elements.
+    use negatives = tensor [ [ -1; 2 ]; [ 3; -40 ] ]
+    use whole = tensor [ 1.0; -2.0; 30.0 ]
+    use tracked = tensorOf torch.float64 [ 0.25; -1.0 ] |> Tensor.setRequiresGrad true
+    use large = Tensor.zeros [ 100; 100 ]
+    equal ("tensor([[ -1,   2],\n        [  3, -40]])") (Tensor.format negatives)
+    equal ("tensor([ 1., -2., 30.])") (Tensor.format whole)
+    equal ("tensor([ 0.2500, -1.0000], dtype=torch.float64, requires_grad=True)") (Tensor.format tracked)
+    let row = "[0., 0., 0.,  ..., 0., 0., 0.]"
+    equal ("tensor([" + String.Join(",\n        ", [ row; row; row; "..."; row; row; row ]) + "])") (Tensor.format large)
 
 /// Reads a PyTorch-printed tensor back: its shape and its numbers in row-major order.
 let parsePrinted (text: string) : int64 list * float list =
@@ -303,10 +321,21 @@ let ``item returns the F# type that fits the dtype`` () =
 let ``shape mistakes name both shapes`` () =
     use a = Tensor.ones [ 2; 3 ]
     use b = Tensor.ones [ 2; 2 ]
-    for f in [ (fun () -> Tensor.add a b); (fun () -> Tensor.matmul a a); (fun () -> Tensor.cat 0 [ a; b ]); (fun () -> Tensor.stack 0 [ a; b ]) ] do
+    use c = Tensor.ones [ 4 ]
+    let cases =
+        [ (fun () -> Tensor.add a b), "[2, 2]"; (fun () -> Tensor.matmul a a), "[2, 3]"; (fun () -> Tensor.cat 1 [ a; c ]), "[4]"
+          (fun () -> Tensor.stack 0 [ a; b ]), "[2, 2]"; (fun () -> Tensor.dot a b), "[2, 2]"; (fun () -> Tensor.reshape [ 4 ] a), "[4]" ]
+    for f, other in cases do
         let e = throws<ArgumentException> (fun () -> f () |> ignore)
         contains "[2, 3]" (e.Message)
-        isTrue (e.Message.Contains "[2, 2]" || e.Message.Contains "[2, 3] and [2, 3]")
+        contains other (e.Message)
+    // What LibTorch refuses after the shapes passed is reported with both shapes and dtypes too.
+    use flags = tensor [ true; false ]
+    let e = throws<ArgumentException> (fun () -> Tensor.sub flags flags |> ignore)
+    contains "sub of shapes [2] and [2] (dtypes torch.bool and torch.bool) failed" e.Message
+    let e = throws<ArgumentException> (fun () -> Tensor.copyInPlace a c)
+    contains "[2, 3]" e.Message
+    contains "[4]" e.Message
 
 [<Test>]
 let ``the tutorial's cat and stack shapes`` () =

@@ -243,7 +243,8 @@ namespace Functional
                         s.Offset = U32(h + 16); s.Size = U32(h + 20); s.Link = U32(h + 24); s.Info = U32(h + 28);
                     }
                     // SHT_NOBITS (8) occupies no file space; every other section must lie inside the file.
-                    if (s.Type != 8 && s.Type != 0 && (s.Offset < 0 || s.Size < 0 || s.Offset + s.Size > bytes.Length))
+                    // (Written so that a corrupt offset and size cannot overflow their sum past the check.)
+                    if (s.Type != 8 && s.Type != 0 && (s.Offset < 0 || s.Size < 0 || s.Offset > bytes.Length || s.Size > bytes.Length - s.Offset))
                         throw Invalid(h, "section " + i + " (bytes " + s.Offset + ".." + (s.Offset + s.Size) + ") to lie inside the file of " + bytes.Length + " bytes; the file is truncated");
                     Sections.Add(s);
                 }

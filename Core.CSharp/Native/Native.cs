@@ -167,7 +167,10 @@ public static class Native
             if (defines != false) return shim;
             trace.AppendLine($"  {shim} needs {ElfVersions.LibTorchSharpVersion}, which {ElfVersions.FindSystemLibStdCxx()} lacks: using a patched copy");
             var source = new FileInfo(shim);
-            var key = $"{source.Length:x}-{source.LastWriteTimeUtc.Ticks:x}-{(uint)source.DirectoryName!.GetHashCode():x}";
+            // string.GetHashCode differs from process to process, so the folder's part of the key is a
+            // stable hash: every run on the same output then finds the copy made by the first one.
+            var folderHash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(source.DirectoryName!)), 0, 4).ToLowerInvariant();
+            var key = $"{source.Length:x}-{source.LastWriteTimeUtc.Ticks:x}-{folderHash}";
             var cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
                 "Functional", "native", key);
             Directory.CreateDirectory(cache);

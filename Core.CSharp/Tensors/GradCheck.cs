@@ -115,7 +115,8 @@ public static class GradCheck
         var x64 = x.detach().to(ScalarType.Float64);
         long[] outputShape;
         using (torch.no_grad()) outputShape = f(x64.clone()).shape;
-        var v = torch.randn(outputShape, ScalarType.Float64, generator: new Generator(seed)).to(x64.device);
+        using var generator = new Generator(seed);
+        var v = torch.randn(outputShape, ScalarType.Float64, generator: generator).to(x64.device);
         return Compare(z => Differentiation.Vjp(f, z, v), x, 2, eps, atol, rtol);
     }
 
@@ -167,9 +168,9 @@ public static class GradCheck
             {
                 var numeric = (plus[i] - minus[i]) / (2 * eps);
                 var a = analytic[(long)i * n + j];
-                var ok = Math.Abs(a - numeric) <= atol + rtol * Math.Abs(numeric);
-                // How much of its tolerance an entry uses; above 1 fails.
                 var tolerance = atol + rtol * Math.Abs(numeric);
+                var ok = Math.Abs(a - numeric) <= tolerance;
+                // How much of its tolerance an entry uses; above 1 fails.
                 var excess = double.IsNaN(a) || double.IsNaN(numeric)
                     ? double.PositiveInfinity
                     : tolerance > 0 ? Math.Abs(a - numeric) / tolerance : Math.Abs(a - numeric) > 0 ? double.PositiveInfinity : 0;

@@ -178,7 +178,7 @@ public static class Tensors
         var target = dtype ?? like.dtype;
         if (!IsFloatingPoint(target))
             throw new ArgumentException(
-                $"{method} draws floating-point random numbers, but the dtype is {target} (from " +
+                $"{method} draws floating-point random numbers, but the dtype is {TensorFormat.DTypeName(target)} (ScalarType.{target}, from " +
                 $"{(dtype is null ? $"the tensor of shape [{string.Join(", ", like.shape)}]" : "the dtype argument")}). " +
                 $"Pass a floating dtype, e.g. {method}(t, generator, ScalarType.Float32) (PyTorch: torch.rand_like(t, dtype=torch.float)).",
                 dtype is null ? "like" : "dtype");
