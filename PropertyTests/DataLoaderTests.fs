@@ -116,17 +116,22 @@ let ``workers give the same batches in the same order`` () =
 [<Test>]
 let ``batches are typed: features [64, 1, 28, 28] float32 and labels [64] after ToTensor`` () =
     use images = torch.randint(0L, 256L, [| 100L; 1L; 28L; 28L |], torch.ScalarType.Byte)
-    use labels = torch.randint(0L, 10L, [| 100L |], torch.ScalarType.Int64)
+    // Label i for sample i, so that each row of a shuffled batch says which sample it is.
+    use labels = torch.arange(100L)
     use data = new TensorDataset(images, labels, ToTensor())
     use batch = DataLoader(data, 64, true, 0L).Peek()
     Assert.That(batch.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
     Assert.That(batch.Features.dtype, equalTo torch.ScalarType.Float32)
     Assert.That(batch.Labels.shape, equalTo [| 64L |])
     Assert.That(batch.Count, equalTo 64)
-    // The batch-wise transform equals the per-sample one.
-    use direct = DataLoader(data, 64, true, 0L).Peek()
-    let index = int (direct.Labels[0L].item<int64>())
     Assert.That(batch.IsKept, Is.True)
+    // The batch-wise transform (one gather, one ToTensor) equals the per-sample path, row by row.
+    let indices = batch.Labels.data<int64>().ToArray()
+    Assert.That(Array.distinct indices |> Array.length, equalTo 64)
+    for row in 0 .. 63 do
+        use sample = data[int indices[row]]
+        use fromBatch = batch.Features[int64 row]
+        Assert.That(same fromBatch sample.Features, Is.True, sprintf "row %d (sample %d)" row indices[row])
 
 [<Test>]
 let ``a batch is disposed when the next arrives, unless kept; the last one at the end of the epoch`` () =
