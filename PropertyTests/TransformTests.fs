@@ -46,15 +46,21 @@ let ``ToTensor divides every uint8 value by exactly 255`` () =
 let ``ToTensor's values lie in 0..1 and keep the CHW shape; a batch equals its samples`` () =
     Prop.forAll images (fun (shape, values) ->
         use x = bytes shape values
+        // A second, different sample (255 - v), so that a batch that mixed up its rows would show.
+        use x2 = bytes shape (values |> Array.map (fun b -> 255uy - b))
         use y = ToTensor().Apply x
+        use y2 = ToTensor().Apply x2
         let v = y.data<float32>().ToArray()
-        use batch = torch.stack([| x; x |])
+        use batch = torch.stack([| x; x2 |])
         use yb = ToTensor().ApplyBatch batch
         use y0 = yb[0L]
+        use y1 = yb[1L]
         v |> Array.forall (fun f -> f >= 0.0f && f <= 1.0f)
+        && v = (values |> Array.map (fun b -> float32 b / 255.0f))
         && y.shape = shape
         && yb.shape = Array.append [| 2L |] shape
-        && same y0 y)
+        && same y0 y
+        && same y1 y2)
 
 [<Test>]
 let ``ToTensor: HW gets a channel, HWC is permuted to CHW`` () =
