@@ -59,9 +59,14 @@ let ``the shipped subset is the first 10000 and 2000 samples of the real files``
         use small = new FashionMnist(null, train, fallback = subset (), searchSystem = false)
         Assert.That(small.Source.Kind, equalTo DataSource.ShippedSubset)
         Assert.That(small.Count, equalTo n)
-        let full = Idx.Read(Path.Combine(debian, (if train then "train" else "t10k") + "-images-idx3-ubyte.gz"))
+        let split = if train then "train" else "t10k"
+        let full = Idx.Read(Path.Combine(debian, split + "-images-idx3-ubyte.gz"))
         let mine = Idx.Read(small.ImagesPath)
         Assert.That(mine.Data, equalTo(full.Data[.. n * 784 - 1]))
+        // A sample is an image and its label: the labels are the real ones too.
+        let fullLabels = Idx.Read(Path.Combine(debian, split + "-labels-idx1-ubyte.gz"))
+        let myLabels = Idx.Read(small.LabelsPath)
+        Assert.That(myLabels.Data, equalTo(fullLabels.Data[.. n - 1]))
     Assert.That(File.ReadAllText(Path.Combine(subset (), "LICENSE")), Does.Contain "MIT")
 
 [<Test>]
