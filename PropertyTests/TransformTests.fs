@@ -138,6 +138,20 @@ let ``F# transforms compose with >> and agree with the C# ones`` () =
     use hot = Transform.oneHot 3 labels
     Assert.That(hot.data<float32>().ToArray(), equalTo [| 0.f; 1.f; 0.f; 1.f; 0.f; 0.f |])
 
+[<Test>]
+let ``F# toTransform gives back the C# transform behind the module's transforms, and wraps any other function`` () =
+    Assert.That(Transform.toTransform Transform.toTensor, Is.InstanceOf<ToTensor>())
+    Assert.That(string (Transform.toTransform (Transform.oneHot 10)), equalTo "OneHot(10)")
+    use g = Transform.generator 3L
+    Assert.That(Transform.toTransform (Transform.randomHorizontalFlip 0.5 g), Is.InstanceOf<RandomHorizontalFlip>())
+    let composed = Transform.toTransform (Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ])
+    Assert.That(composed, Is.InstanceOf<Lambda>())
+    Assert.That(string composed, equalTo "Lambda()")
+    use x = bytes [| 2L; 1L; 2L; 2L |] [| 0uy .. 7uy |]
+    use y = composed.ApplyBatch x
+    use expected = Compose(ToTensor(), Normalize([ 0.5 ], [ 0.5 ])).ApplyBatch x
+    Assert.That(same y expected, Is.True)
+
 [<Property(MaxTest = 25)>]
 let ``RandomHorizontalFlip: each sample is itself or its mirror; the same seed flips the same samples`` () =
     Prop.forAll (Arb.fromGen (Gen.choose (1, 12))) (fun n ->
