@@ -98,6 +98,39 @@ let ``a sample goes through transform and targetTransform`` () =
     Assert.That(data.ToString(), Does.Contain "Transform: ToTensor()\nTarget transform: OneHot(10)")
 
 [<Test>]
+let ``the summary prints as the tutorial's, from C# and from F#`` () =
+    let root = tempFolder ()
+    writeSplit root true 3 [| 1uy; 2uy; 3uy |]
+    // TorchVision's VisionDataset and StandardTransform layout (the tutorial's printout), with the
+    // source of the files as one more line among the dataset's own lines, after Split.
+    let expected =
+        String.Join("\n",
+            [ "Dataset FashionMNIST"
+              "    Number of datapoints: 3"
+              "    Root location: " + root
+              "    Split: Train"
+              "    Source: root (" + root + ")"
+              "    StandardTransform"
+              "Transform: ToTensor()" ])
+    use fromCSharp = new FashionMnist(root, true, transform = ToTensor())
+    Assert.That(fromCSharp.ToString(), equalTo expected)
+    use fromFSharp =
+        Functional.FSharp.FashionMnist.load
+            { Functional.FSharp.FashionMnist.defaults with Root = Some root; Transform = Some Functional.FSharp.Transform.toTensor }
+    Assert.That(fromFSharp.ToString(), equalTo expected)
+    // A multi-line transform is indented under its heading, as StandardTransform does; the target transform follows.
+    use composed = new FashionMnist(root, true, transform = Compose(ToTensor(), Normalize([ 0.5 ], [ 0.5 ])), targetTransform = OneHot 10)
+    let tail =
+        String.Join("\n",
+            [ "    StandardTransform"
+              "Transform: Compose("
+              "               ToTensor()"
+              "               Normalize(mean=[0.5], std=[0.5])"
+              "           )"
+              "Target transform: OneHot(10)" ])
+    Assert.That(composed.ToString(), Does.EndWith tail)
+
+[<Test>]
 let ``nothing found offline: the error names the places searched and the ways to get the data`` () =
     let root = tempFolder ()
     let e = throws<DatasetNotFoundException>(fun () -> new FashionMnist(root, searchSystem = false) |> ignore)

@@ -121,13 +121,21 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
     }
 
     /// <summary>The transforms, in the layout PyTorch prints them.</summary>
-    protected string TransformsText()
+    protected string TransformsText() => StandardTransformText(Transform, TargetTransform);
+
+    /// <summary>TorchVision's <c>StandardTransform</c> text: the transform and target transform, each
+    /// after its heading, later lines of a multi-line transform (a Compose) indented under the first;
+    /// empty when there is neither.</summary>
+    internal static string StandardTransformText(Transform? transform, Transform? targetTransform)
     {
-        if (Transform is null && TargetTransform is null) return "";
+        if (transform is null && targetTransform is null) return "";
         var text = "StandardTransform";
-        if (Transform is not null) text += "\nTransform: " + Transform;
-        if (TargetTransform is not null) text += "\nTarget transform: " + TargetTransform;
+        if (transform is not null) text += "\n" + Headed("Transform: ", transform);
+        if (targetTransform is not null) text += "\n" + Headed("Target transform: ", targetTransform);
         return text;
+
+        static string Headed(string head, Transform t) =>
+            head + t.ToString()!.Replace("\n", "\n" + new string(' ', head.Length));
     }
 
     /// <inheritdoc />
