@@ -179,6 +179,20 @@ let ``RandomHorizontalFlip with p = 0 and p = 1`` () =
     use expected = batch.flip(-1L)
     Assert.That(same flipped expected, Is.True)
 
+[<Test>]
+let ``RandomHorizontalFlip draws a coin for each sample of a batch, not one for the batch`` () =
+    // The seed is fixed, so this cannot flake; 64 fair coins all landing the same way would be a 2^-63 event.
+    use batch = torch.arange(384L).reshape(64L, 1L, 2L, 3L)
+    use flipped = RandomHorizontalFlip(5L).ApplyBatch batch
+    use mirrored = batch.flip(-1L)
+    let isMirrored (i: int64) =
+        use f = flipped[i]
+        use m = mirrored[i]
+        same f m
+    let kinds = [ for i in 0L .. 63L -> isMirrored i ]
+    Assert.That(List.contains true kinds, Is.True, "some samples are flipped")
+    Assert.That(List.contains false kinds, Is.True, "some samples are not")
+
 [<Property(MaxTest = 25)>]
 let ``RandomCrop cuts a window of the zero-padded image; the same seed cuts the same`` () =
     let cases = Gen.zip (Gen.choose (1, 5)) (Gen.choose (0, 3)) |> Arb.fromGen
