@@ -101,6 +101,11 @@ let ``an explicit generator drives the shuffling`` () =
     use g1 = new torch.Generator(5UL, torch.CPU)
     use g2 = new torch.Generator(5UL, torch.CPU)
     Assert.That(epochLabels (DataLoader(data, 7, true, generator = g1)), equalTo(epochLabels (DataLoader(data, 7, true, generator = g2))))
+    // Seed reports the seed of a generator the loader made, never one it ignored.
+    use g3 = new torch.Generator(5UL, torch.CPU)
+    Assert.That(DataLoader(data, 7, true, 99L, generator = g3).Seed, Is.Null)
+    Assert.That(DataLoader(data, 7, true, 99L).Seed, equalTo(Nullable 99L))
+    Assert.That(DataLoader(data, 7, false, 99L).Seed, Is.Null)
 
 [<Property(MaxTest = 15)>]
 let ``workers give the same batches in the same order`` () =
