@@ -139,6 +139,17 @@ let ``batches are typed: features [64, 1, 28, 28] float32 and labels [64] after 
         Assert.That(same fromBatch sample.Features, Is.True, sprintf "row %d (sample %d)" row indices[row])
 
 [<Test>]
+let ``Collate.Samples stacks the samples and leaves them to the caller`` () =
+    Native.EnsureLoaded()
+    use a = new Sample(torch.tensor([| 1L; 2L |]), torch.tensor 0L)
+    use b = new Sample(torch.tensor([| 3L; 4L |]), torch.tensor 1L)
+    use batch = Collate.Samples([| a; b |])
+    Assert.That(batch.Features.data<int64>().ToArray(), equalTo [| 1L; 2L; 3L; 4L |])
+    Assert.That(batch.Labels.data<int64>().ToArray(), equalTo [| 0L; 1L |])
+    Assert.That(a.Features.data<int64>().ToArray(), equalTo [| 1L; 2L |])
+    Assert.That(b.Label.item<int64>(), equalTo 1L)
+
+[<Test>]
 let ``a batch is disposed when the next arrives, unless kept; the last one at the end of the epoch`` () =
     use data = numbered 10
     let loader = DataLoader(data, 3)
