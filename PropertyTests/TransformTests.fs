@@ -128,6 +128,16 @@ let ``Compose applies in order and frees its intermediates`` () =
     Assert.That(composed.ToString(), Does.Contain "ToTensor()")
 
 [<Test>]
+let ``Compose frees the intermediate result when a later step refuses it`` () =
+    use x = bytes [| 1L; 2L; 2L |] [| 0uy; 51uy; 102uy; 255uy |]
+    // Three channels of mean and std for a one-channel image: Normalize refuses ToTensor's result.
+    let composed = Compose(ToTensor(), Normalize([ 0.5; 0.5; 0.5 ], [ 0.5; 0.5; 0.5 ]))
+    let before = Generators.settledTensorCount ()
+    throws<ArgumentException>(fun () -> composed.Apply x |> ignore) |> ignore
+    // Read without collecting: a leaked intermediate is still counted until a finalizer runs.
+    Assert.That(torch.Tensor.TotalCount, Is.LessThanOrEqualTo before)
+
+[<Test>]
 let ``F# transforms compose with >> and agree with the C# ones`` () =
     use x = bytes [| 2L; 1L; 2L; 2L |] [| 0uy .. 7uy |]
     let toInput = Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ]
