@@ -139,6 +139,19 @@ let ``batches are typed: features [64, 1, 28, 28] float32 and labels [64] after 
         Assert.That(same fromBatch sample.Features, Is.True, sprintf "row %d (sample %d)" row indices[row])
 
 [<Test>]
+let ``a Batch counts its rows and refuses labels that do not match them`` () =
+    Native.EnsureLoaded()
+    use ok = new Batch(torch.zeros(3L, 2L), torch.arange(3L))
+    Assert.That(ok.Count, equalTo 3)
+    use x = torch.zeros(3L, 2L)
+    use y = torch.arange(4L)
+    let e = throws<ArgumentException>(fun () -> new Batch(x, y) |> ignore)
+    Assert.That(e.Message, Does.Contain "[3, 2]")
+    Assert.That(e.Message, Does.Contain "[4]")
+    use scalar = torch.tensor 1L
+    throws<ArgumentException>(fun () -> new Batch(x, scalar) |> ignore) |> ignore
+
+[<Test>]
 let ``Collate.Samples stacks the samples and leaves them to the caller`` () =
     Native.EnsureLoaded()
     use a = new Sample(torch.tensor([| 1L; 2L |]), torch.tensor 0L)
