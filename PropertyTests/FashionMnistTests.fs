@@ -184,6 +184,8 @@ let ``a downloaded file whose checksum is not the official one is rejected and d
         new FashionMnist(root, false, download = true, searchSystem = false, log = log, mirrors = [| url |]) |> ignore)
     Assert.That(e.Message, Does.Contain "MD5 checksum")
     Assert.That(e.Message, Does.Contain "bef4ecab320f06d8554ea6380940ec79")
+    Assert.That(e.Message, Does.Contain(string (Uri(url, "t10k-images-idx3-ubyte.gz"))))
+    Assert.That(e.Message, Does.Contain "was deleted")
     Assert.That(log.ToString(), Does.Contain "MB")
     Assert.That(Directory.GetFiles(root, "*", SearchOption.AllDirectories), Is.Empty)
 
