@@ -48,7 +48,7 @@ public static class LoaderBenchmark
         using var theirsLoader = torch.utils.data.DataLoader(theirs, 64, shuffle: true, seed: 1, disposeDataset: false);
         var results = Alternate(repetitions,
             ("Functional DataLoader", () => EpochOurs(oursLoader)),
-            ("TorchSharp DataLoader", () => EpochTheirs(theirsLoader)));
+            ("TorchSharp DataLoader", () => EpochTheirs(theirsLoader, n)));
         Report(results, n, "TorchSharp DataLoader");
     }
 
@@ -137,19 +137,23 @@ public static class LoaderBenchmark
         return watch.Elapsed.TotalSeconds;
     }
 
-    static double EpochTheirs(TorchSharp.Modules.DataLoader loader)
+    static double EpochTheirs(TorchSharp.Modules.DataLoader loader, long samples)
     {
         var watch = Stopwatch.StartNew();
         long seen = 0;
         foreach (var batch in loader) seen += batch["label"].shape[0];
         watch.Stop();
+        if (seen != samples) throw new InvalidOperationException($"the epoch gave {seen} samples, expected {samples}");
         return watch.Elapsed.TotalSeconds;
     }
 
     /// <summary>Fashion-MNIST as a TorchSharp user writes it: one sample at a time, ToTensor per sample.</summary>
     sealed class TorchSharpFashionMnist(Tensor images, Tensor labels) : torch.utils.data.Dataset
     {
-        public override long Count => images.shape[0];
+        // Read once, as Functional's TensorDataset does: Tensor.shape is a native call that allocates.
+        readonly long count = images.shape[0];
+
+        public override long Count => count;
 
         public override Dictionary<string, Tensor> GetTensor(long index)
         {

@@ -64,11 +64,15 @@ module Dataset =
 module Loader =
     /// The loader's settings (see Functional.Data.DataLoader).
     type Options =
-        { BatchSize: int
+        { /// Samples per batch (the last batch may have fewer unless DropLast).
+          BatchSize: int
+          /// Whether each epoch visits the samples in a new random order.
           Shuffle: bool
           /// Seeds the shuffling; None draws a seed.
           Seed: int64 option
+          /// Whether an incomplete last batch is left out.
           DropLast: bool
+          /// Where the batches' tensors are put.
           Device: Device
           /// Threads preparing batches ahead (worth it for image files, not for in-memory data).
           Workers: int }

@@ -5,30 +5,19 @@ module Functional.Examples.Cli.ShowSamples
 open System
 open Functional.Data
 open Functional.FSharp
+open Functional.Examples.Cli
 
-let private usage =
-    "show-samples [--out FILE.png] [--seed N] [--test] [--root DIR] [--index N]\n" +
-    "  draws a 3x3 grid of random Fashion-MNIST samples titled with their classes (or, with --index, one sample)"
-
-type private Options = { Out: string; Seed: int64; Train: bool; Root: string option; Index: int option }
-
-let rec private parse (options: Options) (args: string list) =
-    let number name (text: string) parser =
-        match parser text with
-        | true, v -> v
-        | _ -> invalidArg name (sprintf "%s takes a number, got '%s'.\nusage: %s" name text usage)
-    match args with
-    | [] -> options
-    | "--out" :: path :: rest -> parse { options with Out = path } rest
-    | "--seed" :: n :: rest -> parse { options with Seed = number "--seed" n Int64.TryParse } rest
-    | "--test" :: rest -> parse { options with Train = false } rest
-    | "--train" :: rest -> parse { options with Train = true } rest
-    | "--root" :: dir :: rest -> parse { options with Root = Some dir } rest
-    | "--index" :: n :: rest -> parse { options with Index = Some (number "--index" n Int32.TryParse) } rest
-    | other :: _ -> invalidArg "args" (sprintf "unknown or incomplete option '%s'.\nusage: %s" other usage)
+let private command = "show-samples"
 
 let private draw (args: string[]) : int =
-    let options = parse { Out = "samples.png"; Seed = 0L; Train = true; Root = None; Index = None } (List.ofArray args)
+    // The command line's shared parser: unknown options, missing values and bad numbers are named the same way as in train.
+    let o = Options.parse command [ "out"; "seed"; "root"; "index" ] [ "test"; "train" ] args
+    let options =
+        {| Out = Options.string "out" o |> Option.defaultValue "samples.png"
+           Seed = int64 (Options.int command "seed" 0 o)
+           Train = not (Options.flag "test" o)
+           Root = Options.folder command "root" o
+           Index = Options.string "index" o |> Option.map (fun _ -> Options.int command "index" 0 o) |}
     use data = FashionMnist.load { FashionMnist.defaults with Train = options.Train; Root = options.Root }
     printfn "%O" data
     if data.Source.Kind = DataSource.ShippedSubset then

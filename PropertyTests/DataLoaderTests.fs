@@ -101,6 +101,11 @@ let ``an explicit generator drives the shuffling`` () =
     use g1 = new torch.Generator(5UL, torch.CPU)
     use g2 = new torch.Generator(5UL, torch.CPU)
     Assert.That(epochLabels (DataLoader(data, 7, true, generator = g1)), equalTo(epochLabels (DataLoader(data, 7, true, generator = g2))))
+    // Seed reports the seed of a generator the loader made, never one it ignored.
+    use g3 = new torch.Generator(5UL, torch.CPU)
+    Assert.That(DataLoader(data, 7, true, 99L, generator = g3).Seed, Is.Null)
+    Assert.That(DataLoader(data, 7, true, 99L).Seed, equalTo(Nullable 99L))
+    Assert.That(DataLoader(data, 7, false, 99L).Seed, Is.Null)
 
 [<Property(MaxTest = 15)>]
 let ``workers give the same batches in the same order`` () =
@@ -116,17 +121,46 @@ let ``workers give the same batches in the same order`` () =
 [<Test>]
 let ``batches are typed: features [64, 1, 28, 28] float32 and labels [64] after ToTensor`` () =
     use images = torch.randint(0L, 256L, [| 100L; 1L; 28L; 28L |], torch.ScalarType.Byte)
-    use labels = torch.randint(0L, 10L, [| 100L |], torch.ScalarType.Int64)
+    // Label i for sample i, so that each row of a shuffled batch says which sample it is.
+    use labels = torch.arange(100L)
     use data = new TensorDataset(images, labels, ToTensor())
     use batch = DataLoader(data, 64, true, 0L).Peek()
     Assert.That(batch.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
     Assert.That(batch.Features.dtype, equalTo torch.ScalarType.Float32)
     Assert.That(batch.Labels.shape, equalTo [| 64L |])
     Assert.That(batch.Count, equalTo 64)
-    // The batch-wise transform equals the per-sample one.
-    use direct = DataLoader(data, 64, true, 0L).Peek()
-    let index = int (direct.Labels[0L].item<int64>())
     Assert.That(batch.IsKept, Is.True)
+    // The batch-wise transform (one gather, one ToTensor) equals the per-sample path, row by row.
+    let indices = batch.Labels.data<int64>().ToArray()
+    Assert.That(Array.distinct indices |> Array.length, equalTo 64)
+    for row in 0 .. 63 do
+        use sample = data[int indices[row]]
+        use fromBatch = batch.Features[int64 row]
+        Assert.That(same fromBatch sample.Features, Is.True, sprintf "row %d (sample %d)" row indices[row])
+
+[<Test>]
+let ``a Batch counts its rows and refuses labels that do not match them`` () =
+    Native.EnsureLoaded()
+    use ok = new Batch(torch.zeros(3L, 2L), torch.arange(3L))
+    Assert.That(ok.Count, equalTo 3)
+    use x = torch.zeros(3L, 2L)
+    use y = torch.arange(4L)
+    let e = throws<ArgumentException>(fun () -> new Batch(x, y) |> ignore)
+    Assert.That(e.Message, Does.Contain "[3, 2]")
+    Assert.That(e.Message, Does.Contain "[4]")
+    use scalar = torch.tensor 1L
+    throws<ArgumentException>(fun () -> new Batch(x, scalar) |> ignore) |> ignore
+
+[<Test>]
+let ``Collate.Samples stacks the samples and leaves them to the caller`` () =
+    Native.EnsureLoaded()
+    use a = new Sample(torch.tensor([| 1L; 2L |]), torch.tensor 0L)
+    use b = new Sample(torch.tensor([| 3L; 4L |]), torch.tensor 1L)
+    use batch = Collate.Samples([| a; b |])
+    Assert.That(batch.Features.data<int64>().ToArray(), equalTo [| 1L; 2L; 3L; 4L |])
+    Assert.That(batch.Labels.data<int64>().ToArray(), equalTo [| 0L; 1L |])
+    Assert.That(a.Features.data<int64>().ToArray(), equalTo [| 1L; 2L |])
+    Assert.That(b.Label.item<int64>(), equalTo 1L)
 
 [<Test>]
 let ``a batch is disposed when the next arrives, unless kept; the last one at the end of the epoch`` () =

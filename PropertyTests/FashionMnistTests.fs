@@ -59,9 +59,14 @@ let ``the shipped subset is the first 10000 and 2000 samples of the real files``
         use small = new FashionMnist(null, train, fallback = subset (), searchSystem = false)
         Assert.That(small.Source.Kind, equalTo DataSource.ShippedSubset)
         Assert.That(small.Count, equalTo n)
-        let full = Idx.Read(Path.Combine(debian, (if train then "train" else "t10k") + "-images-idx3-ubyte.gz"))
+        let split = if train then "train" else "t10k"
+        let full = Idx.Read(Path.Combine(debian, split + "-images-idx3-ubyte.gz"))
         let mine = Idx.Read(small.ImagesPath)
         Assert.That(mine.Data, equalTo(full.Data[.. n * 784 - 1]))
+        // A sample is an image and its label: the labels are the real ones too.
+        let fullLabels = Idx.Read(Path.Combine(debian, split + "-labels-idx1-ubyte.gz"))
+        let myLabels = Idx.Read(small.LabelsPath)
+        Assert.That(myLabels.Data, equalTo(fullLabels.Data[.. n - 1]))
     Assert.That(File.ReadAllText(Path.Combine(subset (), "LICENSE")), Does.Contain "MIT")
 
 [<Test>]
@@ -91,6 +96,39 @@ let ``a sample goes through transform and targetTransform`` () =
     Assert.That(sample.Features[0L, 0L, 0L].item<float32>(), equalTo(2.0f / 255.0f))
     Assert.That(sample.Label.data<float32>().ToArray(), equalTo([| 0.f; 0.f; 0.f; 1.f; 0.f; 0.f; 0.f; 0.f; 0.f; 0.f |]))
     Assert.That(data.ToString(), Does.Contain "Transform: ToTensor()\nTarget transform: OneHot(10)")
+
+[<Test>]
+let ``the summary prints as the tutorial's, from C# and from F#`` () =
+    let root = tempFolder ()
+    writeSplit root true 3 [| 1uy; 2uy; 3uy |]
+    // TorchVision's VisionDataset and StandardTransform layout (the tutorial's printout), with the
+    // source of the files as one more line among the dataset's own lines, after Split.
+    let expected =
+        String.Join("\n",
+            [ "Dataset FashionMNIST"
+              "    Number of datapoints: 3"
+              "    Root location: " + root
+              "    Split: Train"
+              "    Source: root (" + root + ")"
+              "    StandardTransform"
+              "Transform: ToTensor()" ])
+    use fromCSharp = new FashionMnist(root, true, transform = ToTensor())
+    Assert.That(fromCSharp.ToString(), equalTo expected)
+    use fromFSharp =
+        Functional.FSharp.FashionMnist.load
+            { Functional.FSharp.FashionMnist.defaults with Root = Some root; Transform = Some Functional.FSharp.Transform.toTensor }
+    Assert.That(fromFSharp.ToString(), equalTo expected)
+    // A multi-line transform is indented under its heading, as StandardTransform does; the target transform follows.
+    use composed = new FashionMnist(root, true, transform = Compose(ToTensor(), Normalize([ 0.5 ], [ 0.5 ])), targetTransform = OneHot 10)
+    let tail =
+        String.Join("\n",
+            [ "    StandardTransform"
+              "Transform: Compose("
+              "               ToTensor()"
+              "               Normalize(mean=[0.5], std=[0.5])"
+              "           )"
+              "Target transform: OneHot(10)" ])
+    Assert.That(composed.ToString(), Does.EndWith tail)
 
 [<Test>]
 let ``nothing found offline: the error names the places searched and the ways to get the data`` () =
@@ -146,6 +184,8 @@ let ``a downloaded file whose checksum is not the official one is rejected and d
         new FashionMnist(root, false, download = true, searchSystem = false, log = log, mirrors = [| url |]) |> ignore)
     Assert.That(e.Message, Does.Contain "MD5 checksum")
     Assert.That(e.Message, Does.Contain "bef4ecab320f06d8554ea6380940ec79")
+    Assert.That(e.Message, Does.Contain(string (Uri(url, "t10k-images-idx3-ubyte.gz"))))
+    Assert.That(e.Message, Does.Contain "was deleted")
     Assert.That(log.ToString(), Does.Contain "MB")
     Assert.That(Directory.GetFiles(root, "*", SearchOption.AllDirectories), Is.Empty)
 

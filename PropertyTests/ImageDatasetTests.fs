@@ -197,6 +197,16 @@ let ``the 3x3 grid is a PNG of 9 titled cells; the same seed draws the same samp
     let expected = int (round (first.Features[0L, 5L, 7L].item<float32>() * 255.0f))
     let pixel = bitmap.GetPixel(12 + 7 * 2, 12 + titleHeight + 5 * 2)
     Assert.That(int pixel.Red, equalTo expected)
+    // The title: dark ink in the strip above the first cell (on a machine with a font; without one
+    // the grid is drawn untitled, as documented).
+    if SamplePictures.HasFont then
+        Assert.That(titleHeight, Is.GreaterThan 0, "a strip for the titles")
+        let ink =
+            [ for x in 12 .. 12 + 56 - 1 do
+                for y in 12 .. 12 + titleHeight - 1 do
+                    if bitmap.GetPixel(x, y).Red < 128uy then yield x, y ]
+        Assert.That(ink, Is.Not.Empty, "the first cell's title is drawn")
+    else Assert.That(titleHeight, equalTo 0)
     let one = Path.Combine(tempFolder (), "one.png")
     SamplePictures.SaveImage(first.Features, one, "T-Shirt")
     use single = SKCodec.Create one

@@ -46,15 +46,21 @@ let ``ToTensor divides every uint8 value by exactly 255`` () =
 let ``ToTensor's values lie in 0..1 and keep the CHW shape; a batch equals its samples`` () =
     Prop.forAll images (fun (shape, values) ->
         use x = bytes shape values
+        // A second, different sample (255 - v), so that a batch that mixed up its rows would show.
+        use x2 = bytes shape (values |> Array.map (fun b -> 255uy - b))
         use y = ToTensor().Apply x
+        use y2 = ToTensor().Apply x2
         let v = y.data<float32>().ToArray()
-        use batch = torch.stack([| x; x |])
+        use batch = torch.stack([| x; x2 |])
         use yb = ToTensor().ApplyBatch batch
         use y0 = yb[0L]
+        use y1 = yb[1L]
         v |> Array.forall (fun f -> f >= 0.0f && f <= 1.0f)
+        && v = (values |> Array.map (fun b -> float32 b / 255.0f))
         && y.shape = shape
         && yb.shape = Array.append [| 2L |] shape
-        && same y0 y)
+        && same y0 y
+        && same y1 y2)
 
 [<Test>]
 let ``ToTensor: HW gets a channel, HWC is permuted to CHW`` () =
@@ -122,6 +128,16 @@ let ``Compose applies in order and frees its intermediates`` () =
     Assert.That(composed.ToString(), Does.Contain "ToTensor()")
 
 [<Test>]
+let ``Compose frees the intermediate result when a later step refuses it`` () =
+    use x = bytes [| 1L; 2L; 2L |] [| 0uy; 51uy; 102uy; 255uy |]
+    // Three channels of mean and std for a one-channel image: Normalize refuses ToTensor's result.
+    let composed = Compose(ToTensor(), Normalize([ 0.5; 0.5; 0.5 ], [ 0.5; 0.5; 0.5 ]))
+    let before = Generators.settledTensorCount ()
+    throws<ArgumentException>(fun () -> composed.Apply x |> ignore) |> ignore
+    // Read without collecting: a leaked intermediate is still counted until a finalizer runs.
+    Assert.That(torch.Tensor.TotalCount, Is.LessThanOrEqualTo before)
+
+[<Test>]
 let ``F# transforms compose with >> and agree with the C# ones`` () =
     use x = bytes [| 2L; 1L; 2L; 2L |] [| 0uy .. 7uy |]
     let toInput = Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ]
@@ -131,6 +147,20 @@ let ``F# transforms compose with >> and agree with the C# ones`` () =
     use labels = torch.tensor([| 1L; 0L |])
     use hot = Transform.oneHot 3 labels
     Assert.That(hot.data<float32>().ToArray(), equalTo [| 0.f; 1.f; 0.f; 1.f; 0.f; 0.f |])
+
+[<Test>]
+let ``F# toTransform gives back the C# transform behind the module's transforms, and wraps any other function`` () =
+    Assert.That(Transform.toTransform Transform.toTensor, Is.InstanceOf<ToTensor>())
+    Assert.That(string (Transform.toTransform (Transform.oneHot 10)), equalTo "OneHot(10)")
+    use g = Transform.generator 3L
+    Assert.That(Transform.toTransform (Transform.randomHorizontalFlip 0.5 g), Is.InstanceOf<RandomHorizontalFlip>())
+    let composed = Transform.toTransform (Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ])
+    Assert.That(composed, Is.InstanceOf<Lambda>())
+    Assert.That(string composed, equalTo "Lambda()")
+    use x = bytes [| 2L; 1L; 2L; 2L |] [| 0uy .. 7uy |]
+    use y = composed.ApplyBatch x
+    use expected = Compose(ToTensor(), Normalize([ 0.5 ], [ 0.5 ])).ApplyBatch x
+    Assert.That(same y expected, Is.True)
 
 [<Property(MaxTest = 25)>]
 let ``RandomHorizontalFlip: each sample is itself or its mirror; the same seed flips the same samples`` () =
@@ -158,6 +188,20 @@ let ``RandomHorizontalFlip with p = 0 and p = 1`` () =
     use flipped = RandomHorizontalFlip(1L, 1.0).ApplyBatch batch
     use expected = batch.flip(-1L)
     Assert.That(same flipped expected, Is.True)
+
+[<Test>]
+let ``RandomHorizontalFlip draws a coin for each sample of a batch, not one for the batch`` () =
+    // The seed is fixed, so this cannot flake; 64 fair coins all landing the same way would be a 2^-63 event.
+    use batch = torch.arange(384L).reshape(64L, 1L, 2L, 3L)
+    use flipped = RandomHorizontalFlip(5L).ApplyBatch batch
+    use mirrored = batch.flip(-1L)
+    let isMirrored (i: int64) =
+        use f = flipped[i]
+        use m = mirrored[i]
+        same f m
+    let kinds = [ for i in 0L .. 63L -> isMirrored i ]
+    Assert.That(List.contains true kinds, Is.True, "some samples are flipped")
+    Assert.That(List.contains false kinds, Is.True, "some samples are not")
 
 [<Property(MaxTest = 25)>]
 let ``RandomCrop cuts a window of the zero-padded image; the same seed cuts the same`` () =

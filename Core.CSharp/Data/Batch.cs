@@ -20,15 +20,17 @@ public sealed class Batch : IDisposable
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(labels);
-        if (features.dim() == 0 || labels.dim() == 0 || features.shape[0] != labels.shape[0])
+        // One batch per training step: size(0) reads one number, where Tensor.shape allocates the whole shape.
+        var rows = features.dim() == 0 || labels.dim() == 0 ? -1 : features.size(0);
+        if (rows < 0 || rows != labels.size(0))
             throw new ArgumentException(
                 $"A batch has as many labels as feature rows: got features [{string.Join(", ", features.shape)}] and labels [{string.Join(", ", labels.shape)}].", nameof(labels));
         Features = features;
         Labels = labels;
-        count = (int)features.shape[0];
+        count = (int)rows;
     }
 
-    // Read once: Tensor.shape is a native call that allocates.
+    // Read once: asking the tensor is a native call.
     readonly int count;
 
     /// <summary>The inputs, samples along dimension 0 (e.g. [64, 1, 28, 28]).</summary>

@@ -24,24 +24,35 @@ public static class Collate
         return stack(tensors, 0);
     }
 
-    /// <summary>Collates (features, label) samples into a <see cref="Batch"/>: both stacked.</summary>
-    public static Batch Samples(IReadOnlyList<Sample> samples) => Samples(CPU)(samples);
+    /// <summary>Collates (features, label) samples into a <see cref="Batch"/>: both stacked into fresh
+    /// tensors. The samples stay the caller's (they are not disposed).</summary>
+    /// <exception cref="ArgumentException">The list is empty, or shapes or dtypes differ.</exception>
+    public static Batch Samples(IReadOnlyList<Sample> samples)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        return StackSamples(samples, CPU);
+    }
 
     /// <summary>A collate function for (features, label) samples that puts the batch on <paramref name="device"/>
-    /// and disposes the samples.</summary>
+    /// and disposes the samples (the loader made them and nobody else holds them).</summary>
     internal static Func<IReadOnlyList<Sample>, Batch> Samples(torch.Device device) => samples =>
     {
         ArgumentNullException.ThrowIfNull(samples);
         try
         {
-            using var scope = NewDisposeScope();
-            var x = Stack(samples.Select(s => s.Features).ToArray());
-            var y = Stack(samples.Select(s => s.Label).ToArray());
-            return BatchTensors.Make(x, y, null, null, device);
+            return StackSamples(samples, device);
         }
         finally
         {
             foreach (var s in samples) s.Dispose();
         }
     };
+
+    static Batch StackSamples(IReadOnlyList<Sample> samples, torch.Device device)
+    {
+        using var scope = NewDisposeScope();
+        var x = Stack(samples.Select(s => s.Features).ToArray());
+        var y = Stack(samples.Select(s => s.Label).ToArray());
+        return BatchTensors.Make(x, y, null, null, device);
+    }
 }

@@ -61,7 +61,7 @@ public sealed class DataLoader : IDataLoader
             Seed = seed ?? Random.Shared.NextInt64(0, long.MaxValue);
             generator = new Generator(unchecked((ulong)Seed.Value), CPU);
         }
-        else Seed = generator is null ? null : seed;
+        else Seed = null;
         sampler = new BatchSampler(dataset.Count, batchSize, shuffle, dropLast, generator);
         ShuffleGenerator = shuffle ? generator : null;
     }

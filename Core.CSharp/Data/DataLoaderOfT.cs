@@ -101,7 +101,7 @@ public sealed class DataLoader<TSample, TBatch> : IEnumerable<TBatch>
     public TBatch Peek()
     {
         using var epoch = GetEnumerator();
-        if (!epoch.MoveNext()) throw new InvalidOperationException("The loader has no batches.");
+        if (!epoch.MoveNext()) throw new InvalidOperationException("The loader has no batches: its dataset is empty, or dropLast dropped the only batch.");
         return epoch.Current is Batch b ? (TBatch)(object)b.Keep() : epoch.Current;
     }
 }

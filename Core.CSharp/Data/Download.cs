@@ -64,7 +64,15 @@ public static class Download
                 }
                 progress?.WriteLine();
             }
-            if (md5 is not null) VerifyMd5(partial, md5);
+            if (md5 is not null)
+            {
+                // Checked here rather than with VerifyMd5: the file to name is the URL and the target,
+                // not the temporary ".part" file, which is deleted below.
+                var actual = Md5(partial);
+                if (!string.Equals(actual, md5, StringComparison.OrdinalIgnoreCase))
+                    throw new InvalidDataException(
+                        $"{url}: MD5 checksum {actual} of the downloaded file does not match the expected {md5.ToLowerInvariant()}; it is damaged or not the official file, so it was deleted instead of being saved as {full}. Try another mirror, or get the files another way.");
+            }
             File.Move(partial, full, overwrite: true);
         }
         finally

@@ -102,17 +102,19 @@ public static class Idx
     static byte[] Gunzip(byte[] bytes, string name)
     {
         byte[] data;
+        using var input = new MemoryStream(bytes, writable: false);
         try
         {
-            using var input = new MemoryStream(bytes, writable: false);
-            using var gzip = new GZipStream(input, CompressionMode.Decompress);
+            using var gzip = new GZipStream(input, CompressionMode.Decompress, leaveOpen: true);
             using var output = new MemoryStream(bytes.Length * 4);
             gzip.CopyTo(output);
             data = output.ToArray();
         }
         catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"{name}: the gzip stream is corrupt ({e.Message}); expected a gzip-compressed IDX file.", e);
+            // The decompressor reads ahead in blocks, so where it stopped bounds the damage from above.
+            throw new InvalidDataException(
+                $"{name}: the gzip stream is corrupt at or before byte offset {input.Position} of {bytes.Length} ({e.Message}); expected a gzip-compressed IDX file.", e);
         }
         // The trailer is checked here as well: a stream cut inside its last 8 bytes decompresses without error.
         if (bytes.Length < 18)

@@ -210,12 +210,7 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
     public override string ToString()
     {
         var text = $"Dataset ImageFolderCsv\n    Number of datapoints: {Count}\n    Annotations: {AnnotationsFile}\n    Images: {ImageDirectory}";
-        if (Transform is not null || TargetTransform is not null)
-        {
-            text += "\n    StandardTransform";
-            if (Transform is not null) text += "\nTransform: " + Transform;
-            if (TargetTransform is not null) text += "\nTarget transform: " + TargetTransform;
-        }
-        return text;
+        var transforms = TensorDataset.StandardTransformText(Transform, TargetTransform);
+        return transforms.Length == 0 ? text : text + "\n    " + transforms;
     }
 }

@@ -17,6 +17,10 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
     readonly Tensor labels;
     // Read once: Tensor.shape is a native call that allocates, and a batch checks every index against it.
     readonly int count;
+    // Read once as well (Tensor.device is a native call that makes a new Device); the tensors are private and never move.
+    readonly torch.Device featuresDevice;
+    readonly torch.Device labelsDevice;
+    readonly bool labelsOnFeaturesDevice;
     bool disposed;
 
     /// <summary>Creates the dataset; <paramref name="features"/> and <paramref name="labels"/> have the same first dimension.</summary>
@@ -35,6 +39,10 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
         this.features = features.alias().DetachFromDisposeScope();
         this.labels = labels.alias().DetachFromDisposeScope();
         count = (int)features.shape[0];
+        featuresDevice = this.features.device;
+        labelsDevice = this.labels.device;
+        // torch.Device has no value equality: compare type and index.
+        labelsOnFeaturesDevice = featuresDevice.type == labelsDevice.type && featuresDevice.index == labelsDevice.index;
         Transform = transform;
         TargetTransform = targetTransform;
     }
@@ -88,9 +96,9 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
                 throw new ArgumentOutOfRangeException(nameof(indices), i, $"The dataset has {Count} samples: an index is 0 to {Count - 1}.");
         var longs = new long[indices.Length];
         for (int i = 0; i < longs.Length; i++) longs[i] = indices[i];
-        using var index = tensor(longs, device: features.device);
+        using var index = tensor(longs, device: featuresDevice);
         var x = features.index_select(0, index).DetachFromDisposeScope();
-        using var labelIndex = labels.device == features.device ? index.alias() : index.to(labels.device);
+        using var labelIndex = labelsOnFeaturesDevice ? index.alias() : index.to(labelsDevice);
         var y = labels.index_select(0, labelIndex).DetachFromDisposeScope();
         return (x, y);
     }
@@ -121,13 +129,21 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
     }
 
     /// <summary>The transforms, in the layout PyTorch prints them.</summary>
-    protected string TransformsText()
+    protected string TransformsText() => StandardTransformText(Transform, TargetTransform);
+
+    /// <summary>TorchVision's <c>StandardTransform</c> text: the transform and target transform, each
+    /// after its heading, later lines of a multi-line transform (a Compose) indented under the first;
+    /// empty when there is neither.</summary>
+    internal static string StandardTransformText(Transform? transform, Transform? targetTransform)
     {
-        if (Transform is null && TargetTransform is null) return "";
+        if (transform is null && targetTransform is null) return "";
         var text = "StandardTransform";
-        if (Transform is not null) text += "\nTransform: " + Transform;
-        if (TargetTransform is not null) text += "\nTarget transform: " + TargetTransform;
+        if (transform is not null) text += "\n" + Headed("Transform: ", transform);
+        if (targetTransform is not null) text += "\n" + Headed("Target transform: ", targetTransform);
         return text;
+
+        static string Headed(string head, Transform t) =>
+            head + t.ToString()!.Replace("\n", "\n" + new string(' ', head.Length));
     }
 
     /// <inheritdoc />

@@ -43,11 +43,20 @@ public sealed class Compose : Transform
         ArgumentNullException.ThrowIfNull(input);
         if (steps.Length == 0) return input.alias();
         var current = input;
-        for (int i = 0; i < steps.Length; i++)
+        try
         {
-            var next = apply(steps[i], current);
-            if (!ReferenceEquals(current, input) && !ReferenceEquals(current, next)) current.Dispose();
-            current = next;
+            for (int i = 0; i < steps.Length; i++)
+            {
+                var next = apply(steps[i], current);
+                if (!ReferenceEquals(current, input) && !ReferenceEquals(current, next)) current.Dispose();
+                current = next;
+            }
+        }
+        catch
+        {
+            // A step refused its input: free the intermediate result it was given (never the caller's input).
+            if (!ReferenceEquals(current, input)) current.Dispose();
+            throw;
         }
         return current;
     }

@@ -31,12 +31,20 @@ public class DataLoaderTests
         var again = new DataLoader(train, batchSize: 64, shuffle: true, seed: 0).Peek();
         using (again)
         {
+            // The same seed gives the same batch.
+            using var equal = again.Features.eq(features);
+            using var allEqual = equal.all();
+            Assert.That(allEqual.item<bool>(), Is.True, "the same seed gives the same features");
+            Assert.That(again.Labels.data<long>().ToArray(), Is.EqualTo(labels.data<long>().ToArray()));
+            using var row = again.Features[0];
+            using var rowLabel = again.Labels[0];
+            var label = (int)rowLabel.item<long>();
             var first = -1;
             for (int i = 0; i < train.Count && first < 0; i++)
             {
                 using var s = train[i];
-                using var same = s.Features.eq(again.Features[0]).all();
-                if (same.item<bool>() && s.ClassIndex == (int)again.Labels[0].item<long>()) first = i;
+                using var same = s.Features.eq(row).all();
+                if (same.item<bool>() && s.ClassIndex == label) first = i;
             }
             Assert.That(first, Is.GreaterThanOrEqualTo(0), "the first sample of the batch is a sample of the dataset");
         }
