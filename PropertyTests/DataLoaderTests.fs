@@ -218,8 +218,10 @@ let ``breaking out of a worker loader stops its threads`` () =
     for _ in 1 .. 5 do
         use first = loader |> Seq.head
         ()
-    Thread.Sleep 100
-    Assert.That(Diagnostics.Process.GetCurrentProcess().Threads.Count, Is.LessThanOrEqualTo(before + 1))
+    // Threads end shortly after the loop is left; wait for that (10 s is a bound on a hang, not a timing).
+    let threads () = Diagnostics.Process.GetCurrentProcess().Threads.Count
+    SpinWait.SpinUntil((fun () -> threads () <= before + 1), TimeSpan.FromSeconds 10.0) |> ignore
+    Assert.That(threads (), Is.LessThanOrEqualTo(before + 1))
 
 /// A user sample type and its own batch type.
 type private Pair = { Left: int; Right: string }
@@ -274,9 +276,11 @@ let ``workers read ahead, but never more than prefetch batches`` () =
     let mutable ahead = 0
     let mutable i = 0
     for _ in loader do
-        // Give the workers time to fill the queue, as a training step would.
-        Thread.Sleep 15
         let consumed = (i + 1) * batchSize
+        // Wait, as a training step would, until the workers have read as far ahead as they may
+        // (10 s bounds a hang; no timing is asserted).
+        let allowed = min 64 (consumed + prefetch * batchSize)
+        SpinWait.SpinUntil((fun () -> data.Read >= allowed), TimeSpan.FromSeconds 10.0) |> ignore
         Assert.That(data.Read, Is.LessThanOrEqualTo(consumed + prefetch * batchSize), sprintf "batch %d" i)
         ahead <- max ahead (data.Read - consumed)
         i <- i + 1

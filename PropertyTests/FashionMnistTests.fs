@@ -35,15 +35,13 @@ let private subset () =
     | s -> s
 
 [<Test>]
-let ``the Debian package's training split loads fast with the known first labels`` () =
+let ``the Debian package's training split loads with the known first labels`` () =
+    // How fast it loads is measured by the loader benchmark, not here.
     if not (File.Exists(Path.Combine(debian, "train-images-idx3-ubyte.gz"))) then
         Assert.Ignore "the Debian package dataset-fashion-mnist is not installed on this machine"
-    let watch = Diagnostics.Stopwatch.StartNew()
     use train = new FashionMnist(null, train = true)
-    watch.Stop()
     Assert.That(train.Count, equalTo 60000)
     Assert.That(train.Source.Kind, equalTo DataSource.DebianPackage)
-    Assert.That(watch.Elapsed.TotalSeconds, Is.LessThan 2.0)
     // Zalando's README: the first training image is an ankle boot (9), the next a T-shirt (0).
     Assert.That(train.Labels[0L].item<int64>(), equalTo 9L)
     Assert.That(train.Labels[1L].item<int64>(), equalTo 0L)
