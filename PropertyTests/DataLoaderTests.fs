@@ -15,10 +15,7 @@ open Functional.FSharp
 
 let private equalTo (expected: obj) = Is.EqualTo expected
 
-let private same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
-    a.shape = b.shape && a.dtype = b.dtype && (use e = a.eq b in use all = e.all() in all.item<bool>())
 
-let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
 
 /// n samples: features [n, 1, 2, 2] uint8 where sample i is filled with i % 256, labels i.
 let private numbered (n: int) =

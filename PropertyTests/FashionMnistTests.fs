@@ -11,17 +11,10 @@ open Functional.Transforms
 
 let private equalTo (expected: obj) = Is.EqualTo expected
 
-let private same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
-    a.shape = b.shape && a.dtype = b.dtype && (use e = a.eq b in use all = e.all() in all.item<bool>())
 
-let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
 
 let private debian = "/usr/share/datasets/fashion-mnist"
 
-let private tempFolder () =
-    let dir = Path.Combine(Path.GetTempPath(), "functional-fmnist-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory dir |> ignore
-    dir
 
 /// Writes a tiny split of `n` images (pixel value = image index) with the given labels.
 let private writeSplit (dir: string) (train: bool) (n: int) (labels: byte[]) =
@@ -69,11 +62,11 @@ let ``the shipped subset is the first 10000 and 2000 samples of the real files``
 
 [<Test>]
 let ``root is searched directly and in TorchVision's FashionMNIST/raw layout`` () =
-    let direct = tempFolder ()
+    let direct = tempFolder "fmnist"
     writeSplit direct true 3 [| 1uy; 2uy; 3uy |]
     use a = new FashionMnist(direct, train = true)
     Assert.That((a.Source.Kind, a.Source.Folder, a.Count), equalTo((DataSource.Root, direct, 3)))
-    let root = tempFolder ()
+    let root = tempFolder "fmnist"
     let raw = Path.Combine(root, "FashionMNIST", "raw")
     writeSplit raw false 2 [| 4uy; 5uy |]
     use b = new FashionMnist(root, train = false)
@@ -86,7 +79,7 @@ let ``root is searched directly and in TorchVision's FashionMNIST/raw layout`` (
 
 [<Test>]
 let ``a sample goes through transform and targetTransform`` () =
-    let root = tempFolder ()
+    let root = tempFolder "fmnist"
     writeSplit root true 3 [| 1uy; 2uy; 3uy |]
     use data = new FashionMnist(root, true, transform = ToTensor(), targetTransform = OneHot 10)
     use sample = data[2]
@@ -97,7 +90,7 @@ let ``a sample goes through transform and targetTransform`` () =
 
 [<Test>]
 let ``the summary prints as the tutorial's, from C# and from F#`` () =
-    let root = tempFolder ()
+    let root = tempFolder "fmnist"
     writeSplit root true 3 [| 1uy; 2uy; 3uy |]
     // TorchVision's VisionDataset and StandardTransform layout (the tutorial's printout), with the
     // source of the files as one more line among the dataset's own lines, after Split.
@@ -130,7 +123,7 @@ let ``the summary prints as the tutorial's, from C# and from F#`` () =
 
 [<Test>]
 let ``nothing found offline: the error names the places searched and the ways to get the data`` () =
-    let root = tempFolder ()
+    let root = tempFolder "fmnist"
     let e = throws<DatasetNotFoundException>(fun () -> new FashionMnist(root, searchSystem = false) |> ignore)
     Assert.That(e.Message, Does.Contain root)
     Assert.That(e.Message, Does.Contain "apt-get install dataset-fashion-mnist")
@@ -139,7 +132,7 @@ let ``nothing found offline: the error names the places searched and the ways to
 
 [<Test>]
 let ``a download that cannot reach any mirror fails with the ways to get the data`` () =
-    let root = tempFolder ()
+    let root = tempFolder "fmnist"
     let log = new StringWriter()
     let mirrors = [| Uri "http://127.0.0.1:1/" |]
     let e = throws<DatasetNotFoundException>(fun () ->
@@ -176,7 +169,7 @@ let ``a downloaded file whose checksum is not the official one is rejected and d
     // The subset's files are real Fashion-MNIST data but not the official .gz files, so their MD5 differs.
     let url, server = serve (subset ())
     use _ = server
-    let root = tempFolder ()
+    let root = tempFolder "fmnist"
     let log = new StringWriter()
     let e = throws<InvalidDataException>(fun () ->
         new FashionMnist(root, false, download = true, searchSystem = false, log = log, mirrors = [| url |]) |> ignore)
@@ -189,11 +182,11 @@ let ``a downloaded file whose checksum is not the official one is rejected and d
 
 [<Test>]
 let ``Download.ToFile shows progress, checks the MD5 and moves the file into place`` () =
-    let folder = tempFolder ()
+    let folder = tempFolder "fmnist"
     File.WriteAllText(Path.Combine(folder, "abc.txt"), "abc")
     let url, server = serve folder
     use _ = server
-    let target = Path.Combine(tempFolder (), "got.txt")
+    let target = Path.Combine(tempFolder "fmnist", "got.txt")
     let log = new StringWriter()
     // MD5("abc") from RFC 1321's test suite.
     Download.ToFile(Uri(url, "abc.txt"), target, "900150983cd24fb0d6963f7d28e17f72", log)
@@ -202,7 +195,7 @@ let ``Download.ToFile shows progress, checks the MD5 and moves the file into pla
 
 [<Test>]
 let ``VerifyMd5 accepts the right checksum of a local file and rejects a damaged one`` () =
-    let path = Path.Combine(tempFolder (), "abc.txt")
+    let path = Path.Combine(tempFolder "fmnist", "abc.txt")
     File.WriteAllText(path, "abc")
     Download.VerifyMd5(path, "900150983cd24fb0d6963f7d28e17f72")
     File.WriteAllText(path, "abd")
@@ -211,7 +204,7 @@ let ``VerifyMd5 accepts the right checksum of a local file and rejects a damaged
 
 [<Test>]
 let ``bad files: wrong dimensions, differing counts, bad labels are named`` () =
-    let dir = tempFolder ()
+    let dir = tempFolder "fmnist"
     Idx.Write(Path.Combine(dir, "train-images-idx3-ubyte.gz"), IdxArray([| 2; 784 |], Array.zeroCreate 1568))
     Idx.Write(Path.Combine(dir, "train-labels-idx1-ubyte.gz"), IdxArray([| 2 |], [| 0uy; 1uy |]))
     let e = throws<InvalidDataException>(fun () -> new FashionMnist(dir, searchSystem = false) |> ignore)
@@ -227,7 +220,7 @@ let ``bad files: wrong dimensions, differing counts, bad labels are named`` () =
 
 [<Test>]
 let ``a truncated gzip file in root is reported, not half loaded`` () =
-    let dir = tempFolder ()
+    let dir = tempFolder "fmnist"
     writeSplit dir true 5 [| 1uy; 2uy; 3uy; 4uy; 5uy |]
     let path = Path.Combine(dir, "train-images-idx3-ubyte.gz")
     let bytes = File.ReadAllBytes path
@@ -237,12 +230,12 @@ let ``a truncated gzip file in root is reported, not half loaded`` () =
 
 [<Test>]
 let ``MNIST reads the same IDX layout, with its own class names and no Debian package`` () =
-    let root = tempFolder ()
+    let root = tempFolder "fmnist"
     writeSplit (Path.Combine(root, "MNIST", "raw")) false 2 [| 7uy; 1uy |]
     use test = new Mnist(root, train = false)
     Assert.That(test.Count, equalTo 2)
     Assert.That(test.ClassNames[7], equalTo "7 - seven")
     Assert.That(test.ToString(), Does.StartWith "Dataset MNIST")
-    let e = throws<DatasetNotFoundException> (fun () -> new Mnist(tempFolder (), train = true) |> ignore)
+    let e = throws<DatasetNotFoundException> (fun () -> new Mnist(tempFolder "fmnist", train = true) |> ignore)
     Assert.That(e.Message, Does.Not.Contain "apt-get")
     Assert.That(e.Message, Does.Contain "yann.lecun.com")

@@ -11,7 +11,6 @@ open Functional.FSharp
 open Functional.PropertyTests.Generators
 
 let private equal (expected: obj) (actual: obj) = Assert.That(actual, Is.EqualTo(expected))
-let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
 let private contains (part: string) (text: string) = Assert.That(text, Does.Contain(part))
 let private isTrue (condition: bool) = Assert.That(condition, Is.True)
 

@@ -10,15 +10,8 @@ open Functional.Data
 
 let private equalTo (expected: obj) = Is.EqualTo expected
 
-let private same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
-    a.shape = b.shape && a.dtype = b.dtype && (use e = a.eq b in use all = e.all() in all.item<bool>())
 
-let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
 
-let private tempFolder () =
-    let dir = Path.Combine(Path.GetTempPath(), "functional-idx-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory dir |> ignore
-    dir
 
 /// Small IDX arrays: 1 to 3 dimensions of 0..6, random bytes, gzipped or not.
 let private arrays =
@@ -51,7 +44,7 @@ let ``the plain encoding is the IDX format byte for byte`` () =
 
 [<Test>]
 let ``Write and Read go through a file, gzipped by extension`` () =
-    let dir = tempFolder ()
+    let dir = tempFolder "idx"
     let array = IdxArray([| 2; 3 |], [| 1uy .. 6uy |])
     Idx.Write(Path.Combine(dir, "a-idx2-ubyte.gz"), array)
     Idx.Write(Path.Combine(dir, "a-idx2-ubyte"), array)
@@ -136,4 +129,4 @@ let ``wrong magic number, type and extra bytes name what was expected`` () =
 
 [<Test>]
 let ``a missing file raises FileNotFoundException`` () =
-    throws<FileNotFoundException>(fun () -> Idx.Read(Path.Combine(tempFolder (), "none.gz")) |> ignore) |> ignore
+    throws<FileNotFoundException>(fun () -> Idx.Read(Path.Combine(tempFolder "idx", "none.gz")) |> ignore) |> ignore

@@ -11,12 +11,7 @@ open Functional.Data
 open Functional.Transforms
 
 let private equalTo (expected: obj) = Is.EqualTo expected
-let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
 
-let private tempFolder () =
-    let dir = Path.Combine(Path.GetTempPath(), "functional-images-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory dir |> ignore
-    dir
 
 /// Encodes pixels with SkiaSharp directly: gray (1 byte per pixel) or RGBA (4 bytes per pixel, interleaved).
 let private encode (path: string) (width: int) (height: int) (gray: bool) (opaque: bool) (pixels: byte[]) =
@@ -35,7 +30,7 @@ let private rgbaPixels = Array.init 12 (fun p -> [| byte (10 * p); byte (200 - 1
 
 /// A folder with gray and colour PNG and JPEG files and an annotations CSV (with a header line).
 let private makeFolder () =
-    let dir = tempFolder ()
+    let dir = tempFolder "images"
     encode (Path.Combine(dir, "gray.png")) 4 3 true true grayPixels
     encode (Path.Combine(dir, "colour.png")) 4 3 false true rgbaPixels
     encode (Path.Combine(dir, "flat-gray.jpg")) 4 3 true true (Array.create 12 90uy)
@@ -97,7 +92,7 @@ let ``transform and targetTransform apply to each sample`` () =
 
 /// n gray 4 x 3 images i.png filled with value 10 * i, labelled i % 5, without a header line.
 let private grayFolder n =
-    let dir = tempFolder ()
+    let dir = tempFolder "images"
     for i in 0 .. n - 1 do encode (Path.Combine(dir, sprintf "%d.png" i)) 4 3 true true (Array.create 12 (byte (10 * i)))
     File.WriteAllLines(Path.Combine(dir, "a.csv"), [ for i in 0 .. n - 1 -> sprintf "%d.png,%d" i (i % 5) ])
     dir
@@ -181,7 +176,7 @@ let ``the 3x3 grid is a PNG of 9 titled cells; the same seed draws the same samp
     use x = torch.randint(0L, 256L, [| 20L; 1L; 28L; 28L |], torch.ScalarType.Byte)
     use y = torch.randint(0L, 10L, [| 20L |], torch.ScalarType.Int64)
     use data = new TensorDataset(x, y, ToTensor())
-    let path = Path.Combine(tempFolder (), "grid.png")
+    let path = Path.Combine(tempFolder "images", "grid.png")
     let a = SamplePictures.SaveGrid(data, path, FashionMnist.Classes, seed = 4L, scale = 2)
     let b = SamplePictures.SaveGrid(data, path, FashionMnist.Classes, seed = 4L, scale = 2)
     Assert.That(a, equalTo b)
@@ -207,7 +202,7 @@ let ``the 3x3 grid is a PNG of 9 titled cells; the same seed draws the same samp
                     if bitmap.GetPixel(x, y).Red < 128uy then yield x, y ]
         Assert.That(ink, Is.Not.Empty, "the first cell's title is drawn")
     else Assert.That(titleHeight, equalTo 0)
-    let one = Path.Combine(tempFolder (), "one.png")
+    let one = Path.Combine(tempFolder "images", "one.png")
     SamplePictures.SaveImage(first.Features, one, "T-Shirt")
     use single = SKCodec.Create one
     Assert.That(single.Info.Width, equalTo (12 + 28 * 8 + 12))

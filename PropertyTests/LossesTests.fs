@@ -24,7 +24,6 @@ let private cases = Gen.map3 (fun n c s -> n, c, s) (Gen.choose (1, 6)) (Gen.cho
 let private close (expected: torch.Tensor) (actual: torch.Tensor) =
     expected.shape = actual.shape && actual.allclose(expected, rtol = 1e-5, atol = 1e-6)
 
-let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e = Assert.Throws<'e>(Action f)
 let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
 let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
 let private eq (expected: 'a) = Is.EqualTo(box expected)

@@ -12,7 +12,6 @@ open Functional
 open Functional.Optimizers
 open Functional.FSharp
 
-let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e = Assert.Throws<'e>(Action f)
 let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
 let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
 let private eq (expected: 'a) = Is.EqualTo(box expected)

@@ -14,7 +14,6 @@ open Functional.Serialization
 open Functional.Training
 open Functional.FSharp
 
-let private throws<'e when 'e :> exn> (f: unit -> unit) : 'e = Assert.Throws<'e>(Action f)
 
 [<OneTimeSetUp>]
 let setup () = Native.EnsureLoaded()

@@ -12,10 +12,7 @@ open Functional.FSharp
 
 let private equalTo (expected: obj) = Is.EqualTo expected
 
-let private same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
-    a.shape = b.shape && a.dtype = b.dtype && (use e = a.eq b in use all = e.all() in all.item<bool>())
 
-let private throws<'E when 'E :> exn> (f: unit -> unit) : 'E = Assert.Throws<'E>(Action f)
 
 let private bytes (shape: int64[]) (values: byte[]) =
     Native.EnsureLoaded()
