@@ -1,4 +1,5 @@
 // The smallest example: make a tensor, print it, and say where it lives.
+//   dotnet build Examples -c Release     (once)
 //   dotnet fsi Examples/00-hello.fsx
 #load "Setup.fsx"
 
@@ -6,7 +7,8 @@ open TorchSharp
 open Functional
 
 let x = torch.tensor([| 1.0f; 2.0f; 3.0f; 4.0f |]).reshape(2L, 2L)
-printfn "%s" (x.ToString(TensorStringStyle.Numpy))
+printfn "%s" (x.Format())                               // as PyTorch prints it
 printfn "device: %O" (Device.Of x)
 printfn "Device.Auto resolves to: %O" (Device.Auto.Resolve())
 printfn "%s" (CudaInfo.Describe())
+printfn "LibTorch loaded from %s" Native.LoadedFrom
