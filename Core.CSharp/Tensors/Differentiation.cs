@@ -68,6 +68,30 @@ public static class Differentiation
     static Tensor Keep(Tensor y, bool createGraph) =>
         (createGraph ? y.alias() : y.detach()).MoveToOuterDisposeScope();
 
+    // The shape of every f-form: evaluate f on a fresh input node inside Run and a dispose scope, derive
+    // from (y, xi, createGraph), and return the value and the derivative, both owned by the caller.
+    static (Tensor Value, Tensor Result) Evaluate(Func<Tensor, Tensor> f, Tensor x, Func<Tensor, Tensor, bool, Tensor> derive)
+    {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x);
+        return Run(() =>
+        {
+            using var scope = torch.NewDisposeScope();
+            var createGraph = CreateGraph(x);
+            var xi = Input(x, nameof(x));
+            var y = Call(f, xi);
+            var result = derive(y, xi, createGraph);
+            return (Keep(y, createGraph), result.MoveToOuterDisposeScope());
+        });
+    }
+
+    // The derivative alone: every plain form is its f-form with the value disposed.
+    static Tensor WithoutValue((Tensor Value, Tensor Result) both)
+    {
+        both.Value.Dispose();
+        return both.Result;
+    }
+
     // vᵀ ∂y/∂xi, zeros when y does not depend on xi.
     static Tensor VjpCore(Tensor y, Tensor xi, Tensor v, bool createGraph, bool retainGraph)
     {
@@ -116,30 +140,17 @@ public static class Differentiation
     }
 
     /// <summary>The value f(x) and the gradient ∇f(x) of a scalar-valued f (same shape as x).</summary>
-    public static (Tensor Value, Tensor Gradient) FGrad(Func<Tensor, Tensor> f, Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(f);
-        ArgumentNullException.ThrowIfNull(x);
-        return Run(() =>
+    public static (Tensor Value, Tensor Gradient) FGrad(Func<Tensor, Tensor> f, Tensor x) =>
+        Evaluate(f, x, (y, xi, createGraph) =>
         {
-            using var scope = torch.NewDisposeScope();
-            var createGraph = CreateGraph(x);
-            var xi = Input(x, nameof(x));
-            var y = Call(f, xi);
             CheckScalar(y, nameof(Grad));
             using var one = torch.ones_like(y);
-            var g = VjpCore(y, xi, one, createGraph, retainGraph: false);
-            return (Keep(y, createGraph), g.MoveToOuterDisposeScope());
+            return VjpCore(y, xi, one, createGraph, retainGraph: false);
         });
-    }
 
     /// <summary>The gradient ∇f(x) of a scalar-valued f, shaped like x.</summary>
-    public static Tensor Grad(Func<Tensor, Tensor> f, Tensor x)
-    {
-        var (value, gradient) = FGrad(f, x);
-        value.Dispose();
-        return gradient;
-    }
+    public static Tensor Grad(Func<Tensor, Tensor> f, Tensor x) =>
+        WithoutValue(FGrad(f, x));
 
     /// <summary>The value and the directional derivative ⟨∇f(x), v⟩ (a scalar) of a scalar-valued f.</summary>
     public static (Tensor Value, Tensor Derivative) FGradv(Func<Tensor, Tensor> f, Tensor x, Tensor v)
@@ -154,64 +165,36 @@ public static class Differentiation
     }
 
     /// <summary>The directional derivative ⟨∇f(x), v⟩ of a scalar-valued f.</summary>
-    public static Tensor Gradv(Func<Tensor, Tensor> f, Tensor x, Tensor v)
-    {
-        var (value, d) = FGradv(f, x, v);
-        value.Dispose();
-        return d;
-    }
+    public static Tensor Gradv(Func<Tensor, Tensor> f, Tensor x, Tensor v) =>
+        WithoutValue(FGradv(f, x, v));
 
     /// <summary>The value f(x) and the Jacobian-vector product J v (shaped like f(x)); v is shaped like x.</summary>
     public static (Tensor Value, Tensor Jvp) FJvp(Func<Tensor, Tensor> f, Tensor x, Tensor v)
     {
-        ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(v);
         CheckSameShape(x, v, "x");
-        return Run(() =>
-        {
-            using var scope = torch.NewDisposeScope();
-            var createGraph = CreateGraph(x);
-            var xi = Input(x, nameof(x));
-            var y = Call(f, xi);
-            var jv = JvpCore(y, xi, v.to(y.dtype), createGraph);
-            return (Keep(y, createGraph), jv.MoveToOuterDisposeScope());
-        });
+        return Evaluate(f, x, (y, xi, createGraph) => JvpCore(y, xi, v.to(y.dtype), createGraph));
     }
 
     /// <summary>The Jacobian-vector product J v of f at x (forward-mode derivative along v), shaped like f(x).</summary>
-    public static Tensor Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor v)
-    {
-        var (value, jv) = FJvp(f, x, v);
-        value.Dispose();
-        return jv;
-    }
+    public static Tensor Jvp(Func<Tensor, Tensor> f, Tensor x, Tensor v) =>
+        WithoutValue(FJvp(f, x, v));
 
     /// <summary>The value f(x) and the vector-Jacobian product vᵀ J (shaped like x); v is shaped like f(x).</summary>
     public static (Tensor Value, Tensor Vjp) FVjp(Func<Tensor, Tensor> f, Tensor x, Tensor v)
     {
-        ArgumentNullException.ThrowIfNull(f);
-        ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(v);
-        return Run(() =>
+        return Evaluate(f, x, (y, xi, createGraph) =>
         {
-            using var scope = torch.NewDisposeScope();
-            var createGraph = CreateGraph(x);
-            var xi = Input(x, nameof(x));
-            var y = Call(f, xi);
             CheckSameShape(y, v, "f(x)");
-            var g = VjpCore(y, xi, v.to(y.dtype), createGraph, retainGraph: false);
-            return (Keep(y, createGraph), g.MoveToOuterDisposeScope());
+            return VjpCore(y, xi, v.to(y.dtype), createGraph, retainGraph: false);
         });
     }
 
     /// <summary>The vector-Jacobian product vᵀ J of f at x (reverse-mode derivative), shaped like x.</summary>
-    public static Tensor Vjp(Func<Tensor, Tensor> f, Tensor x, Tensor v)
-    {
-        var (value, g) = FVjp(f, x, v);
-        value.Dispose();
-        return g;
-    }
+    public static Tensor Vjp(Func<Tensor, Tensor> f, Tensor x, Tensor v) =>
+        WithoutValue(FVjp(f, x, v));
 
     /// <summary>The value f(x) and the derivative df/dx at a scalar x (shaped like f(x)).</summary>
     /// <exception cref="ArgumentException">x has more than one element.</exception>
@@ -226,24 +209,13 @@ public static class Differentiation
     }
 
     /// <summary>The derivative df/dx of f at a scalar x, shaped like f(x).</summary>
-    public static Tensor Diff(Func<Tensor, Tensor> f, Tensor x)
-    {
-        var (value, d) = FDiff(f, x);
-        value.Dispose();
-        return d;
-    }
+    public static Tensor Diff(Func<Tensor, Tensor> f, Tensor x) =>
+        WithoutValue(FDiff(f, x));
 
     /// <summary>The value f(x) and the Jacobian ∂f(x)/∂x, of shape f(x).shape ++ x.shape ([m, n] for vectors).</summary>
-    public static (Tensor Value, Tensor Jacobian) FJacobian(Func<Tensor, Tensor> f, Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(f);
-        ArgumentNullException.ThrowIfNull(x);
-        return Run(() =>
+    public static (Tensor Value, Tensor Jacobian) FJacobian(Func<Tensor, Tensor> f, Tensor x) =>
+        Evaluate(f, x, (y, xi, createGraph) =>
         {
-            using var scope = torch.NewDisposeScope();
-            var createGraph = CreateGraph(x);
-            var xi = Input(x, nameof(x));
-            var y = Call(f, xi);
             var shape = y.shape.Concat(x.shape).ToArray();
             var m = y.numel();
             Tensor jacobian;
@@ -260,17 +232,12 @@ public static class Differentiation
                 // + 0 turns the -0.0 entries that one-hot products leave (cos(x) · 0 for cos(x) < 0) into 0.
                 jacobian = torch.stack(rows).reshape(shape).add(0.0);
             }
-            return (Keep(y, createGraph), jacobian.MoveToOuterDisposeScope());
+            return jacobian;
         });
-    }
 
     /// <summary>The Jacobian ∂f(x)/∂x, of shape f(x).shape ++ x.shape.</summary>
-    public static Tensor Jacobian(Func<Tensor, Tensor> f, Tensor x)
-    {
-        var (value, j) = FJacobian(f, x);
-        value.Dispose();
-        return j;
-    }
+    public static Tensor Jacobian(Func<Tensor, Tensor> f, Tensor x) =>
+        WithoutValue(FJacobian(f, x));
 
     /// <summary>The value f(x) and the Hessian of a scalar-valued f, of shape x.shape ++ x.shape.</summary>
     public static (Tensor Value, Tensor Hessian) FHessian(Func<Tensor, Tensor> f, Tensor x)
@@ -284,10 +251,6 @@ public static class Differentiation
     }
 
     /// <summary>The Hessian of a scalar-valued f at x, of shape x.shape ++ x.shape.</summary>
-    public static Tensor Hessian(Func<Tensor, Tensor> f, Tensor x)
-    {
-        var (value, h) = FHessian(f, x);
-        value.Dispose();
-        return h;
-    }
+    public static Tensor Hessian(Func<Tensor, Tensor> f, Tensor x) =>
+        WithoutValue(FHessian(f, x));
 }
