@@ -13,7 +13,6 @@ open Functional.Data
 open Functional.Transforms
 open Functional.FSharp
 
-let private equalTo (expected: obj) = Is.EqualTo expected
 
 
 

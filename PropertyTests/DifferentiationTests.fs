@@ -10,8 +10,6 @@ open TorchSharp
 open Functional.FSharp
 open Functional.PropertyTests.Generators
 
-let private equal (expected: obj) (actual: obj) = Assert.That(actual, Is.EqualTo(expected))
-let private contains (part: string) (text: string) = Assert.That(text, Does.Contain(part))
 let private isTrue (condition: bool) = Assert.That(condition, Is.True)
 
 [<OneTimeSetUp>]
@@ -75,20 +73,20 @@ let ``grad, gradv, diff, jacobian, hessian, jvp, vjp by hand`` () =
 let ``argument mistakes are explained`` () =
     use x = tensorOf torch.float64 [ 1.0; 2.0 ]
     let e = throws<ArgumentException> (fun () -> grad (fun t -> t * 2.0) x |> ignore)
-    contains "[2]" (e.Message)
+    contains "[2]" e.Message
     let e = throws<ArgumentException> (fun () -> diff (fun t -> t) x |> ignore)
-    contains "[2]" (e.Message)
+    contains "[2]" e.Message
     use wrong = tensorOf torch.float64 [ 1.0; 2.0; 3.0 ]
     let e = throws<ArgumentException> (fun () -> jvp (fun t -> t) x wrong |> ignore)
-    contains "[3]" (e.Message)
-    contains "[2]" (e.Message)
+    contains "[3]" e.Message
+    contains "[2]" e.Message
     use ints = tensor [ 1; 2 ]
     let e = throws<ArgumentException> (fun () -> grad (fun t -> t.sum()) ints |> ignore)
-    contains "torch.int64" (e.Message)
+    contains "torch.int64" e.Message
     use y = tensorOf torch.float64 [ 1.0; 2.0; 3.0 ]
     let e = throws<ArgumentException> (fun () -> vjp (fun t -> t * 2.0) x y |> ignore)
-    contains "[3]" (e.Message)
-    contains "[2]" (e.Message)
+    contains "[3]" e.Message
+    contains "[2]" e.Message
 
 [<Property(MaxTest = 40)>]
 let ``perturbation confusion: d/dx (x * d/dy (x + y)) = 1 at any x`` () =

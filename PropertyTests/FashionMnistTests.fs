@@ -9,7 +9,6 @@ open TorchSharp
 open Functional.Data
 open Functional.Transforms
 
-let private equalTo (expected: obj) = Is.EqualTo expected
 
 
 

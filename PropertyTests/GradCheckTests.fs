@@ -10,8 +10,6 @@ open TorchSharp
 open Functional.FSharp
 open Functional.PropertyTests.Generators
 
-let private equal (expected: obj) (actual: obj) = Assert.That(actual, Is.EqualTo(expected))
-let private contains (part: string) (text: string) = Assert.That(text, Does.Contain(part))
 let private isTrue (condition: bool) = Assert.That(condition, Is.True)
 
 [<OneTimeSetUp>]

@@ -8,7 +8,6 @@ open FsCheck.FSharp
 open FsCheck.NUnit
 open Functional.Data
 
-let private equalTo (expected: obj) = Is.EqualTo expected
 
 
 

@@ -10,7 +10,6 @@ open Functional
 open Functional.Data
 open Functional.Transforms
 
-let private equalTo (expected: obj) = Is.EqualTo expected
 
 
 /// Encodes pixels with SkiaSharp directly: gray (1 byte per pixel) or RGBA (4 bytes per pixel, interleaved).

@@ -11,9 +11,6 @@ open Functional
 open Functional.Layers
 open Functional.FSharp
 
-let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
-let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
-let private eq (expected: 'a) = Is.EqualTo(box expected)
 
 [<OneTimeSetUp>]
 let setup () = Native.EnsureLoaded()
@@ -63,23 +60,23 @@ let ``Every layer type round-trips through JSON with non-default settings`` () =
                      Conv2d(4L, 3L, 2L, 1L, Nullable 3L, false); MaxPool2d(3L, Nullable 2L, 1L); BatchNorm1d(Nullable 6L, 1e-3, 0.2)
                      BatchNorm2d(Nullable 8L, 2e-5, 0.05); Sequential([ ReLU() :> LayerSpec ]) ])
     let back = LayerSpec.FromJson(spec.ToJson())
-    Assert.That(back, eq(spec))
-    Assert.That(back.ToJson(), eq(spec.ToJson()))
+    Assert.That(back, equalTo(spec))
+    Assert.That(back.ToJson(), equalTo(spec.ToJson()))
 
 [<Test>]
 let ``Invalid JSON and unknown layer types raise a clear JsonException`` () =
     let notJson = throws<JsonException>(fun () -> Layer.ofJson "{ not json" |> ignore)
-    contains("not valid JSON", notJson.Message)
+    contains "not valid JSON" notJson.Message
     let unknown = throws<JsonException>(fun () -> Layer.ofJson """{"type":"Sequential","layers":[{"type":"Transformer"}]}""" |> ignore)
-    contains("Transformer", unknown.Message)
-    contains("$.layers[0]", unknown.Message)
-    contains("Linear", unknown.Message)
+    contains "Transformer" unknown.Message
+    contains "$.layers[0]" unknown.Message
+    contains "Linear" unknown.Message
     let missing = throws<JsonException>(fun () -> Layer.ofJson """{"type":"Linear"}""" |> ignore)
-    contains("outFeatures", missing.Message)
+    contains "outFeatures" missing.Message
     let wrongKind = throws<JsonException>(fun () -> Layer.ofJson """{"type":"Linear","outFeatures":"ten"}""" |> ignore)
-    contains("integer", wrongKind.Message)
+    contains "integer" wrongKind.Message
     throws<JsonException>(fun () -> Layer.ofJson """[1, 2]""" |> ignore) |> ignore
-    Assert.That(Layer.tryOfJson "{", eq(None))
+    Assert.That(Layer.tryOfJson "{", equalTo(None))
 
 [<Test>]
 let ``A built Sequential names its parameters as PyTorch does`` () =
@@ -89,27 +86,27 @@ let ``A built Sequential names its parameters as PyTorch does`` () =
     let expected =
         [ "1.weight", [ 512L; 784L ]; "1.bias", [ 512L ]; "3.weight", [ 512L; 512L ]; "3.bias", [ 512L ]
           "5.weight", [ 10L; 512L ]; "5.bias", [ 10L ] ]
-    Assert.That(names, eq(expected))
+    Assert.That(names, equalTo(expected))
     let nested = Layer.sequential [ Layer.flatten; Layer.sequential [ Layer.linear 4; Layer.relu; Layer.linear 2 ] ]
     use m2 = Model.build [ 3 ] nested
-    Assert.That(Model.namedParameters m2 |> List.map fst, eq([ "1.0.weight"; "1.0.bias"; "1.2.weight"; "1.2.bias" ]))
+    Assert.That(Model.namedParameters m2 |> List.map fst, equalTo([ "1.0.weight"; "1.0.bias"; "1.2.weight"; "1.2.bias" ]))
 
 [<Test>]
 let ``The operator is sugar for compose, which is associative and flattens sequences`` () =
     let a, b, c = Layer.flatten, Layer.linear 4, Layer.relu
-    Assert.That((a --> b) --> c, eq(a --> (b --> c)))
-    Assert.That(a --> b --> c, eq(Layer.sequential [ a; b; c ]))
-    Assert.That(Layer.compose a b, eq(a --> b))
+    Assert.That((a --> b) --> c, equalTo(a --> (b --> c)))
+    Assert.That(a --> b --> c, equalTo(Layer.sequential [ a; b; c ]))
+    Assert.That(Layer.compose a b, equalTo(a --> b))
 
 [<Test>]
 let ``A size that does not fit is refused with the shapes and the fix`` () =
     let e = throws<ArgumentException>(fun () -> Layer.outputShape [ 1; 28; 28 ] (Layer.sequential [ Layer.flatten; Layer.linearFrom 100 10 ]) |> ignore)
-    contains("[784]", e.Message)
-    contains("100", e.Message)
-    contains("layer 1", e.Message)
+    contains "[784]" e.Message
+    contains "100" e.Message
+    contains "layer 1" e.Message
     let conv = throws<ArgumentException>(fun () -> Layer.outputShape [ 784 ] (Layer.conv2d 4 3) |> ignore)
-    contains("[channels, height, width]", conv.Message)
-    Assert.That(Layer.tryOutputShape [ 2; 2 ] (Layer.conv2d 1 3), eq(None))
+    contains "[channels, height, width]" conv.Message
+    Assert.That(Layer.tryOutputShape [ 2; 2 ] (Layer.conv2d 1 3), equalTo(None))
 
 [<Test>]
 let ``Building with a generator is reproducible and uses PyTorch's initialisation bounds`` () =
@@ -135,22 +132,22 @@ let ``The hand-written NeuralNetwork and the built spec compute the same functio
     use built = Model.build [ 1; 28; 28 ] spec
     let handParams = Model.namedParameters hand
     let builtParams = Model.namedParameters built
-    Assert.That(builtParams |> List.map (fun (_, p) -> List.ofArray p.shape), eq(handParams |> List.map (fun (_, p) -> List.ofArray p.shape)))
+    Assert.That(builtParams |> List.map (fun (_, p) -> List.ofArray p.shape), equalTo(handParams |> List.map (fun (_, p) -> List.ofArray p.shape)))
     using (torch.no_grad ()) (fun _ ->
         for (_, target: Modules.Parameter), (_, source) in List.zip builtParams handParams do target.copy_(source) |> ignore)
     use x = torch.rand(3L, 1L, 28L, 28L)
     use a = hand.call x
     use b = built.call x
     Assert.That((same a b), Is.True)
-    Assert.That((Model.summary [ 1; 28; 28 ] hand).TotalParameters, eq((Model.summary [ 1; 28; 28 ] built).TotalParameters))
+    Assert.That((Model.summary [ 1; 28; 28 ] hand).TotalParameters, equalTo((Model.summary [ 1; 28; 28 ] built).TotalParameters))
 
 [<Test>]
 let ``The optional final ReLU of the tutorial's network makes the logits non-negative`` () =
     use net = new Functional.Models.NeuralNetwork(true)
     use y = net.call (torch.randn(4L, 1L, 28L, 28L))
     Assert.That(y.min().item<float32>(), Is.GreaterThanOrEqualTo(0.0f))
-    Assert.That(Model.namedParameters net |> List.length, eq(6))
-    contains("(5): ReLU()", Model.format net)
+    Assert.That(Model.namedParameters net |> List.length, equalTo(6))
+    contains ("(5): ReLU()") (Model.format net)
 
 [<Test>]
 let ``named sequences name parameters as a module's fields do: the tutorial's spec matches its class`` () =
@@ -170,9 +167,9 @@ let ``named sequences round-trip through JSON and refuse bad names`` () =
     Assert.That(back, Is.EqualTo spec)
     Assert.That(back.ToJson(), Is.EqualTo(spec.ToJson()))
     let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a", Layer.ReLU() :> LayerSpec), struct ("a", Layer.ReLU() :> LayerSpec)) |> ignore)
-    contains ("'a' is used twice", e.Message)
+    contains "'a' is used twice" e.Message
     let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a.b", Layer.ReLU() :> LayerSpec)) |> ignore)
-    contains ("contain no dot", e.Message)
+    contains "contain no dot" e.Message
     let bad = """{"type":"Sequential","layers":[{"type":"ReLU"}],"names":["x","y"]}"""
     let e = throws<JsonException> (fun () -> LayerSpec.FromJson bad |> ignore)
-    contains ("2 names for 1 layers", e.Message)
+    contains "2 names for 1 layers" e.Message

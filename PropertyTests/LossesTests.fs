@@ -24,9 +24,6 @@ let private cases = Gen.map3 (fun n c s -> n, c, s) (Gen.choose (1, 6)) (Gen.cho
 let private close (expected: torch.Tensor) (actual: torch.Tensor) =
     expected.shape = actual.shape && actual.allclose(expected, rtol = 1e-5, atol = 1e-6)
 
-let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
-let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
-let private eq (expected: 'a) = Is.EqualTo(box expected)
 
 [<OneTimeSetUp>]
 let setup () = Native.EnsureLoaded()
@@ -120,35 +117,35 @@ let ``Losses on small cases equal the formulas by hand`` () =
     // logits [0, 0] -> p = [1/2, 1/2]; -log(1/2) = ln 2 for either class.
     use x = torch.zeros(2L, 2L)
     use y = torch.tensor([| 0L; 1L |])
-    Assert.That(scalar (Loss.apply Loss.crossEntropy x y), eq(log 2.0).Within(1e-6))
-    Assert.That(scalar (Loss.apply (Loss.crossEntropyWith Reduction.Sum) x y), eq(2.0 * log 2.0).Within(1e-6))
+    Assert.That(scalar (Loss.apply Loss.crossEntropy x y), equalTo(log 2.0).Within(1e-6))
+    Assert.That(scalar (Loss.apply (Loss.crossEntropyWith Reduction.Sum) x y), equalTo(2.0 * log 2.0).Within(1e-6))
     // logits [ln 1, ln 3] -> p = [1/4, 3/4]; class 1 -> -ln(3/4); target probabilities [1/2, 1/2] -> -(ln(1/4) + ln(3/4))/2.
     use x2 = torch.tensor([| 0.0f; float32 (log 3.0) |]).reshape(1L, 2L)
-    Assert.That(scalar (Loss.apply Loss.crossEntropy x2 (torch.tensor([| 1L |]))), eq(-log 0.75).Within(1e-6))
+    Assert.That(scalar (Loss.apply Loss.crossEntropy x2 (torch.tensor([| 1L |]))), equalTo(-log 0.75).Within(1e-6))
     Assert.That(scalar (Loss.apply Loss.crossEntropy x2 (torch.tensor([| 0.5f; 0.5f |]).reshape(1L, 2L))),
-                eq(-(log 0.25 + log 0.75) / 2.0).Within(1e-6))
+                equalTo(-(log 0.25 + log 0.75) / 2.0).Within(1e-6))
     // NLL picks -input[class].
     use lp = torch.tensor([| -1.0f; -2.0f; -3.0f; -4.0f |]).reshape(2L, 2L)
-    Assert.That(scalar (Loss.apply Loss.nll lp (torch.tensor([| 1L; 0L |]))), eq((2.0 + 3.0) / 2.0).Within(1e-6))
+    Assert.That(scalar (Loss.apply Loss.nll lp (torch.tensor([| 1L; 0L |]))), equalTo((2.0 + 3.0) / 2.0).Within(1e-6))
     // BCE with logits: x = 0, y = 1 -> ln 2; x = 2, y = 0 -> ln(1 + e^2).
     use bx = torch.tensor([| 0.0f; 2.0f |])
     use by = torch.tensor([| 1.0f; 0.0f |])
     use bce = Loss.apply (Loss.bceWithLogitsWith Reduction.None) bx by
-    Assert.That(bce.data<float32>().ToArray() |> Array.map float, eq([| log 2.0; log (1.0 + exp 2.0) |]).Within(1e-6))
+    Assert.That(bce.data<float32>().ToArray() |> Array.map float, equalTo([| log 2.0; log (1.0 + exp 2.0) |]).Within(1e-6))
     // MSE of [1, 2] against [0, 0]: (1 + 4) / 2 mean, 5 sum.
     use mx = torch.tensor([| 1.0f; 2.0f |])
     use mz = torch.zeros(2L)
-    Assert.That(scalar (Loss.apply Loss.mse mx mz), eq(2.5).Within(1e-6))
-    Assert.That(scalar (Loss.apply (Loss.mseWith Reduction.Sum) mx mz), eq(5.0).Within(1e-6))
+    Assert.That(scalar (Loss.apply Loss.mse mx mz), equalTo(2.5).Within(1e-6))
+    Assert.That(scalar (Loss.apply (Loss.mseWith Reduction.Sum) mx mz), equalTo(5.0).Within(1e-6))
 
 [<Test>]
 let ``Mismatched shapes are refused with the shapes in the message`` () =
     use x = torch.zeros(4L, 3L)
     let e = throws<ArgumentException>(fun () -> Loss.apply Loss.crossEntropy x (torch.zeros([| 3L |], torch.int64)) |> ignore)
-    contains("[4]", e.Message)
-    contains("[3]", e.Message)
+    contains "[4]" e.Message
+    contains "[3]" e.Message
     let e2 = throws<ArgumentException>(fun () -> Loss.apply Loss.mse x (torch.zeros(3L, 4L)) |> ignore)
-    contains("[4, 3]", e2.Message)
+    contains "[4, 3]" e2.Message
     throws<ArgumentException>(fun () -> Loss.apply Loss.crossEntropy (torch.zeros(3L)) (torch.zeros([| 3L |], torch.int64)) |> ignore) |> ignore
     throws<ArgumentException>(fun () -> Loss.apply Loss.nll x (torch.zeros(4L, 3L)) |> ignore) |> ignore
 
@@ -170,7 +167,7 @@ let ``A loss does not keep tensors alive`` () =
     run ()
     let before = Generators.settledTensorCount ()
     run ()
-    Assert.That(torch.Tensor.TotalCount, eq(before))
+    Assert.That(torch.Tensor.TotalCount, equalTo(before))
 
 // ---- gradcheck and gradgradcheck: autograd's first and second derivatives of every loss, against
 // float64 central differences (PyTorch's torch.autograd.gradcheck / gradgradcheck), for every reduction.

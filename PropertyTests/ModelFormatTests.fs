@@ -12,9 +12,6 @@ open Functional.Layers
 open Functional.Models
 open Functional.FSharp
 
-let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
-let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
-let private eq (expected: 'a) = Is.EqualTo(box expected)
 
 [<OneTimeSetUp>]
 let setup () = Native.EnsureLoaded()
@@ -35,7 +32,7 @@ let tutorialPrintout =
 [<Test>]
 let ``The hand-written NeuralNetwork prints exactly as in the PyTorch tutorial`` () =
     use model = new NeuralNetwork()
-    Assert.That(Model.format model, eq(tutorialPrintout))
+    Assert.That(Model.format model, equalTo(tutorialPrintout))
 
 [<Test>]
 let ``A built spec of the same layers prints the tutorial's Sequential`` () =
@@ -48,7 +45,7 @@ let ``A built spec of the same layers prints the tutorial's Sequential`` () =
         "  (3): ReLU()\n" +
         "  (4): Linear(in_features=512, out_features=10, bias=True)\n" +
         ")"
-    Assert.That(Model.format model, eq(expected))
+    Assert.That(Model.format model, equalTo(expected))
 
 // The expected strings are what PyTorch 2.x prints for the same constructor calls.
 [<Test>]
@@ -67,7 +64,7 @@ let ``The standard layers print their PyTorch repr`` () =
           torch.nn.BatchNorm2d(32L), "BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
           torch.nn.BatchNorm1d(10L), "BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)" ]
     for m, expected in cases do
-        Assert.That(Model.format m, eq(expected))
+        Assert.That(Model.format m, equalTo(expected))
         m.Dispose()
 
 [<Test>]
@@ -77,7 +74,7 @@ let ``Floats print as Python's repr prints them`` () =
         [ 1e-5, "1e-05"; 0.1, "0.1"; 1.0, "1.0"; 0.5, "0.5"; 100.0, "100.0"; 1e16, "1e+16"; 1.5e-7, "1.5e-07"
           0.0001, "0.0001"; 123456.789, "123456.789"; 2.5e-5, "2.5e-05"; -0.001, "-0.001"; 1e22, "1e+22"; 0.0, "0.0"
           1234567890123456.0, "1234567890123456.0" ]
-    for x, expected in cases do Assert.That(ModelFormat.Float x, eq(expected), sprintf "%g" x)
+    for x, expected in cases do Assert.That(ModelFormat.Float x, equalTo(expected), sprintf "%g" x)
 
 [<Property(MaxTest = 200)>]
 let ``A printed float reads back to the same double`` (x: NormalFloat) =
@@ -92,22 +89,22 @@ let ``Named parameters have the tutorial's names and sizes`` () =
         [ "linear_relu_stack.0.weight", "[512, 784]"; "linear_relu_stack.0.bias", "[512]"
           "linear_relu_stack.2.weight", "[512, 512]"; "linear_relu_stack.2.bias", "[512]"
           "linear_relu_stack.4.weight", "[10, 512]"; "linear_relu_stack.4.bias", "[10]" ]
-    Assert.That(rows, eq(expected))
+    Assert.That(rows, equalTo(expected))
 
 [<Test>]
 let ``The summary counts parameters as the formula does and shows each layer's output shape`` () =
     use model = new NeuralNetwork()
     let summary = Model.summary [ 1; 28; 28 ] model
     // (784·512 + 512) + (512·512 + 512) + (512·10 + 10)
-    Assert.That(summary.TotalParameters, eq(784L * 512L + 512L + 512L * 512L + 512L + 512L * 10L + 10L))
-    Assert.That(summary.NonTrainableParameters, eq(0L))
+    Assert.That(summary.TotalParameters, equalTo(784L * 512L + 512L + 512L * 512L + 512L + 512L * 10L + 10L))
+    Assert.That(summary.NonTrainableParameters, equalTo(0L))
     let rows = summary.Rows |> Seq.map (fun r -> r.Name, r.Type, List.ofArray r.OutputShape, r.Parameters) |> List.ofSeq
-    Assert.That(rows.Head, eq(("flatten", "Flatten", [ -1L; 784L ], 0L)))
-    Assert.That(rows.[1], eq(("linear_relu_stack.0", "Linear", [ -1L; 512L ], 401920L)))
-    Assert.That(rows |> List.last, eq(("linear_relu_stack.4", "Linear", [ -1L; 10L ], 5130L)))
+    Assert.That(rows.Head, equalTo(("flatten", "Flatten", [ -1L; 784L ], 0L)))
+    Assert.That(rows.[1], equalTo(("linear_relu_stack.0", "Linear", [ -1L; 512L ], 401920L)))
+    Assert.That(rows |> List.last, equalTo(("linear_relu_stack.4", "Linear", [ -1L; 10L ], 5130L)))
     let text = summary.ToString()
-    contains("Total params: 669,706", text)
-    contains("Non-trainable params: 0", text)
+    contains "Total params: 669,706" text
+    contains "Non-trainable params: 0" text
 
 [<Test>]
 let ``The summary's shapes agree with the spec's shape inference, and frozen parameters count as non-trainable`` () =
@@ -120,19 +117,19 @@ let ``The summary's shapes agree with the spec's shape inference, and frozen par
     let mutable shape = [ 1; 10; 10 ]
     for layer, row in List.zip layers (List.ofSeq summary.Rows) do
         shape <- Layer.outputShape shape layer
-        Assert.That(row.OutputShape |> Array.skip 1 |> Array.map int |> List.ofArray, eq(shape), row.Name)
-    Assert.That(summary.NonTrainableParameters, eq(frozen.numel()))
-    Assert.That(summary.TrainableParameters + summary.NonTrainableParameters, eq(Model.parameterCount model))
+        Assert.That(row.OutputShape |> Array.skip 1 |> Array.map int |> List.ofArray, equalTo(shape), row.Name)
+    Assert.That(summary.NonTrainableParameters, equalTo(frozen.numel()))
+    Assert.That(summary.TrainableParameters + summary.NonTrainableParameters, equalTo(Model.parameterCount model))
     let text = summary.ToString()
-    contains($"Non-trainable params: {frozen.numel()}", text)
-    contains($"Trainable params: {Model.parameterCount model - frozen.numel()}", text)
+    contains ($"Non-trainable params: {frozen.numel()}") (text)
+    contains ($"Trainable params: {Model.parameterCount model - frozen.numel()}") (text)
     Assert.That(model.training, Is.True, "the summary restores training mode")
 
 [<Test>]
 let ``A summary for a shape the model cannot take says so`` () =
     use model = new NeuralNetwork()
     let e = throws<ArgumentException>(fun () -> Model.summary [ 3; 10 ] model |> ignore)
-    contains("[3, 10]", e.Message)
+    contains "[3, 10]" e.Message
 
 [<Test>]
 let ``A spec of every layer type builds and prints PyTorch's repr of the same layers`` () =
@@ -156,7 +153,7 @@ let ``A spec of every layer type builds and prints PyTorch's repr of the same la
         "  (8): LogSoftmax(dim=1)\n" +
         "  (9): Softmax(dim=1)\n" +
         ")"
-    Assert.That(Model.format model, eq(expected))
+    Assert.That(Model.format model, equalTo(expected))
     // Batch norm's running statistics are buffers, not parameters: they count in no total.
     let summary = Model.summary [ 1; 10; 10 ] model
-    Assert.That(summary.TotalParameters, eq((8L * 9L + 8L) + (8L + 8L) + (128L * 10L + 10L) + (10L + 10L)))
+    Assert.That(summary.TotalParameters, equalTo((8L * 9L + 8L) + (8L + 8L) + (128L * 10L + 10L) + (10L + 10L)))

@@ -12,9 +12,6 @@ open Functional
 open Functional.Optimizers
 open Functional.FSharp
 
-let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
-let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
-let private eq (expected: 'a) = Is.EqualTo(box expected)
 
 [<OneTimeSetUp>]
 let setup () = Native.EnsureLoaded()
@@ -176,7 +173,7 @@ let ``Every optimizer converges on a parabola`` () =
     for name, t, _ in optimizers do
         let steps = if name = "sgd" then 5000 else 3000
         let x = minimise t steps gradient [| 0.0; 0.0; 0.0 |]
-        Assert.That(x, eq(centre).Within(1e-2), name)
+        Assert.That(x, equalTo(centre).Within(1e-2), name)
 
 [<Test>]
 let ``Every optimizer converges on Rosenbrock`` () =
@@ -186,7 +183,7 @@ let ``Every optimizer converges on Rosenbrock`` () =
         [| -2.0 * (1.0 - x) - 400.0 * x * (y - x * x); 200.0 * (y - x * x) |]
     for name, t, steps in optimizers do
         let x = minimise t steps gradient [| -1.0; 1.0 |]
-        Assert.That(x, eq([| 1.0; 1.0 |]).Within(0.05), name)
+        Assert.That(x, equalTo([| 1.0; 1.0 |]).Within(0.05), name)
 
 // ---- the facade ----
 
@@ -211,7 +208,7 @@ let ``Training steps do not leak tensors`` () =
     for _ in 1 .. 3 do trainStep model optimizer x y
     let before = Generators.settledTensorCount ()
     for _ in 1 .. 20 do trainStep model optimizer x y
-    Assert.That(torch.Tensor.TotalCount, eq(before))
+    Assert.That(torch.Tensor.TotalCount, equalTo(before))
 
 [<Test>]
 let ``A saved and loaded optimizer state resumes bit for bit`` () =
@@ -235,8 +232,8 @@ let ``A saved and loaded optimizer state resumes bit for bit`` () =
         use optB = Optim.bind b (build ())
         optB.LoadStateTensors(saved)
         optB.LoadStateScalars(JsonSerializer.Deserialize<OptimizerScalars>(json))
-        Assert.That(optB.StepCount, eq(5L))
-        Assert.That(optB.Hyperparameters, eq(optA.Hyperparameters))
+        Assert.That(optB.StepCount, equalTo(5L))
+        Assert.That(optB.Hyperparameters, equalTo(optA.Hyperparameters))
         for _ in 1 .. 5 do
             trainStep a optA x y
             trainStep b optB x y
@@ -249,10 +246,10 @@ let ``Loading state that does not fit is refused with the names`` () =
     let tensors = opt.StateTensors() |> List.ofSeq
     let e = throws<ArgumentException>(fun () -> opt.LoadStateTensors(tensors |> List.tail))
     let struct (firstName, _) = tensors.Head
-    contains("missing '" + firstName + "'", e.Message)
+    contains ("missing '" + firstName + "'") (e.Message)
     let wrong = struct (firstName, torch.zeros(1L)) :: List.tail tensors
     let e2 = throws<ArgumentException>(fun () -> opt.LoadStateTensors(wrong))
-    contains("has shape [1]", e2.Message)
+    contains "has shape [1]" e2.Message
     use other = Optim.bind model (Optim.sgd 1e-3)
     throws<ArgumentException>(fun () -> other.LoadStateScalars(opt.StateScalars())) |> ignore
 
@@ -260,7 +257,7 @@ let ``Loading state that does not fit is refused with the names`` () =
 let ``The learning rate is readable and adjustable while training`` () =
     use model = smallModel 3
     use opt = Optim.bind model (Optim.sgd 0.1)
-    Assert.That(Optim.learningRate opt, eq(0.1))
+    Assert.That(Optim.learningRate opt, equalTo(0.1))
     opt |> Optim.setLearningRate 0.0
     let before = model.parameters() |> Seq.map (fun p -> p.detach().clone()) |> List.ofSeq
     use x = torch.randn(8L, 4L)
@@ -270,7 +267,7 @@ let ``The learning rate is readable and adjustable while training`` () =
     opt.LearningRate <- 0.5
     trainStep model opt x y
     Assert.That(Seq.exists2 (fun (p: Parameter) (q: torch.Tensor) -> not ((same p q))) (model.parameters()) before, Is.True)
-    Assert.That(opt.Hyperparameters.Keys |> List.ofSeq, eq([ "0.learning_rate" ]))
+    Assert.That(opt.Hyperparameters.Keys |> List.ofSeq, equalTo([ "0.learning_rate" ]))
 
 [<Test>]
 let ``A scheduled learning rate follows its schedule and cannot be set by hand`` () =
@@ -281,7 +278,7 @@ let ``A scheduled learning rate follows its schedule and cannot be set by hand``
     use y = torch.randint(3L, [| 8L |])
     for step in 0L .. 5L do
         trainStep model opt x y
-        Assert.That(opt.LearningRate, eq(Schedule.at step schedule))
+        Assert.That(opt.LearningRate, equalTo(Schedule.at step schedule))
     throws<InvalidOperationException>(fun () -> opt.LearningRate <- 1.0) |> ignore
     throws<InvalidOperationException>(fun () -> opt.SetHyperparameter("step", 3.0)) |> ignore
 
@@ -290,7 +287,7 @@ let ``Momentum can be changed while training`` () =
     use model = smallModel 3
     use opt = Optim.bind model (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9 } 0.1)
     opt.SetHyperparameter("momentum", 0.5)
-    Assert.That(opt.Hyperparameters.["0.momentum"], eq(0.5))
+    Assert.That(opt.Hyperparameters.["0.momentum"], equalTo(0.5))
     // The steps use the new value: the same steps as an optimizer built with momentum 0.5.
     use oracle = smallModel 3
     use oracleOpt = Optim.bind oracle (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.5 } 0.1)
@@ -336,8 +333,8 @@ let ``ClipByGlobalNorm bounds the global norm and leaves small updates alone`` (
     let t = Optim.clipByGlobalNorm 1.0
     use s = Optim.init ps t
     let clipped = Optim.update big s ps t
-    Assert.That(Optimizers.GlobalNorm clipped, eq(1.0).Within(1e-6))
-    Assert.That(clipped.Head.data<float32>().ToArray(), eq([| 0.6f; 0.0f; 0.0f |]).Within(1e-6))
+    Assert.That(Optimizers.GlobalNorm clipped, equalTo(1.0).Within(1e-6))
+    Assert.That(clipped.Head.data<float32>().ToArray(), equalTo([| 0.6f; 0.0f; 0.0f |]).Within(1e-6))
     let small = [ torch.tensor([| 0.3f; 0.0f; 0.0f |]); torch.tensor([| 0.0f; 0.4f |]) ]
     Assert.That(allEqual (Optim.update small s ps t) small, Is.True)
 

@@ -11,9 +11,6 @@ open Functional
 open Functional.Optimizers
 open Functional.FSharp
 
-let private contains (part: string, text: string) = Assert.That(text, Does.Contain(part))
-let private same (a: torch.Tensor) (b: torch.Tensor) = a.shape = b.shape && a.eq(b).all().item<bool>()
-let private eq (expected: 'a) = Is.EqualTo(box expected)
 
 [<OneTimeSetUp>]
 let setup () = Native.EnsureLoaded()
@@ -22,28 +19,28 @@ let setup () = Native.EnsureLoaded()
 let ``Schedules equal their formulas at hand-picked steps`` () =
     let at s step = Schedule.at step s
     let cos = Schedule.cosine 1.0 10L
-    Assert.That(at cos 0L, eq(1.0))
-    Assert.That(at cos 5L, eq(0.5).Within(1e-15))
-    Assert.That(at cos 10L, eq(0.0).Within(1e-15))
-    Assert.That(at cos 25L, eq(0.0).Within(1e-15))
-    Assert.That(at (Schedule.cosineTo 0.1 1.0 10L) 5L, eq(0.55).Within(1e-15))
+    Assert.That(at cos 0L, equalTo(1.0))
+    Assert.That(at cos 5L, equalTo(0.5).Within(1e-15))
+    Assert.That(at cos 10L, equalTo(0.0).Within(1e-15))
+    Assert.That(at cos 25L, equalTo(0.0).Within(1e-15))
+    Assert.That(at (Schedule.cosineTo 0.1 1.0 10L) 5L, equalTo(0.55).Within(1e-15))
     let step = Schedule.step 1.0 3L 0.5
-    Assert.That([ 0L .. 7L ] |> List.map (at step), eq([ 1.0; 1.0; 1.0; 0.5; 0.5; 0.5; 0.25; 0.25 ]))
-    Assert.That(at (Schedule.exponential 2.0 0.5) 3L, eq(0.25))
-    Assert.That([ 0L .. 4L ] |> List.map (at (Schedule.linear 1.0 0.0 4L)), eq([ 1.0; 0.75; 0.5; 0.25; 0.0 ]))
+    Assert.That([ 0L .. 7L ] |> List.map (at step), equalTo([ 1.0; 1.0; 1.0; 0.5; 0.5; 0.5; 0.25; 0.25 ]))
+    Assert.That(at (Schedule.exponential 2.0 0.5) 3L, equalTo(0.25))
+    Assert.That([ 0L .. 4L ] |> List.map (at (Schedule.linear 1.0 0.0 4L)), equalTo([ 1.0; 0.75; 0.5; 0.25; 0.0 ]))
     let warm = Schedule.linearWarmup 0.8 4L (Schedule.constant 0.3)
-    Assert.That([ 0L .. 5L ] |> List.map (at warm), eq([ 0.0; 0.2; 0.4; 0.6; 0.3; 0.3 ]).Within(1e-15))
+    Assert.That([ 0L .. 5L ] |> List.map (at warm), equalTo([ 0.0; 0.2; 0.4; 0.6; 0.3; 0.3 ]).Within(1e-15))
     let warmCos = Schedule.linearWarmup 1.0 2L (Schedule.cosine 1.0 4L)
-    Assert.That(at warmCos 2L, eq(1.0))
-    Assert.That(at warmCos 4L, eq(0.5).Within(1e-15))
+    Assert.That(at warmCos 2L, equalTo(1.0))
+    Assert.That(at warmCos 4L, equalTo(0.5).Within(1e-15))
     // One cycle, max 1, 100 steps: starts at 1/25, peaks at step 29 (0.3·100 - 1), ends at 1/25/1e4 at step 99.
     let one = Schedule.oneCycle 1.0 100L
-    Assert.That(at one 0L, eq(0.04).Within(1e-15))
-    Assert.That(at one 29L, eq(1.0).Within(1e-15))
-    Assert.That(at one 99L, eq(4e-6).Within(1e-15))
-    Assert.That(at one 64L, eq((1.0 + 4e-6) / 2.0).Within(1e-12))  // half way down: cos(π/2) = 0
+    Assert.That(at one 0L, equalTo(0.04).Within(1e-15))
+    Assert.That(at one 29L, equalTo(1.0).Within(1e-15))
+    Assert.That(at one 99L, equalTo(4e-6).Within(1e-15))
+    Assert.That(at one 64L, equalTo((1.0 + 4e-6) / 2.0).Within(1e-12))  // half way down: cos(π/2) = 0
     let joined = Schedule.join [ Schedule.constant 1.0; Schedule.exponential 0.5 0.5 ] [ 3L ]
-    Assert.That([ 0L .. 4L ] |> List.map (at joined), eq([ 1.0; 1.0; 1.0; 0.5; 0.25 ]))
+    Assert.That([ 0L .. 4L ] |> List.map (at joined), equalTo([ 1.0; 1.0; 1.0; 0.5; 0.25 ]))
 
 /// The learning rate TorchSharp's scheduler sets for each of `steps` steps.
 let private torchRates (makeScheduler: torch.optim.Optimizer -> torch.optim.lr_scheduler.LRScheduler) (lr: float) (steps: int) =

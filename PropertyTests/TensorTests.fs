@@ -11,8 +11,6 @@ open Functional
 open Functional.FSharp
 open Functional.PropertyTests.Generators
 
-let private equal (expected: obj) (actual: obj) = Assert.That(actual, Is.EqualTo(expected))
-let private contains (part: string) (text: string) = Assert.That(text, Does.Contain(part))
 let private isTrue (condition: bool) = Assert.That(condition, Is.True)
 
 [<OneTimeSetUp>]
@@ -48,8 +46,8 @@ let ``tensor infers PyTorch dtypes from F# lists`` () =
 [<Test>]
 let ``ragged lists are an error naming both rows`` () =
     let e = throws<ArgumentException> (fun () -> tensor [ [ 1; 2 ]; [ 3 ] ] |> ignore)
-    contains "[2]" (e.Message)
-    contains "[1]" (e.Message)
+    contains "[2]" e.Message
+    contains "[1]" e.Message
 
 [<Property(MaxTest = 60, Arbitrary = [| typeof<Arbitraries> |])>]
 let ``nested lists round trip through tensor`` (data: TensorData) =
@@ -82,8 +80,8 @@ let ``randLike of an integer tensor names the dtype and the fix`` () =
     use x = tensor [ [ 1; 2 ]; [ 3; 4 ] ]
     use gen = new torch.Generator(0UL)
     let e = throws<ArgumentException> (fun () -> Tensor.randLike gen x |> ignore)
-    contains "torch.int64" (e.Message)
-    contains "Pass a floating dtype" (e.Message)
+    contains "torch.int64" e.Message
+    contains "Pass a floating dtype" e.Message
     use r = Tensor.randLikeAs torch.float32 gen x
     equal ((torch.float32, [ 2L; 2L ])) ((r.dtype, shapeOf r))
     isTrue (Tensor.item<float> (r.min()) >= 0.0 && Tensor.item<float> (r.max()) < 1.0)
@@ -312,7 +310,7 @@ let ``item returns the F# type that fits the dtype`` () =
     equal (3L) (Tensor.item<int64> i)
     Assert.That(Tensor.item<bool> b, Is.True)
     let e = throws<ArgumentException> (fun () -> Tensor.item<int> f |> ignore)
-    contains "torch.float32" (e.Message)
+    contains "torch.float32" e.Message
     use two = tensor [ 1; 2 ]
     throws<ArgumentException> (fun () -> Tensor.item<int> two |> ignore) |> ignore
 
@@ -326,7 +324,7 @@ let ``shape mistakes name both shapes`` () =
           (fun () -> Tensor.stack 0 [ a; b ]), "[2, 2]"; (fun () -> Tensor.dot a b), "[2, 2]"; (fun () -> Tensor.reshape [ 4 ] a), "[4]" ]
     for f, other in cases do
         let e = throws<ArgumentException> (fun () -> f () |> ignore)
-        contains "[2, 3]" (e.Message)
+        contains "[2, 3]" e.Message
         contains other (e.Message)
     // What LibTorch refuses after the shapes passed is reported with both shapes and dtypes too.
     use flags = tensor [ true; false ]
@@ -394,7 +392,7 @@ let ``backward, retainGraph, accumulation, noGrad and detach`` () =
     Tensor.backward loss
     equal ([| 4.0f; 8.0f |]) (Tensor.toArray<float32> (Tensor.grad w).Value)
     let e = throws<InvalidOperationException> (fun () -> Tensor.backward loss |> ignore)
-    contains "retainGraph" (e.Message)
+    contains "retainGraph" e.Message
     Tensor.zeroGrad [ w ]
     equal ([| 0.0f; 0.0f |]) (Tensor.toArray<float32> (Tensor.grad w).Value)
     do

@@ -10,7 +10,6 @@ open Functional
 open Functional.Transforms
 open Functional.FSharp
 
-let private equalTo (expected: obj) = Is.EqualTo expected
 
 
 
