@@ -135,11 +135,7 @@ module Train =
         Functional.Native.EnsureLoaded()
         let device = options.Device.Resolve()
         let module' = model :> torch.nn.Module<torch.Tensor, torch.Tensor>
-        let target = device.ToTorch()
-        let elsewhere (p: Modules.Parameter) =
-            p.device_type <> target.``type`` || (target.``type`` = DeviceType.CUDA && p.device_index <> target.index)
-        // Module.to is not free on a model already in place (TorchSharp re-wraps gradients), so only when needed.
-        if module'.parameters() |> Seq.exists elsewhere then module'.``to``(target) |> ignore
+        Trainer.MoveToDevice(module', device) |> ignore
         let bound = optimizer.Bind(module' :> torch.nn.Module)
         try
             let trainerOptions = TrainerOptions(Seed = Option.toNullable options.Seed, StopOnNonFiniteLoss = options.StopOnNonFiniteLoss)

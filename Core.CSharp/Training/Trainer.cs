@@ -91,16 +91,28 @@ public sealed class Trainer
         this.loss = loss;
         Optimizer = optimizer;
         Options = options ?? new TrainerOptions();
-        var target = Device.ToTorch();
-        if (model.parameters().Any(p => p.device_type != target.type || (target.type == DeviceType.CUDA && p.device_index != target.index)))
+        if (MoveToDevice(model, Device))
         {
-            model.to(target);
             var moved = new HashSet<Tensor>(model.parameters(), ReferenceEqualityComparer.Instance);
             if (!optimizer.Parameters.All(p => moved.Contains(p)))
                 throw new ArgumentException(
                     $"The model was moved to {Device}, which gave it new parameter tensors, but the optimizer holds the old ones. " +
                     "Move the model first (model.to(device)), then create the optimizer from its parameters.", nameof(optimizer));
         }
+    }
+
+    /// <summary>Moves <paramref name="model"/> to <paramref name="device"/> when any of its parameters is elsewhere,
+    /// and says whether it did. A model already in place is left alone: TorchSharp's <c>Module.to</c> is not free
+    /// on it (it re-wraps the gradients). Moving gives the model new parameter tensors, so bind an optimizer after.</summary>
+    public static bool MoveToDevice(nn.Module model, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(device);
+        var target = device.ToTorch();
+        if (!model.parameters().Any(p => p.device_type != target.type || (target.type == DeviceType.CUDA && p.device_index != target.index)))
+            return false;
+        model.to(target);
+        return true;
     }
 
     /// <summary>The model being trained.</summary>
