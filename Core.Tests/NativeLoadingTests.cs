@@ -40,9 +40,10 @@ public class NativeLoadingTests
         var folder = CopyWithout(name => name.Contains(".so"), _ => false);
         var (exit, output) = RunSmoke(folder, folder);
         Assert.That(exit, Is.EqualTo(3), output);
+        Assert.That(output.Trim().Split('\n'), Has.Length.EqualTo(1), "one line: " + output);
         Assert.That(output, Does.Contain("Functional could not load LibTorch"));
-        Assert.That(output, Does.Contain($"no libLibTorchSharp.so in {folder}"), "what was tried");
-        Assert.That(output, Does.Contain("reference the TorchSharp-cpu package"), "how to fix it");
+        Assert.That(output, Does.Contain($"no libLibTorchSharp.so was found (searched {folder} and"), "what was tried");
+        Assert.That(output, Does.Contain("add a LibTorch backend package to the application: TorchSharp-cpu 0.107.0"), "how to fix it");
         Assert.That(output, Does.Not.Contain("doesn't contain a reference to libtorch-cpu-linux-x64"), "TorchSharp's misleading message leaked through");
     }
 

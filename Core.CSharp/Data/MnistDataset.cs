@@ -145,7 +145,7 @@ public abstract class MnistDataset : TensorDataset
         lines.Add($"  - copy the four IDX files into {(root ?? "a folder")} and pass it as root (directly, or under {Path.Combine(root ?? "root", info.Name, "raw")});");
         lines.Add($"  - download them with download = true and a root folder, on a machine with network access ({string.Join(" or ", info.Mirrors)});");
         if (info.SubsetFolderName is not null)
-            lines.Add($"  - for a quick start, the small subset in the repository's Data/{info.SubsetFolderName}/ (pass it as fallback).");
+            lines.Add($"  - for a quick start, the real subset inside Functional.Core ({info.SubsetFolderName}): {info.Name}.Load falls back to it, or pass FindShippedSubset() as fallback.");
         return string.Join(Environment.NewLine, lines);
     }
 
@@ -216,23 +216,11 @@ public abstract class MnistDataset : TensorDataset
         return string.Join("\n", lines);
     }
 
-    /// <summary>Looks for the subset of <paramref name="info"/> that ships with Functional: in the
-    /// application's folder (<c>Data/&lt;subset&gt;</c>, copied there by the Examples build), then in
-    /// <c>Data/&lt;subset&gt;</c> of the current folder and its parents (a clone of the repository).</summary>
+    /// <summary>The folder of the real subset of <paramref name="info"/> that ships inside
+    /// Functional.Core (written once to a per-user folder), or null when the dataset has none.</summary>
     public static string? FindShippedSubset(IdxDatasetInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        if (info.SubsetFolderName is null) return null;
-        var starts = new[] { AppContext.BaseDirectory, Environment.CurrentDirectory, Path.GetDirectoryName(typeof(MnistDataset).Assembly.Location) };
-        foreach (var start in starts)
-        {
-            if (string.IsNullOrEmpty(start)) continue;
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "Data", info.SubsetFolderName);
-                if (Directory.Exists(candidate)) return candidate;
-            }
-        }
-        return null;
+        return info.SubsetFolderName is null ? null : ShippedSubset.Extract(info.SubsetFolderName);
     }
 }

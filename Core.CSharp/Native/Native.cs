@@ -5,12 +5,19 @@ using TorchSharp;
 
 namespace Functional;
 
-/// <summary>The error raised when LibTorch cannot be loaded: it says what was tried, what is
-/// missing, and how to fix it.</summary>
+/// <summary>The error raised when LibTorch cannot be loaded. <see cref="Exception.Message"/> is one
+/// line that says what is missing and what to do (typically: add the <c>TorchSharp-cpu</c> package);
+/// <see cref="Details"/> lists every folder and file that was tried.</summary>
 public sealed class NativeLoadException : Exception
 {
     /// <summary>Creates the exception.</summary>
-    public NativeLoadException(string message, Exception? inner = null) : base(message, inner) { }
+    public NativeLoadException(string message, Exception? inner = null) : this(message, "", inner) { }
+
+    /// <summary>Creates the exception with the trace of what was tried.</summary>
+    public NativeLoadException(string message, string details, Exception? inner = null) : base(message, inner) => Details = details;
+
+    /// <summary>What was tried, one line each: the folders searched, the files found, the copies made.</summary>
+    public string Details { get; }
 }
 
 /// <summary>
@@ -50,6 +57,7 @@ public static class Native
             var shim = FindShim(trace);
             if (shim is not null)
             {
+                PreloadLibTorch(shim, trace);
                 shim = PrepareForThisSystem(shim, trace);
                 try
                 {
@@ -58,7 +66,7 @@ public static class Native
                 }
                 catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
                 {
-                    throw new NativeLoadException(Explain(trace, $"loading {shim} failed: {e.Message}"), e);
+                    throw Failure(trace, $"loading {shim} failed: {FirstLine(e.Message)}", FixFor(e.Message), e);
                 }
             }
             // TorchSharp prints a misleading message to the console before it throws ("doesn't contain a
@@ -76,9 +84,9 @@ public static class Native
                     if (line.Contains("Trying", StringComparison.Ordinal) || line.Contains("Failed", StringComparison.Ordinal) || line.Contains("Giving up", StringComparison.Ordinal))
                         trace.AppendLine("  TorchSharp: " + line.Trim());
                 var reason = shim is null
-                    ? $"no {ShimFileName} was found in the folders below, and TorchSharp's own search failed too"
+                    ? $"no {ShimFileName} was found (searched {CandidateFolders().First()} and {CandidateFolders().Count() - 1} more folders), and TorchSharp's own search failed too"
                     : $"TorchSharp could not initialise LibTorch after {shim} was loaded: {FirstLine(e.Message)}";
-                throw new NativeLoadException(Explain(trace, reason), e);
+                throw Failure(trace, reason, shim is null ? AddBackend : FixFor(e.Message), e);
             }
             finally
             {
@@ -95,23 +103,41 @@ public static class Native
         return end < 0 ? text : text[..end];
     }
 
-    static string Explain(StringBuilder trace, string reason)
+    /// <summary>What to do when no LibTorch is found: the backend is the application's choice.</summary>
+    internal const string AddBackend =
+        "add a LibTorch backend package to the application: TorchSharp-cpu 0.107.0 (or TorchSharp-cuda-linux / TorchSharp-cuda-windows for NVIDIA GPUs); in a script, #r \"nuget: TorchSharp-cpu, 0.107.0\" before Functional";
+
+    static string FixFor(string error) =>
+        error.Contains(ElfVersions.LibTorchSharpVersion, StringComparison.Ordinal)
+            ? $"this system's libstdc++ lacks {ElfVersions.LibTorchSharpVersion} (GCC 13): build through Functional.Core's package, whose build step patches the output, or install a newer libstdc++"
+            : error.Contains(".so", StringComparison.Ordinal)
+                ? "install the system library that the error names, or " + AddBackend
+                : AddBackend;
+
+    static NativeLoadException Failure(StringBuilder trace, string reason, string fix, Exception inner) =>
+        new($"Functional could not load LibTorch: {reason}. To fix it, {fix}.", trace.ToString(), inner);
+
+    static string LibTorchFileName =>
+        RuntimeInformation.IsOSPlatform(OSPlatform.Windows) ? "torch.dll" :
+        RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? "libtorch.dylib" : "libtorch.so";
+
+    /// <summary>Where the shim sits alone (a script's NuGet package cache, where TorchSharp and the
+    /// LibTorch backend are separate packages, so the shim's <c>$ORIGIN</c> finds nothing), loads
+    /// LibTorch first through the runtime's own native-library resolution: in F# Interactive that
+    /// finds the backend package the script referenced. The shim's need is then met by the loaded
+    /// library.</summary>
+    static void PreloadLibTorch(string shim, StringBuilder trace)
     {
-        var fix = new StringBuilder();
-        fix.AppendLine($"Functional could not load LibTorch: {reason}.");
-        fix.AppendLine("What was tried:");
-        fix.Append(trace);
-        fix.AppendLine("How to fix it:");
-        fix.AppendLine("  - In an application or test project: reference the TorchSharp-cpu package (or a TorchSharp-cuda");
-        fix.AppendLine("    package) and build it, so that the native libraries are copied to the output folder.");
-        fix.AppendLine("  - In a dotnet fsi script: build the solution first (dotnet build -c Release), then #load \"Setup.fsx\".");
-        if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux))
+        if (File.Exists(Path.Combine(Path.GetDirectoryName(shim)!, LibTorchFileName))) return;
+        if (NativeLibrary.TryLoad("torch", typeof(torch).Assembly, null, out _))
         {
-            fix.AppendLine($"  - On Linux, a message about `{ElfVersions.LibTorchSharpVersion}' not found means libstdc++ is older than GCC 13;");
-            fix.AppendLine("    build through this repository's MSBuild targets (they patch the output), or install a newer libstdc++.");
-            fix.AppendLine("  - A message about another missing .so names a library LibTorch needs: install it with your package manager.");
+            trace.AppendLine($"  loaded LibTorch through the runtime's resolution (no {LibTorchFileName} beside {shim})");
+            return;
         }
-        return fix.ToString();
+        trace.AppendLine($"  no {LibTorchFileName} beside {shim}, and the runtime resolves none");
+        throw new NativeLoadException(
+            $"Functional could not load LibTorch: found TorchSharp's {ShimFileName} but no LibTorch ({LibTorchFileName}) beside it or in the application's packages. To fix it, {AddBackend}.",
+            trace.ToString());
     }
 
     /// <summary>The folders searched for the native shim, in order.</summary>
@@ -126,9 +152,13 @@ public static class Native
         {
             if (!string.IsNullOrEmpty(folder) && !roots.Contains(folder)) roots.Add(folder);
         }
-        AddRoot(Path.GetDirectoryName(typeof(torch).Assembly.Location));
+        var torchSharp = Path.GetDirectoryName(typeof(torch).Assembly.Location);
+        AddRoot(torchSharp);
         AddRoot(Path.GetDirectoryName(typeof(Native).Assembly.Location));
         AddRoot(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        // TorchSharp.dll in the NuGet package layout (a script's #r "nuget: ..."): lib/<tfm>/ beside runtimes/.
+        if (!string.IsNullOrEmpty(torchSharp) && Directory.GetParent(torchSharp)?.Parent is { } package)
+            AddRoot(package.FullName);
         foreach (var root in roots)
         {
             yield return root;

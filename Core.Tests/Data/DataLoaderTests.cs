@@ -12,7 +12,7 @@ public class DataLoaderTests
     public void TheTutorialsBatchFromTheShippedSubset()
     {
         var subset = FashionMnist.FindShippedSubset();
-        Assert.That(subset, Is.Not.Null, "Data/fashion-mnist-subset should be found from the test folder");
+        Assert.That(subset, Is.Not.Null, "the subset embedded in Functional.Core should be found");
         using var train = new FashionMnist(root: null, train: true, transform: new ToTensor(), fallback: subset, searchSystem: false);
         Assert.That(train.Source, Is.EqualTo(new DataSource(DataSource.ShippedSubset, subset!)));
         Assert.That(train.Count, Is.EqualTo(10000));
