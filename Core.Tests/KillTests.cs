@@ -11,16 +11,17 @@ namespace Functional.Tests;
 /// moments; the latest checkpoint must always load and be one the child completed.
 /// </summary>
 /// <remarks>
-/// The child is the Examples CLI command <c>write-checkpoints</c>. The test builds nothing: it needs the Examples
-/// build output (<c>dotnet build Examples -c Release</c>; building this test project builds it too, through a
-/// ProjectReference that does not reference its assembly).
+/// The child is the test-only program in <c>Core.Tests/CheckpointWriter/</c>, which building this test project
+/// builds too (a ProjectReference that does not reference its assembly).
 /// </remarks>
 public class KillTests : FileTestBase
 {
     [Test]
     public void LatestCheckpointSurvivesRandomKills()
     {
-        var dll = ExamplesCli.Dll();
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;   // .../Core.Tests/bin/<Configuration>/net10.0
+        var dll = Path.Combine(ExamplesCli.RepositoryRoot(), "Core.Tests", "CheckpointWriter", "bin", configuration, "net10.0", "Functional.Tests.CheckpointWriter.dll");
+        Assert.That(File.Exists(dll), Is.True, $"{dll} is absent: build Core.Tests (it builds the checkpoint writer).");
         var seed = Environment.TickCount;
         var random = new Random(seed);
         TestContext.Out.WriteLine($"kill delays drawn with seed {seed}");
@@ -31,7 +32,7 @@ public class KillTests : FileTestBase
         for (int round = 0; round < Rounds; round++)
         {
             long start = round * 1_000_000L + 1;
-            var info = ExamplesCli.StartInfo(dll, ["write-checkpoints", Folder, "1000000", "--start", start.ToString()]);
+            var info = ExamplesCli.StartInfo(dll, [Folder, "1000000", start.ToString()]);
 
             var printed = new ConcurrentQueue<long>();
             using var firstLine = new ManualResetEventSlim();

@@ -24,7 +24,6 @@ let commands : Command list =
       { Name = "eval"; Summary = "accuracy and average loss of a saved model on the test split (--model FILE)"; Run = Cli.Evaluate.runEval }
       { Name = "predict"; Summary = "class and probabilities of test image N (--model FILE --index N)"; Run = Cli.Evaluate.runPredict }
       { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
-      { Name = "write-checkpoints"; Summary = "save checkpoints in a loop (for the kill test)"; Run = Cli.CheckpointWriter.run }
       { Name = "show-samples"; Summary = "draw a 3x3 grid of Fashion-MNIST samples to PNG (--out FILE)"; Run = Cli.ShowSamples.run }
     ]
 
