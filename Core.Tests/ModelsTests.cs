@@ -1,5 +1,5 @@
 using Functional.Layers;
-using Functional.Losses;
+using Functional.Training;
 using Functional.Models;
 using Functional.Optimizers;
 using NUnit.Framework;
@@ -57,7 +57,7 @@ public class ModelsTests
     {
         using var g = new Generator(3);
         using var model = new NeuralNetwork(generator: g);
-        var lossFn = Losses.Losses.CrossEntropy();
+        var lossFn = Losses.CrossEntropy();
         using var optimizer = Optimizers.Optimizers.Sgd(1e-1, momentum: 0.9).Bind(model);
         using var x = rand(new long[] { 16, 1, 28, 28 }, generator: g);
         using var y = randint(10, new long[] { 16 }, generator: g);

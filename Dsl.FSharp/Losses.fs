@@ -1,7 +1,7 @@
 namespace Functional.FSharp
 
 open TorchSharp
-open Functional.Losses
+open Functional.Training
 
 /// Losses, as values of the core's `Loss` delegate (so they plug into the C# trainer too).
 /// Apply one with `Loss.apply loss prediction target` or `loss.Invoke(prediction, target)`.

@@ -5,7 +5,6 @@ open System.IO
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Losses
 open Functional.Optimizers
 open Functional.Training
 

@@ -9,7 +9,7 @@ open System
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Losses
+open Functional.Training
 open Functional.Models
 open Functional.Optimizers
 open Functional.FSharp

@@ -5,7 +5,6 @@ open System
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Losses
 open Functional.Serialization
 open Functional.Training
 open Functional.Transforms

@@ -6,7 +6,6 @@ open System
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Losses
 open Functional.Models
 open Functional.Optimizers
 open Functional.Serialization

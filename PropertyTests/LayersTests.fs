@@ -56,9 +56,11 @@ let ``A spec round-trips through JSON`` () =
 [<Test>]
 let ``Every layer type round-trips through JSON with non-default settings`` () =
     let spec =
-        Sequential([ Flatten(2L, 3L) :> LayerSpec; Linear(7L, Nullable 5L, false); ReLU(); Softmax(2L); LogSoftmax(-1L); Dropout(0.25)
-                     Conv2d(4L, 3L, 2L, 1L, Nullable 3L, false); MaxPool2d(3L, Nullable 2L, 1L); BatchNorm1d(Nullable 6L, 1e-3, 0.2)
-                     BatchNorm2d(Nullable 8L, 2e-5, 0.05); Sequential([ ReLU() :> LayerSpec ]) ])
+        LayerSpec.Sequential(
+            [ LayerSpec.Flatten(2L, 3L) :> LayerSpec; LayerSpec.Linear(7L, Nullable(5L), false); LayerSpec.ReLU(); LayerSpec.Softmax(2L)
+              LayerSpec.LogSoftmax(-1L); LayerSpec.Dropout(0.25); LayerSpec.Conv2d(4L, 3L, 2L, 1L, Nullable(3L), false)
+              LayerSpec.MaxPool2d(3L, Nullable(2L), 1L); LayerSpec.BatchNorm1d(Nullable(6L), 1e-3, 0.2)
+              LayerSpec.BatchNorm2d(Nullable(8L), 2e-5, 0.05); LayerSpec.Sequential([ LayerSpec.ReLU() :> LayerSpec ]) ])
     let back = LayerSpec.FromJson(spec.ToJson())
     Assert.That(back, equalTo(spec))
     Assert.That(back.ToJson(), equalTo(spec.ToJson()))

@@ -7,7 +7,7 @@ open FsCheck.FSharp
 open FsCheck.NUnit
 open TorchSharp
 open Functional
-open Functional.Losses
+open Functional.Training
 open Functional.FSharp
 
 let private reductions = [ Reduction.Mean; Reduction.Sum; Reduction.None ]

@@ -7,7 +7,6 @@ open NUnit.Framework
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Losses
 open Functional.Optimizers
 open Functional.Training
 open Functional.FSharp

@@ -8,7 +8,6 @@ open FsCheck.NUnit
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Losses
 open Functional.Models
 open Functional.Optimizers
 open Functional.Training

@@ -4,7 +4,6 @@
 #:package TorchSharp-cpu@0.107.0
 using Functional.Data;
 using Functional.Layers;
-using Functional.Losses;
 using Functional.Optimizers;
 using Functional.Training;
 

@@ -4,7 +4,6 @@
 // Debian package is not searched, as on a machine with no data installed and no network.
 using Functional.Data;
 using Functional.Layers;
-using Functional.Losses;
 using Functional.Optimizers;
 using Functional.Training;
 using Functional.Transforms;

@@ -1,3 +1,5 @@
+using static Functional.Layers.LayerSpec;
+
 namespace Functional.Layers;
 
 /// <summary>
@@ -58,7 +60,7 @@ public static class Layer
 
     /// <summary>
     /// <paramref name="first"/> then <paramref name="second"/>, flattened into one
-    /// <see cref="Functional.Layers.Sequential"/>: composing sequences concatenates their layers, so
+    /// <see cref="LayerSpec.Sequential"/>: composing sequences concatenates their layers, so
     /// composition is associative and the parameter names stay PyTorch's (<c>0.weight</c>, <c>2.weight</c>).
     /// Wrap a sequence in <see cref="Sequential(LayerSpec[])"/> yourself to keep it nested.
     /// </summary>

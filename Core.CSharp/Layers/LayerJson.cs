@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
+using static Functional.Layers.LayerSpec;
+
 namespace Functional.Layers;
 
 /// <summary>

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Functional.Data;
-using Functional.Losses;
+using Functional.Training;
 using Functional.Optimizers;
 using TorchSharp;
 using static TorchSharp.torch;

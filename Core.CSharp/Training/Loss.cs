@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Functional.Losses;
+namespace Functional.Training;
 
 /// <summary>
 /// A loss: a scalar (or, with <see cref="Reduction.None"/>, per-element) tensor from a model's

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Functional.Losses;
+namespace Functional.Training;
 
 /// <summary>
 /// The standard losses, written from LibTorch primitives (log-softmax, gather, and the fused
