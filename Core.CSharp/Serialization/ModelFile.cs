@@ -65,7 +65,7 @@ public static class ModelFile
                 if (k == InputShapeKey) throw new ArgumentException($"The metadata key '{k}' is reserved for the model file itself; choose another.", nameof(metadata));
                 meta[k] = v;
             }
-        meta[InputShapeKey] = JsonSerializer.Serialize(inputShape);
+        meta[InputShapeKey] = JsonSerializer.Serialize(inputShape.ToArray(), JsonContext.Default.Int64Array);
         Save(path, spec.ToJson(), model, meta);
     }
 
@@ -93,7 +93,7 @@ public static class ModelFile
         try
         {
             return metadata.TryGetValue(InputShapeKey, out var text)
-                ? JsonSerializer.Deserialize<long[]>(text) ?? throw new JsonException("the value is null")
+                ? JsonSerializer.Deserialize(text, JsonContext.Default.Int64Array) ?? throw new JsonException("the value is null")
                 : throw new InvalidDataException($"{path}: the metadata has no '{InputShapeKey}'; save the model with its spec and input shape, or rebuild it with Load(path, build).");
         }
         catch (JsonException e)

@@ -45,7 +45,7 @@ public static class TrainingCheckpoint
             {
                 ["transformation"] = scalars.Transformation,
                 ["step_count"] = scalars.StepCount.ToString(CultureInfo.InvariantCulture),
-                ["scalars"] = JsonSerializer.Serialize(scalars.Scalars),
+                ["scalars"] = JsonSerializer.Serialize(scalars.Scalars.ToDictionary(), JsonContext.Default.DictionaryStringDouble),
             },
             Epoch = epoch,
             GeneratorStates = generators,
@@ -73,7 +73,7 @@ public static class TrainingCheckpoint
         string Scalar(string key) => checkpoint.OptimizerScalars.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{path}: the checkpoint's optimizer state has no '{key}' entry; it was not written by TrainingCheckpoint.Save.");
         Dictionary<string, double>? scalars;
-        try { scalars = JsonSerializer.Deserialize<Dictionary<string, double>>(Scalar("scalars")); }
+        try { scalars = JsonSerializer.Deserialize(Scalar("scalars"), JsonContext.Default.DictionaryStringDouble); }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: the optimizer scalars are not a JSON object of numbers: {e.Message}", e);

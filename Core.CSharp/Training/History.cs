@@ -34,7 +34,7 @@ public sealed class History
     internal void Add(EpochMetrics metrics) => epochs.Add(metrics);
 
     /// <summary>JSON: an array of epoch objects.</summary>
-    public string ToJson() => JsonSerializer.Serialize(epochs);
+    public string ToJson() => JsonSerializer.Serialize(epochs, Serialization.JsonContext.Default.ListEpochMetrics);
 
     /// <summary>Reads <see cref="ToJson"/>'s output.</summary>
     /// <exception cref="InvalidDataException">The text is not such an array.</exception>
@@ -42,7 +42,7 @@ public sealed class History
     {
         try
         {
-            return new History(JsonSerializer.Deserialize<List<EpochMetrics>>(json) ?? throw new InvalidDataException("History JSON is null; expected an array of epoch metrics."));
+            return new History(JsonSerializer.Deserialize(json, Serialization.JsonContext.Default.ListEpochMetrics) ?? throw new InvalidDataException("History JSON is null; expected an array of epoch metrics."));
         }
         catch (JsonException e)
         {

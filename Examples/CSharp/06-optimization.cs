@@ -11,7 +11,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Functional;
 using Functional.Data;
-using Functional.Losses;
 using Functional.Models;
 using Functional.Optimizers;
 using Functional.Training;

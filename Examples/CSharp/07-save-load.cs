@@ -5,15 +5,11 @@
 // With CI=true the checkpoint demonstration trains on 2,000 images instead of 10,000.
 #:project ../../Core.CSharp/Core.CSharp.csproj
 #:package TorchSharp-cpu@0.107.0
-// A file-based app is made ready for native AOT (PublishAot=true), which turns off reflection-based
-// System.Text.Json; the library's model and checkpoint files still need it, so it is turned back on.
-#:property JsonSerializerIsReflectionEnabledByDefault=true
 
 using System.Globalization;
 using Functional;
 using Functional.Data;
 using Functional.Layers;
-using Functional.Losses;
 using Functional.Models;
 using Functional.Optimizers;
 using Functional.Serialization;
