@@ -282,3 +282,18 @@ let ``workers read ahead, but never more than prefetch batches`` () =
         i <- i + 1
     Assert.That(i, equalTo 16)
     Assert.That(ahead, equalTo (prefetch * batchSize), "the workers filled the prefetch queue")
+
+[<Test>]
+let ``C# and F# give the same [N, 1, 28, 28] batches of Fashion-MNIST after ToTensor`` () =
+    use train = Functional.Data.FashionMnist.Load(train = true)
+    // As the IDX files lay the images out (and as torchvision's `dataset.data` is): [N, 28, 28].
+    use images = train.Features.narrow(0L, 0L, 200L).squeeze(1L)
+    use labels = train.Labels.narrow(0L, 0L, 200L)
+    for data in [ new TensorDataset(images, labels); new TensorDataset(images.unsqueeze(1L), labels) ] do
+        use data = data
+        use csharp = DataLoader(data, 64, true, 3L).Map(ToTensor()).Peek()
+        use fsharp = Loader.createWith { Loader.defaults with BatchSize = 64; Shuffle = true; Seed = Some 3L } data |> Loader.map Transform.toTensor |> Loader.peek
+        Assert.That(csharp.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+        Assert.That(fsharp.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+        Assert.That(same fsharp.Features csharp.Features, Is.True)
+        Assert.That(same fsharp.Labels csharp.Labels, Is.True)
