@@ -152,9 +152,11 @@ let ``Collate.Samples stacks the samples and leaves them to the caller`` () =
     Native.EnsureLoaded()
     use a = new Sample(torch.tensor([| 1L; 2L |]), torch.tensor 0L)
     use b = new Sample(torch.tensor([| 3L; 4L |]), torch.tensor 1L)
-    use batch = Collate.Samples([| a; b |])
-    Assert.That(batch.Features.data<int64>().ToArray(), equalTo [| 1L; 2L; 3L; 4L |])
-    Assert.That(batch.Labels.data<int64>().ToArray(), equalTo [| 0L; 1L |])
+    let struct (features, labels) = Collate.Samples([| a; b |])
+    use features = features
+    use labels = labels
+    Assert.That(features.data<int64>().ToArray(), equalTo [| 1L; 2L; 3L; 4L |])
+    Assert.That(labels.data<int64>().ToArray(), equalTo [| 0L; 1L |])
     Assert.That(a.Features.data<int64>().ToArray(), equalTo [| 1L; 2L |])
     Assert.That(b.Label.item<int64>(), equalTo 1L)
 
@@ -219,20 +221,23 @@ let ``breaking out of a worker loader stops its threads`` () =
     SpinWait.SpinUntil((fun () -> threads () <= before + 1), TimeSpan.FromSeconds 10.0) |> ignore
     Assert.That(threads (), Is.LessThanOrEqualTo(before + 1))
 
-/// A user sample type and its own batch type.
+/// A record type of the user's.
 type private Pair = { Left: int; Right: string }
 
 [<Test>]
-let ``a user collate function batches user sample types`` () =
+let ``the user's own records are batched through IDataset<Sample>, in order or shuffled with workers`` () =
+    let records = Array.init 7 (fun i -> { Left = i; Right = string (char (int 'a' + i)) })
+    // Each record as a (features, label) sample, its letter's code as the label.
     let data =
-        { new IDataset<Pair> with
-            member _.Count = 7
-            member _.Item with get i = { Left = i; Right = string (char (int 'a' + i)) } }
-    let loader = DataLoader<Pair, string>(data, Func<_, _>(fun ps -> ps |> Seq.map (fun p -> p.Right) |> String.concat ""), 3)
-    Assert.That(List.ofSeq loader, equalTo [ "abc"; "def"; "g" ])
-    let shuffled = DataLoader<Pair, string>(data, Func<_, _>(fun ps -> ps |> Seq.map (fun p -> p.Right) |> String.concat ""), 3, true, 9L, workers = 2)
-    let letters = shuffled |> Seq.collect id |> Seq.sort |> Array.ofSeq
-    Assert.That(String letters, equalTo "abcdefg")
+        { new IDataset<Sample> with
+            member _.Count = records.Length
+            member _.Item with get i = new Sample(torch.tensor([| int64 records[i].Left |]), torch.tensor(int64 records[i].Right[0])) }
+    let letters (batch: Batch) = batch.Labels.data<int64>().ToArray() |> Array.map (char >> string) |> String.concat ""
+    let loader = DataLoader(data, 3)
+    Assert.That([ for b in loader -> letters b ], equalTo [ "abc"; "def"; "g" ])
+    let shuffled = DataLoader(data, 3, true, 9L, workers = 2)
+    let all = [ for b in shuffled -> letters b ] |> String.concat "" |> Seq.sort |> Array.ofSeq
+    Assert.That(String all, equalTo "abcdefg")
     Assert.That(shuffled.BatchCount, equalTo 3)
 
 [<Test>]
@@ -240,7 +245,7 @@ let ``F#: Loader.create, Loader.map and Loader.peek`` () =
     use images = torch.randint(0L, 256L, [| 70L; 1L; 28L; 28L |], torch.ScalarType.Byte)
     use labels = torch.randint(0L, 10L, [| 70L |], torch.ScalarType.Int64)
     use data = Dataset.ofTensors images labels
-    let toInput = Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ]
+    let toInput = Transform.toTensor >-> Transform.normalize [ 0.5 ] [ 0.5 ]
     let loader = Loader.create 64 true data |> Loader.map toInput |> Loader.mapLabels (Transform.oneHot 10)
     Assert.That((Loader.batchCount loader, Loader.sampleCount loader), equalTo((2, 70)))
     use batch = Loader.peek loader

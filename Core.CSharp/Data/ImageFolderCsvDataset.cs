@@ -15,8 +15,9 @@ namespace Functional.Data;
 /// <c>hasHeader</c> says otherwise). Images are decoded when a sample is asked for; an unreadable image
 /// raises <see cref="InvalidDataException"/> naming the image and the CSV line.</para>
 /// <para>With a <see cref="DataLoader"/> that has workers, images are decoded in the workers (no LibTorch
-/// there) and made into one tensor per batch on the consuming thread; the transforms then run once per
-/// batch. All images in a batch must have the same size.</para>
+/// there) and made into one tensor per batch on the consuming thread; each transform then runs on the
+/// batch (once for a batched transform, per sample for a per-sample one). All images in a batch must
+/// have the same size.</para>
 /// </remarks>
 public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
 {
@@ -141,13 +142,13 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
         return new HostBatch(pixels ?? [], shape, labels);
     }
 
-    Batch IBatchProducer.Finish(object prepared, torch.Device device)
+    (Tensor Features, Tensor Labels) IBatchProducer.Finish(object prepared)
     {
         var host = (HostBatch)prepared;
         using var scope = NewDisposeScope();
         var x = tensor(host.Pixels, host.Shape, ScalarType.Byte);
         var y = tensor(host.Labels, ScalarType.Int64);
-        return BatchTensors.Make(x, y, Transform, TargetTransform, device);
+        return (x.DetachFromDisposeScope(), y.DetachFromDisposeScope());
     }
 
     void IBatchProducer.Discard(object prepared) { }
