@@ -302,3 +302,51 @@ let ``C# and F# give the same [N, 1, 28, 28] batches of Fashion-MNIST after ToTe
         Assert.That(fsharp.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
         Assert.That(same fsharp.Features csharp.Features, Is.True)
         Assert.That(same fsharp.Labels csharp.Labels, Is.True)
+
+[<Test>]
+let ``F#: the tutorial's per-sample one-hot target works unchanged, in the dataset and in Loader.mapLabels`` () =
+    // target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1))
+    let oneHot = Transform.lambda (fun y -> torch.zeros(10L).scatter_(0L, y, torch.tensor 1.0f))
+    let options = { Loader.defaults with BatchSize = 64; Shuffle = true; Seed = Some 0L }
+    use train = FashionMnist.load { FashionMnist.defaults with Transform = Some Transform.toTensor; TargetTransform = Some oneHot }
+    use batch = Loader.createWith options train |> Loader.peek
+    Assert.That(batch.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+    Assert.That(batch.Labels.shape, equalTo [| 64L; 10L |])
+    // The oracle: the class indices of the same batch (same seed), through the batched OneHot.
+    use raw = FashionMnist.load FashionMnist.defaults
+    use rawBatch = Loader.createWith options raw |> Loader.peek
+    use expected = OneHot(10).ApplyBatch rawBatch.Labels
+    Assert.That(same batch.Labels expected, Is.True)
+    use mapped = Loader.createWith options raw |> Loader.map Transform.toTensor |> Loader.mapLabels oneHot |> Loader.peek
+    Assert.That(same mapped.Labels expected, Is.True)
+    Assert.That(same mapped.Features batch.Features, Is.True)
+
+[<Property(MaxTest = 20)>]
+let ``in-memory data: a batched transform runs once per batch, a per-sample one once per sample, with the same batches`` () =
+    Prop.forAll cases (fun (n, batchSize, dropLast, shuffle, seed) ->
+        use data = numbered n
+        let mutable batchCalls = 0
+        let mutable sampleCalls = 0
+        let double (x: torch.Tensor) = x.mul(torch.tensor 2uy)
+        let batched = Lambda.Batched(Func<_, _>(fun x -> batchCalls <- batchCalls + 1; double x))
+        let perSample = Lambda(Func<_, _>(fun x -> sampleCalls <- sampleCalls + 1; double x))
+        let loader = DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast)
+        let features (l: DataLoader) = [ for b in l -> b.Features.data<byte>().ToArray() ]
+        let a = features (loader.Map batched)
+        let b = features (DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast).Map perSample)
+        a = b && batchCalls = loader.BatchCount && sampleCalls = loader.SampleCount)
+
+[<Test>]
+let ``Map leaves its loader as it was, and maps after what came before`` () =
+    use images = torch.randint(0L, 256L, [| 10L; 1L; 2L; 2L |], torch.ScalarType.Byte)
+    use labels = torch.arange(10L)
+    use data = new TensorDataset(images, labels, ToTensor())
+    let loader = DataLoader(data, 4)
+    let mapped = loader.Map(Normalize([ 0.5 ], [ 0.5 ])).Map(Lambda.Batched(Func<_, _>(fun x -> x.neg()))).MapLabels(OneHot 10)
+    use plain = loader.Peek()
+    use both = mapped.Peek()
+    use expected = plain.Features.sub(torch.tensor 0.5f).div(torch.tensor 0.5f).neg()
+    Assert.That(same both.Features expected, Is.True)
+    Assert.That(both.Labels.shape, equalTo [| 4L; 10L |])
+    Assert.That(plain.Labels.shape, equalTo [| 4L |])
+    Assert.That(string mapped, Does.Contain("transform=Compose(").And.Contain("targetTransform=OneHot(10)"))
