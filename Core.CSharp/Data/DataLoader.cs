@@ -158,17 +158,13 @@ public sealed class DataLoader : IDataLoader
     {
         var batches = sampler.NextEpoch();
         if (dataset is IBatchProducer producer)
-        {
-            var datasetTransform = producer.Transform;
-            var datasetTargetTransform = producer.TargetTransform;
             return new BatchPipeline<object, Batch>(batches, producer.Prepare,
                 prepared =>
                 {
                     var (x, y) = producer.Finish(prepared);
-                    return MakeBatch(x, y, datasetTransform, datasetTargetTransform);
+                    return MakeBatch(x, y);
                 },
                 producer.Discard, Release, Workers, Prefetch);
-        }
         return new BatchPipeline<Sample[], Batch>(batches, ReadSamples, CollateSamples, DisposeAll, Release, Workers, Prefetch);
     }
 
@@ -201,21 +197,19 @@ public sealed class DataLoader : IDataLoader
         {
             DisposeAll(samples);
         }
-        return MakeBatch(x, y, null, null);
+        return MakeBatch(x, y);
     }
 
-    /// <summary>The batch from its raw tensors, which it takes: the dataset's transforms, the device,
-    /// then the loader's transforms. Whatever fails on the way, nothing is left undisposed.</summary>
-    Batch MakeBatch(Tensor x, Tensor y, Transform? datasetTransform, Transform? datasetTargetTransform)
+    /// <summary>The batch from the dataset's tensors (its transforms applied), which it takes: the
+    /// device, then the loader's transforms. Whatever fails on the way, nothing is left undisposed.</summary>
+    Batch MakeBatch(Tensor x, Tensor y)
     {
         try
         {
-            x = Transformed(x, datasetTransform);
-            y = Transformed(y, datasetTargetTransform);
             x = ToDevice(x, torchDevice);
             y = ToDevice(y, torchDevice);
-            x = Transformed(x, transform);
-            y = Transformed(y, targetTransform);
+            x = Transform.ApplyBatchToOwned(transform, x);
+            y = Transform.ApplyBatchToOwned(targetTransform, y);
             // No dispose scope of the caller's (a training step's) may own the batch: the loader frees it.
             x.DetachFromDisposeScope();
             y.DetachFromDisposeScope();
@@ -227,21 +221,6 @@ public sealed class DataLoader : IDataLoader
             y.Dispose();
             throw;
         }
-    }
-
-    /// <summary>Applies a transform to a batch tensor, disposing the input when a new tensor came out.</summary>
-    static Tensor Transformed(Tensor raw, Transform? transform)
-    {
-        if (transform is null) return raw;
-        Tensor result;
-        using (var scope = NewDisposeScope())
-        {
-            // The scope frees whatever the transform makes on the way (a composition's intermediates).
-            result = transform.ApplyBatch(raw);
-            result.DetachFromDisposeScope();
-        }
-        if (!ReferenceEquals(result, raw)) raw.Dispose();
-        return result;
     }
 
     /// <summary>Moves a tensor to a device, disposing the source when a copy was made.</summary>

@@ -98,7 +98,23 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
 
     object IBatchProducer.Prepare(int[] indices) => Gather(indices);
 
-    (Tensor Features, Tensor Labels) IBatchProducer.Finish(object prepared) => ((Tensor, Tensor))prepared;
+    (Tensor Features, Tensor Labels) IBatchProducer.Finish(object prepared)
+    {
+        var (x, y) = ((Tensor, Tensor))prepared;
+        try
+        {
+            x = Transform.ApplyBatchToOwned(Transform, x);
+            y = Transform.ApplyBatchToOwned(TargetTransform, y);
+            return (x, y);
+        }
+        catch
+        {
+            // The gathered tensors, or what the transforms made of them (the loader discards the gathered ones too).
+            x.Dispose();
+            y.Dispose();
+            throw;
+        }
+    }
 
     void IBatchProducer.Discard(object prepared)
     {

@@ -48,6 +48,23 @@ public abstract class Transform
     /// sample: a composition of batched transforms keeps a loader's batch path free of per-sample loops.</summary>
     public virtual bool IsBatched => false;
 
+    /// <summary>Applies <paramref name="transform"/> (when there is one) to a batch the caller owns and
+    /// gives up: the batch is disposed when a new tensor came out, and whatever the transform makes on
+    /// the way (a composition's intermediates) is freed. The result belongs to no dispose scope. On an
+    /// exception the batch is left to the caller.</summary>
+    internal static Tensor ApplyBatchToOwned(Transform? transform, Tensor batch)
+    {
+        if (transform is null) return batch;
+        Tensor result;
+        using (var scope = NewDisposeScope())
+        {
+            result = transform.ApplyBatch(batch);
+            result.DetachFromDisposeScope();
+        }
+        if (!ReferenceEquals(result, batch)) batch.Dispose();
+        return result;
+    }
+
     /// <summary>The PyTorch-like text of the transform, e.g. <c>ToTensor()</c>.</summary>
     public override string ToString() => GetType().Name + "()";
 }
