@@ -1,6 +1,5 @@
 namespace Functional.FSharp
 
-open System
 open TorchSharp
 open Functional
 open Functional.Data
