@@ -1,6 +1,5 @@
 namespace Functional.FSharp
 
-open System
 open TorchSharp
 open Functional
 open Functional.Data
@@ -16,10 +15,11 @@ module FashionMnist =
           Train: bool
           /// Download the official files into Root when they are found nowhere else.
           Download: bool
-          /// Applied to each image (and once per batch by a loader); e.g. `Transform.toTensor`.
-          Transform: (torch.Tensor -> torch.Tensor) option
-          /// Applied to each label; e.g. `Transform.oneHot 10`.
-          TargetTransform: (torch.Tensor -> torch.Tensor) option
+          /// Applied to each image (by a loader, to the batch); e.g. `Transform.toTensor`.
+          Transform: Functional.Transforms.Transform option
+          /// Applied to each label (by a loader, to the batch); e.g. `Transform.oneHot 10`, or your
+          /// function of one label, `Transform.lambda (fun y -> ...)`.
+          TargetTransform: Functional.Transforms.Transform option
           /// The folder used when nothing else has the files; None looks for the subset shipped with Functional.
           Fallback: string option }
 
@@ -39,8 +39,8 @@ module FashionMnist =
     /// Loads a split (root, Debian package, download when asked, shipped subset, in that order);
     /// the dataset's `Source` says which was used.
     let load (options: Options) : Functional.Data.FashionMnist =
-        let transform = options.Transform |> Option.map Transform.toTransform |> Option.toObj
-        let target = options.TargetTransform |> Option.map Transform.toTransform |> Option.toObj
+        let transform = Option.toObj options.Transform
+        let target = Option.toObj options.TargetTransform
         let fallback =
             match options.Fallback with
             | Some f -> f
@@ -81,30 +81,31 @@ module Loader =
     let defaults = { BatchSize = 64; Shuffle = false; Seed = None; DropLast = false; Device = Device.Cpu; Workers = 0 }
 
     /// A loader with the given options.
-    let createWith (options: Options) (dataset: IDataset<Sample>) : IDataLoader =
+    let createWith (options: Options) (dataset: IDataset<Sample>) : DataLoader =
         new DataLoader(dataset, options.BatchSize, options.Shuffle, Option.toNullable options.Seed,
-                       dropLast = options.DropLast, device = options.Device, workers = options.Workers) :> _
+                       dropLast = options.DropLast, device = options.Device, workers = options.Workers)
 
     /// A loader of `batchSize` samples, shuffled (a new order each epoch) or not.
-    let create (batchSize: int) (shuffle: bool) (dataset: IDataset<Sample>) : IDataLoader =
+    let create (batchSize: int) (shuffle: bool) (dataset: IDataset<Sample>) : DataLoader =
         createWith { defaults with BatchSize = batchSize; Shuffle = shuffle } dataset
 
-    /// A loader whose batches' features go through `f` once per batch (e.g. `Transform.toTensor`).
-    let map (f: torch.Tensor -> torch.Tensor) (loader: IDataLoader) : IDataLoader =
-        new MappedLoader(loader, Func<_, _> f) :> _
+    /// The loader with `transform` applied to the features of every batch (after the dataset's own),
+    /// e.g. `Transform.toTensor`: once per batch for the library's transforms and `Transform.batched`,
+    /// on each sample for `Transform.lambda`. The loader given is unchanged (C#: `loader.Map`).
+    let map (transform: Functional.Transforms.Transform) (loader: DataLoader) : DataLoader = loader.Map transform
 
-    /// A loader whose batches' labels go through `f` once per batch (e.g. `Transform.oneHot 10`).
-    let mapLabels (f: torch.Tensor -> torch.Tensor) (loader: IDataLoader) : IDataLoader =
-        new MappedLoader(loader, Func<torch.Tensor, torch.Tensor>(fun x -> x), Func<_, _> f) :> _
+    /// The loader with `transform` applied to the labels of every batch (after the dataset's own
+    /// target transform), e.g. `Transform.oneHot 10` (C#: `loader.MapLabels`).
+    let mapLabels (transform: Functional.Transforms.Transform) (loader: DataLoader) : DataLoader = loader.MapLabels transform
 
     /// The first batch of a new epoch, kept for the caller (Python's `next(iter(loader))`); dispose it when done.
-    let peek (loader: IDataLoader) : Batch = DataLoaderExtensions.Peek loader
+    let peek (loader: DataLoader) : Batch = loader.Peek()
 
     /// The number of batches per epoch.
-    let batchCount (loader: IDataLoader) = loader.BatchCount
+    let batchCount (loader: DataLoader) = loader.BatchCount
 
     /// The number of samples per epoch (after dropLast).
-    let sampleCount (loader: IDataLoader) = loader.SampleCount
+    let sampleCount (loader: DataLoader) = loader.SampleCount
 
 /// Pictures of samples, written to PNG.
 [<RequireQualifiedAccess>]

@@ -152,9 +152,11 @@ let ``Collate.Samples stacks the samples and leaves them to the caller`` () =
     Native.EnsureLoaded()
     use a = new Sample(torch.tensor([| 1L; 2L |]), torch.tensor 0L)
     use b = new Sample(torch.tensor([| 3L; 4L |]), torch.tensor 1L)
-    use batch = Collate.Samples([| a; b |])
-    Assert.That(batch.Features.data<int64>().ToArray(), equalTo [| 1L; 2L; 3L; 4L |])
-    Assert.That(batch.Labels.data<int64>().ToArray(), equalTo [| 0L; 1L |])
+    let struct (features, labels) = Collate.Samples([| a; b |])
+    use features = features
+    use labels = labels
+    Assert.That(features.data<int64>().ToArray(), equalTo [| 1L; 2L; 3L; 4L |])
+    Assert.That(labels.data<int64>().ToArray(), equalTo [| 0L; 1L |])
     Assert.That(a.Features.data<int64>().ToArray(), equalTo [| 1L; 2L |])
     Assert.That(b.Label.item<int64>(), equalTo 1L)
 
@@ -219,20 +221,23 @@ let ``breaking out of a worker loader stops its threads`` () =
     SpinWait.SpinUntil((fun () -> threads () <= before + 1), TimeSpan.FromSeconds 10.0) |> ignore
     Assert.That(threads (), Is.LessThanOrEqualTo(before + 1))
 
-/// A user sample type and its own batch type.
+/// A record type of the user's.
 type private Pair = { Left: int; Right: string }
 
 [<Test>]
-let ``a user collate function batches user sample types`` () =
+let ``the user's own records are batched through IDataset<Sample>, in order or shuffled with workers`` () =
+    let records = Array.init 7 (fun i -> { Left = i; Right = string (char (int 'a' + i)) })
+    // Each record as a (features, label) sample, its letter's code as the label.
     let data =
-        { new IDataset<Pair> with
-            member _.Count = 7
-            member _.Item with get i = { Left = i; Right = string (char (int 'a' + i)) } }
-    let loader = DataLoader<Pair, string>(data, Func<_, _>(fun ps -> ps |> Seq.map (fun p -> p.Right) |> String.concat ""), 3)
-    Assert.That(List.ofSeq loader, equalTo [ "abc"; "def"; "g" ])
-    let shuffled = DataLoader<Pair, string>(data, Func<_, _>(fun ps -> ps |> Seq.map (fun p -> p.Right) |> String.concat ""), 3, true, 9L, workers = 2)
-    let letters = shuffled |> Seq.collect id |> Seq.sort |> Array.ofSeq
-    Assert.That(String letters, equalTo "abcdefg")
+        { new IDataset<Sample> with
+            member _.Count = records.Length
+            member _.Item with get i = new Sample(torch.tensor([| int64 records[i].Left |]), torch.tensor(int64 records[i].Right[0])) }
+    let letters (batch: Batch) = batch.Labels.data<int64>().ToArray() |> Array.map (char >> string) |> String.concat ""
+    let loader = DataLoader(data, 3)
+    Assert.That([ for b in loader -> letters b ], equalTo [ "abc"; "def"; "g" ])
+    let shuffled = DataLoader(data, 3, true, 9L, workers = 2)
+    let all = [ for b in shuffled -> letters b ] |> String.concat "" |> Seq.sort |> Array.ofSeq
+    Assert.That(String all, equalTo "abcdefg")
     Assert.That(shuffled.BatchCount, equalTo 3)
 
 [<Test>]
@@ -240,7 +245,7 @@ let ``F#: Loader.create, Loader.map and Loader.peek`` () =
     use images = torch.randint(0L, 256L, [| 70L; 1L; 28L; 28L |], torch.ScalarType.Byte)
     use labels = torch.randint(0L, 10L, [| 70L |], torch.ScalarType.Int64)
     use data = Dataset.ofTensors images labels
-    let toInput = Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ]
+    let toInput = Transform.toTensor >-> Transform.normalize [ 0.5 ] [ 0.5 ]
     let loader = Loader.create 64 true data |> Loader.map toInput |> Loader.mapLabels (Transform.oneHot 10)
     Assert.That((Loader.batchCount loader, Loader.sampleCount loader), equalTo((2, 70)))
     use batch = Loader.peek loader
@@ -282,3 +287,66 @@ let ``workers read ahead, but never more than prefetch batches`` () =
         i <- i + 1
     Assert.That(i, equalTo 16)
     Assert.That(ahead, equalTo (prefetch * batchSize), "the workers filled the prefetch queue")
+
+[<Test>]
+let ``C# and F# give the same [N, 1, 28, 28] batches of Fashion-MNIST after ToTensor`` () =
+    use train = Functional.Data.FashionMnist.Load(train = true)
+    // As the IDX files lay the images out (and as torchvision's `dataset.data` is): [N, 28, 28].
+    use images = train.Features.narrow(0L, 0L, 200L).squeeze(1L)
+    use labels = train.Labels.narrow(0L, 0L, 200L)
+    for data in [ new TensorDataset(images, labels); new TensorDataset(images.unsqueeze(1L), labels) ] do
+        use data = data
+        use csharp = DataLoader(data, 64, true, 3L).Map(ToTensor()).Peek()
+        use fsharp = Loader.createWith { Loader.defaults with BatchSize = 64; Shuffle = true; Seed = Some 3L } data |> Loader.map Transform.toTensor |> Loader.peek
+        Assert.That(csharp.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+        Assert.That(fsharp.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+        Assert.That(same fsharp.Features csharp.Features, Is.True)
+        Assert.That(same fsharp.Labels csharp.Labels, Is.True)
+
+[<Test>]
+let ``F#: the tutorial's per-sample one-hot target works unchanged, in the dataset and in Loader.mapLabels`` () =
+    // target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1))
+    let oneHot = Transform.lambda (fun y -> torch.zeros(10L).scatter_(0L, y, torch.tensor 1.0f))
+    let options = { Loader.defaults with BatchSize = 64; Shuffle = true; Seed = Some 0L }
+    use train = FashionMnist.load { FashionMnist.defaults with Transform = Some Transform.toTensor; TargetTransform = Some oneHot }
+    use batch = Loader.createWith options train |> Loader.peek
+    Assert.That(batch.Features.shape, equalTo [| 64L; 1L; 28L; 28L |])
+    Assert.That(batch.Labels.shape, equalTo [| 64L; 10L |])
+    // The oracle: the class indices of the same batch (same seed), through the batched OneHot.
+    use raw = FashionMnist.load FashionMnist.defaults
+    use rawBatch = Loader.createWith options raw |> Loader.peek
+    use expected = OneHot(10).ApplyBatch rawBatch.Labels
+    Assert.That(same batch.Labels expected, Is.True)
+    use mapped = Loader.createWith options raw |> Loader.map Transform.toTensor |> Loader.mapLabels oneHot |> Loader.peek
+    Assert.That(same mapped.Labels expected, Is.True)
+    Assert.That(same mapped.Features batch.Features, Is.True)
+
+[<Property(MaxTest = 20)>]
+let ``in-memory data: a batched transform runs once per batch, a per-sample one once per sample, with the same batches`` () =
+    Prop.forAll cases (fun (n, batchSize, dropLast, shuffle, seed) ->
+        use data = numbered n
+        let mutable batchCalls = 0
+        let mutable sampleCalls = 0
+        let double (x: torch.Tensor) = x.mul(torch.tensor 2uy)
+        let batched = Lambda.Batched(Func<_, _>(fun x -> batchCalls <- batchCalls + 1; double x))
+        let perSample = Lambda(Func<_, _>(fun x -> sampleCalls <- sampleCalls + 1; double x))
+        let loader = DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast)
+        let features (l: DataLoader) = [ for b in l -> b.Features.data<byte>().ToArray() ]
+        let a = features (loader.Map batched)
+        let b = features (DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast).Map perSample)
+        a = b && batchCalls = loader.BatchCount && sampleCalls = loader.SampleCount)
+
+[<Test>]
+let ``Map leaves its loader as it was, and maps after what came before`` () =
+    use images = torch.randint(0L, 256L, [| 10L; 1L; 2L; 2L |], torch.ScalarType.Byte)
+    use labels = torch.arange(10L)
+    use data = new TensorDataset(images, labels, ToTensor())
+    let loader = DataLoader(data, 4)
+    let mapped = loader.Map(Normalize([ 0.5 ], [ 0.5 ])).Map(Lambda.Batched(Func<_, _>(fun x -> x.neg()))).MapLabels(OneHot 10)
+    use plain = loader.Peek()
+    use both = mapped.Peek()
+    use expected = plain.Features.sub(torch.tensor 0.5f).div(torch.tensor 0.5f).neg()
+    Assert.That(same both.Features expected, Is.True)
+    Assert.That(both.Labels.shape, equalTo [| 4L; 10L |])
+    Assert.That(plain.Labels.shape, equalTo [| 4L |])
+    Assert.That(string mapped, Does.Contain("transform=Compose(").And.Contain("targetTransform=OneHot(10)"))

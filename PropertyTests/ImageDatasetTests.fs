@@ -123,6 +123,29 @@ let ``images of different sizes in one batch are refused with both names`` () =
     Assert.That(e.Message, Does.Contain "0.png (line 1)")
     Assert.That(e.Message, Does.Contain "1.png (line 2)")
 
+[<Test>]
+let ``images of different sizes are transformed one by one, as PyTorch does, when the transform makes them one size`` () =
+    let dir = grayFolder 5
+    // 1.png and 3.png are 5 wide and 4 high, the others 4 x 3; the values say which pixel is where.
+    for i in [ 1; 3 ] do encode (Path.Combine(dir, sprintf "%d.png" i)) 5 4 true true (Array.init 20 (fun p -> byte (10 * i + p)))
+    // The user's per-sample function: the top-left 4 x 3 window of the image [C, H, W].
+    let crop = Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.narrow(1L, 0L, 3L).narrow(2L, 0L, 4L).contiguous()))
+    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, Compose(crop, ToTensor()), OneHot 5)
+    for workers in [ 0; 2 ] do
+        let batches = [ for b in DataLoader(data, 2, workers = workers) -> b.Features.clone(), b.Labels.clone() ]
+        Assert.That(batches |> List.map (fun (x, y) -> x.shape, y.shape),
+                    equalTo [ [| 2L; 1L; 3L; 4L |], [| 2L; 5L |]; [| 2L; 1L; 3L; 4L |], [| 2L; 5L |]; [| 1L; 1L; 3L; 4L |], [| 1L; 5L |] ])
+        // Row for row what the dataset gives sample by sample.
+        batches |> List.iteri (fun b (x, y) ->
+            for r in 0L .. x.shape[0] - 1L do
+                use sample = data[2 * b + int r]
+                use xr = x[r]
+                use yr = y[r]
+                Assert.That(same xr sample.Features && same yr sample.Label, Is.True, sprintf "workers %d, sample %d" workers (2 * b + int r)))
+        for x, y in batches do
+            x.Dispose()
+            y.Dispose()
+
 let private csvError (lines: string list) =
     let dir = grayFolder 2
     let csv = Path.Combine(dir, "bad.csv")

@@ -43,8 +43,8 @@ let ``Train.fit equals the C# Trainer's fit bit for bit`` () =
         use bound = optimizer().Bind(m)
         let trainer = Trainer(m, Losses.CrossEntropy(), bound, Device.Cpu, TrainerOptions(Seed = Nullable 5L))
         let losses = ResizeArray<float>()
-        let train = DataLoader(ds, 16, shuffle = true, seed = Nullable 5L).Map(Func<_, _> Transform.toTensor)
-        let test = DataLoader(ds, 32).Map(Func<_, _> Transform.toTensor)
+        let train = DataLoader(ds, 16, shuffle = true, seed = Nullable 5L).Map(Functional.Transforms.ToTensor())
+        let test = DataLoader(ds, 32).Map(Functional.Transforms.ToTensor())
         let history = trainer.Fit(train, test, 3, [ LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss)) :> Callback ])
         List.ofSeq losses, testLosses history
     // The DSL, with a loader whose shuffling seed is drawn at random: Seed overrides it.

@@ -134,29 +134,36 @@ let ``Compose frees the intermediate result when a later step refuses it`` () =
     Assert.That(torch.Tensor.TotalCount, Is.LessThanOrEqualTo before)
 
 [<Test>]
-let ``F# transforms compose with >> and agree with the C# ones`` () =
+let ``F# transforms compose with >-> and agree with the C# ones`` () =
     use x = bytes [| 2L; 1L; 2L; 2L |] [| 0uy .. 7uy |]
-    let toInput = Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ]
-    use y = toInput x
+    let toInput = Transform.toTensor >-> Transform.normalize [ 0.5 ] [ 0.5 ]
+    use y = Transform.applyBatch toInput x
     use expected = Compose(ToTensor(), Normalize([ 0.5 ], [ 0.5 ])).ApplyBatch x
     Assert.That(same y expected, Is.True)
+    use one = x[0L]
+    use y0 = Transform.apply toInput one
+    use expected0 = expected[0L]
+    Assert.That(same y0 expected0, Is.True)
     use labels = torch.tensor([| 1L; 0L |])
-    use hot = Transform.oneHot 3 labels
+    use hot = Transform.applyBatch (Transform.oneHot 3) labels
     Assert.That(hot.data<float32>().ToArray(), equalTo [| 0.f; 1.f; 0.f; 1.f; 0.f; 0.f |])
 
 [<Test>]
-let ``F# toTransform gives back the C# transform behind the module's transforms, and wraps any other function`` () =
-    Assert.That(Transform.toTransform Transform.toTensor, Is.InstanceOf<ToTensor>())
-    Assert.That(string (Transform.toTransform (Transform.oneHot 10)), equalTo "OneHot(10)")
+let ``F# transforms are the core's transforms: they print as PyTorch's, and say how they run`` () =
+    Assert.That(Transform.toTensor, Is.InstanceOf<ToTensor>())
+    Assert.That(string (Transform.oneHot 10), equalTo "OneHot(10)")
     use g = Transform.generator 3L
-    Assert.That(Transform.toTransform (Transform.randomHorizontalFlip 0.5 g), Is.InstanceOf<RandomHorizontalFlip>())
-    let composed = Transform.toTransform (Transform.toTensor >> Transform.normalize [ 0.5 ] [ 0.5 ])
-    Assert.That(composed, Is.InstanceOf<Lambda>())
-    Assert.That(string composed, equalTo "Lambda()")
-    use x = bytes [| 2L; 1L; 2L; 2L |] [| 0uy .. 7uy |]
-    use y = composed.ApplyBatch x
-    use expected = Compose(ToTensor(), Normalize([ 0.5 ], [ 0.5 ])).ApplyBatch x
-    Assert.That(same y expected, Is.True)
+    Assert.That(Transform.randomHorizontalFlip 0.5 g, Is.InstanceOf<RandomHorizontalFlip>())
+    let composed = Transform.toTensor >-> Transform.normalize [ 0.5 ] [ 0.5 ]
+    Assert.That(composed, Is.InstanceOf<Compose>())
+    Assert.That(string composed, equalTo "Compose(\n    ToTensor()\n    Normalize(mean=[0.5], std=[0.5])\n)")
+    Assert.That(Transform.compose [ Transform.toTensor; Transform.normalize [ 0.5 ] [ 0.5 ] ] |> string, equalTo (string composed))
+    Assert.That(composed.IsBatched, Is.True)
+    let perSample = Transform.lambda id
+    Assert.That((string perSample, perSample.IsBatched), equalTo (("Lambda()", false)))
+    let batched = Transform.batched id
+    Assert.That((string batched, batched.IsBatched), equalTo (("Lambda(batched)", true)))
+    Assert.That((composed >-> perSample).IsBatched, Is.False, "one per-sample step makes the composition per sample")
 
 [<Property(MaxTest = 25)>]
 let ``RandomHorizontalFlip: each sample is itself or its mirror; the same seed flips the same samples`` () =
@@ -226,14 +233,86 @@ let ``RandomCrop of the full size without padding is the identity`` () =
     throws<ArgumentException>(fun () -> RandomCrop(5, 3L).Apply x |> ignore) |> ignore
 
 [<Test>]
-let ``Lambda runs per sample unless it is element-wise`` () =
+let ``Lambda runs per sample unless it is batched`` () =
     let mutable calls = 0
     let perSample = Lambda(Func<_, _>(fun (t: torch.Tensor) -> calls <- calls + 1; t.mul(torch.tensor 2L)))
     use batch = torch.ones(3L, 2L, dtype = torch.ScalarType.Int64)
     use y = perSample.ApplyBatch batch
     Assert.That(calls, equalTo 3)
     Assert.That(y.sum().item<int64>(), equalTo 12L)
-    let elementwise = Lambda.Elementwise(Func<_, _>(fun (t: torch.Tensor) -> calls <- calls + 1; t.mul(torch.tensor 2L)))
-    use z = elementwise.ApplyBatch batch
+    let batched = Lambda.Batched(Func<_, _>(fun (t: torch.Tensor) -> calls <- calls + 1; t.mul(torch.tensor 2L)))
+    use z = batched.ApplyBatch batch
     Assert.That(calls, equalTo 4)
     Assert.That(same z y, Is.True)
+
+[<Test>]
+let ``a batched Lambda runs on one sample as a batch of one, and must keep the batch dimension`` () =
+    // A function that needs the batch dimension: flatten each sample.
+    let flatten = Lambda.Batched(Func<_, _>(fun (t: torch.Tensor) -> t.flatten(1L)))
+    use sample = torch.arange(6L).reshape(1L, 2L, 3L)
+    use flat = flatten.Apply sample
+    Assert.That(flat.shape, equalTo [| 6L |])
+    let total = Lambda.Batched(Func<_, _>(fun (t: torch.Tensor) -> t.sum()))
+    let e = throws<InvalidOperationException>(fun () -> total.Apply sample |> ignore)
+    Assert.That(e.Message, Does.Contain "[1, 1, 2, 3]")
+
+[<Test>]
+let ``the tutorial's per-sample one-hot Lambda gives a batch of one-hot rows`` () =
+    // target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1))
+    let oneHot = Lambda(Func<_, _>(fun (y: torch.Tensor) -> torch.zeros(10L).scatter_(0L, y, torch.tensor 1.0f)))
+    use labels = torch.tensor([| 3L; 0L; 9L |])
+    use hot = oneHot.ApplyBatch labels
+    use expected = OneHot(10).ApplyBatch labels
+    Assert.That(same hot expected, Is.True)
+    let mismatched = Lambda(Func<_, _>(fun (y: torch.Tensor) -> torch.zeros(y.item<int64>() + 1L)))
+    let e = throws<ArgumentException>(fun () -> mismatched.ApplyBatch labels |> ignore)
+    Assert.That(e.Message, Does.Contain("Lambda()").And.Contain("sample 1 gives"))
+
+/// Samples along dimension 0, each given to `transform.Apply`, stacked: what `ApplyBatch` must equal.
+let private perSampleStacked (transform: Transform) (batch: torch.Tensor) =
+    use scope = torch.NewDisposeScope()
+    torch.stack([| for i in 0L .. batch.shape[0] - 1L -> transform.Apply(batch[i]) |]).MoveToOuterDisposeScope()
+
+/// A batch of 1..5 uint8 images [N, C, H, W] (C 1..3, H and W 1..6) and a seed.
+let private imageBatches =
+    gen {
+        let! n = Gen.choose (1, 5)
+        let! c = Gen.choose (1, 3)
+        let! h = Gen.choose (1, 6)
+        let! w = Gen.choose (1, 6)
+        let! values = Gen.arrayOfLength (n * c * h * w) (Gen.choose (0, 255) |> Gen.map byte)
+        let! seed = Gen.choose (0, 1000)
+        return [| int64 n; int64 c; int64 h; int64 w |], values, int64 seed
+    }
+    |> Arb.fromGen
+
+[<Property(MaxTest = 40)>]
+let ``each library transform on a batch equals the transform per sample, stacked`` () =
+    Prop.forAll imageBatches (fun (shape, values, seed) ->
+        use images = bytes shape values
+        let c, h, w = int shape[1], int shape[2], int shape[3]
+        use floats = ToTensor().ApplyBatch images
+        use labels = torch.tensor(values |> Array.take (int shape[0]) |> Array.map (fun v -> int64 v % 10L))
+        use hwc = images.permute(0L, 2L, 3L, 1L).contiguous()
+        use hw = images.select(1L, 0L)
+        let padding = int seed % 3
+        // Each case makes its transform twice: a random one then draws the same from a fresh generator.
+        let cases : (string * (unit -> Transform) * torch.Tensor) list =
+            [ "ToTensor", (fun () -> ToTensor()), images
+              "ToTensor of [H, W, C]", (fun () -> ToTensor(ImageLayout.Hwc)), hwc
+              "ToTensor of [H, W]", (fun () -> ToTensor()), hw
+              "Normalize", (fun () -> Normalize(List.init c (fun i -> 0.1 * float i), List.init c (fun i -> 0.5 + float i))), floats
+              "OneHot", (fun () -> OneHot 10), labels
+              "RandomHorizontalFlip", (fun () -> RandomHorizontalFlip(seed)), images
+              "RandomCrop", (fun () -> RandomCrop(min h w, seed, padding)), images
+              "Compose", (fun () -> Compose(ToTensor(), RandomHorizontalFlip(seed), RandomCrop(min h w, seed + 1L, padding), Normalize([ 0.5 ], [ 0.5 ]))), images
+              "Lambda.Batched", (fun () -> Lambda.Batched(Func<_, _>(fun (x: torch.Tensor) -> x.flatten(1L)))), images
+              "Lambda", (fun () -> Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.sum(0L)))), images ]
+        let failures =
+            cases
+            |> List.filter (fun (_, make, input) ->
+                use batched = make().ApplyBatch input
+                use perSample = perSampleStacked (make ()) input
+                not (same batched perSample))
+            |> List.map (fun (name, _, _) -> name)
+        failures.IsEmpty |> Prop.label ("batch differs from per sample: " + String.concat ", " failures))

@@ -8,7 +8,7 @@ namespace Functional.Data;
 /// arrives (and the last one when the epoch ends), so a training loop never frees anything by hand.
 /// To hold a batch longer, call <see cref="Keep"/>: the loader then leaves it alone and the caller
 /// disposes it. A batch the enumeration stopped on early (a <c>break</c>, <c>First()</c>,
-/// <see cref="DataLoaderExtensions.Peek"/>) also stays with the caller.
+/// <see cref="DataLoader.Peek"/>) also stays with the caller.
 /// </remarks>
 public sealed class Batch : IDisposable
 {
@@ -55,20 +55,6 @@ public sealed class Batch : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         IsKept = true;
         return this;
-    }
-
-    /// <summary>A new batch with the features replaced by <paramref name="features"/> and the labels
-    /// by <paramref name="labels"/> (when given); this batch's replaced tensors are disposed and the
-    /// rest move to the new batch. This batch is spent; the new one is not kept (see <see cref="Keep"/>).</summary>
-    public Batch With(Tensor features, Tensor? labels = null)
-    {
-        ArgumentNullException.ThrowIfNull(features);
-        ObjectDisposedException.ThrowIf(disposed, this);
-        var result = new Batch(features, labels ?? Labels);
-        if (!ReferenceEquals(features, Features)) Features.Dispose();
-        if (labels is not null && !ReferenceEquals(labels, Labels)) Labels.Dispose();
-        disposed = true;
-        return result;
     }
 
     /// <summary>Disposes both tensors (a kept batch too: keeping only stops the loader from doing it).</summary>

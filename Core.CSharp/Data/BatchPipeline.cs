@@ -140,10 +140,3 @@ internal sealed class BatchPipeline<TPrepared, TOut> : IEnumerator<TOut>
         slots!.Dispose();
     }
 }
-
-/// <summary>An epoch as an <see cref="IEnumerable{T}"/> whose enumerator is a <see cref="BatchPipeline{TPrepared, TOut}"/>.</summary>
-internal sealed class Epoch<T>(Func<IEnumerator<T>> start) : IEnumerable<T>
-{
-    public IEnumerator<T> GetEnumerator() => start();
-    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
-}

@@ -1,14 +1,15 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Functional.Data;
 
-/// <summary>Collation: turning a list of samples into one batch (PyTorch's <c>collate_fn</c>).</summary>
-public static class Collate
+/// <summary>Collation, PyTorch's default <c>collate_fn</c>: the samples of a batch stacked along a new
+/// leading dimension.</summary>
+internal static class Collate
 {
-    /// <summary>Stacks tensors along a new leading dimension (they must all have the same shape and dtype).</summary>
+    /// <summary>Stacks tensors along a new leading dimension; <paramref name="maker"/> (a transform, or
+    /// null for a dataset's samples) is named in the error when they cannot be stacked.</summary>
     /// <exception cref="ArgumentException">The list is empty, or shapes or dtypes differ.</exception>
-    public static Tensor Stack(IReadOnlyList<Tensor> tensors)
+    public static Tensor Stack(IReadOnlyList<Tensor> tensors, object? maker = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         if (tensors.Count == 0) throw new ArgumentException("There is nothing to collate: the list of samples is empty.", nameof(tensors));
@@ -18,41 +19,31 @@ public static class Collate
             var t = tensors[i];
             if (t.dtype != first.dtype || !t.shape.SequenceEqual(first.shape))
                 throw new ArgumentException(
-                    $"Samples in a batch must have the same shape and dtype to be stacked: sample 0 is {first.dtype} [{string.Join(", ", first.shape)}], sample {i} is {t.dtype} [{string.Join(", ", t.shape)}]. " +
-                    "Resize them with a transform, or give the loader a collate function of your own.", nameof(tensors));
+                    (maker is null ? "Samples in a batch" : $"The results of {maker} on the samples of a batch") +
+                    $" must have the same shape and dtype to be stacked: sample 0 gives {first.dtype} [{string.Join(", ", first.shape)}], sample {i} gives {t.dtype} [{string.Join(", ", t.shape)}]. " +
+                    (maker is null
+                        ? "Give the dataset a transform that makes every sample the same size, or use batch size 1."
+                        : "Make the transform give every sample the same shape, or use batch size 1."), nameof(tensors));
         }
         return stack(tensors, 0);
     }
 
-    /// <summary>Collates (features, label) samples into a <see cref="Batch"/>: both stacked into fresh
-    /// tensors. The samples stay the caller's (they are not disposed).</summary>
+    /// <summary>The features and the labels of (features, label) samples, each stacked into a fresh
+    /// tensor that no dispose scope owns. The samples stay the caller's (they are not disposed).</summary>
     /// <exception cref="ArgumentException">The list is empty, or shapes or dtypes differ.</exception>
-    public static Batch Samples(IReadOnlyList<Sample> samples)
+    public static (Tensor Features, Tensor Labels) Samples(IReadOnlyList<Sample> samples)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        return StackSamples(samples, CPU);
-    }
-
-    /// <summary>A collate function for (features, label) samples that puts the batch on <paramref name="device"/>
-    /// and disposes the samples (the loader made them and nobody else holds them).</summary>
-    internal static Func<IReadOnlyList<Sample>, Batch> Samples(torch.Device device) => samples =>
-    {
-        ArgumentNullException.ThrowIfNull(samples);
-        try
+        var features = new Tensor[samples.Count];
+        var labels = new Tensor[samples.Count];
+        for (int i = 0; i < samples.Count; i++)
         {
-            return StackSamples(samples, device);
+            features[i] = samples[i].Features;
+            labels[i] = samples[i].Label;
         }
-        finally
-        {
-            foreach (var s in samples) s.Dispose();
-        }
-    };
-
-    static Batch StackSamples(IReadOnlyList<Sample> samples, torch.Device device)
-    {
         using var scope = NewDisposeScope();
-        var x = Stack(samples.Select(s => s.Features).ToArray());
-        var y = Stack(samples.Select(s => s.Label).ToArray());
-        return BatchTensors.Make(x, y, null, null, device);
+        var x = Stack(features);
+        var y = Stack(labels);
+        return (x.DetachFromDisposeScope(), y.DetachFromDisposeScope());
     }
 }

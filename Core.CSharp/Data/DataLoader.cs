@@ -5,33 +5,39 @@ using static TorchSharp.torch;
 
 namespace Functional.Data;
 
-/// <summary>Iterates a dataset of (features, label) samples in batches, as PyTorch's <c>DataLoader</c>:
-/// batch size, shuffling with an explicit seed or generator (a fresh permutation each epoch, the same
-/// seed giving the same epochs), dropping an incomplete last batch, a target device, and worker threads
-/// with a bounded prefetch queue.</summary>
+/// <summary>Iterates a dataset of (features, label) samples in typed batches, as PyTorch's
+/// <c>DataLoader</c>: batch size, shuffling with an explicit seed or generator (a fresh permutation each
+/// epoch, the same seed giving the same epochs), dropping an incomplete last batch, a target device,
+/// and worker threads with a bounded prefetch queue.</summary>
 /// <remarks>
 /// <para>Each <c>foreach</c> over the loader is one epoch. Batches own their tensors and are disposed
-/// when the next batch arrives (see <see cref="Batch"/>); <see cref="DataLoaderExtensions.Peek"/> gives one batch to keep,
-/// like Python's <c>next(iter(loader))</c>, and <see cref="DataLoaderExtensions.Map(IDataLoader, Transform, Transform?)"/>
-/// applies a transform once per batch.</para>
+/// when the next batch arrives (see <see cref="Batch"/>); <see cref="Peek"/> gives one batch to keep,
+/// like Python's <c>next(iter(loader))</c>.</para>
+/// <para>Transforms run as each transform says (see <see cref="Transform"/>): a function of yours
+/// (<see cref="Lambda"/>) on each sample, as in PyTorch; the library's transforms, and
+/// <see cref="Lambda.Batched"/>, once per batch. They come from the dataset (its <c>transform</c> and
+/// <c>target_transform</c>) and from <see cref="Map"/> and <see cref="MapLabels"/>.</para>
 /// <para>In-memory datasets (<see cref="TensorDataset"/>, <see cref="FashionMnist"/>) are batched with one
-/// native gather per batch and their transforms run once per batch. Keep <c>workers = 0</c> for them:
-/// the gather is cheap, and LibTorch work on a second thread beside training slows training down.
-/// Workers pay off for samples that are expensive to make, such as image files
-/// (<see cref="ImageFolderCsvDataset"/> decodes them in the workers without LibTorch, and makes
-/// tensors on the consuming thread). Other datasets are read sample by sample (in the workers when
-/// there are any) and stacked.</para>
+/// native gather per batch, then each transform runs on the batch: with batched transforms there is no
+/// per-sample loop at all. Keep <c>workers = 0</c> for them: the gather is cheap, and LibTorch work on
+/// a second thread beside training slows training down. Workers pay off for samples that are expensive
+/// to make, such as image files (<see cref="ImageFolderCsvDataset"/> decodes them in the workers without
+/// LibTorch, and makes tensors on the consuming thread). Other datasets are read sample by sample (in
+/// the workers when there are any) and stacked.</para>
 /// </remarks>
 /// <example><code>
-/// var train = FashionMnist.Load(root: null, train: true, transform: new ToTensor());
-/// var loader = new DataLoader(train, batchSize: 64, shuffle: true, seed: 0);
-/// foreach (var batch in loader) { /* batch.Features [64, 1, 28, 28], batch.Labels [64] */ }
+/// var train = FashionMnist.Load(root: null, train: true);
+/// var loader = new DataLoader(train, batchSize: 64, shuffle: true, seed: 0).Map(new ToTensor());
+/// foreach (var batch in loader) { /* batch.Features [64, 1, 28, 28] float32, batch.Labels [64] */ }
 /// </code></example>
 public sealed class DataLoader : IDataLoader
 {
     readonly IDataset<Sample> dataset;
     readonly BatchSampler sampler;
     readonly torch.Device torchDevice;
+    // The loader's own transforms (Map, MapLabels): after the dataset's, on the batch's device.
+    readonly Transform? transform;
+    readonly Transform? targetTransform;
 
     /// <summary>Creates the loader.</summary>
     /// <param name="dataset">The samples.</param>
@@ -64,6 +70,54 @@ public sealed class DataLoader : IDataLoader
         else Seed = null;
         sampler = new BatchSampler(dataset.Count, batchSize, shuffle, dropLast, generator);
         ShuffleGenerator = shuffle ? generator : null;
+    }
+
+    // The same loader (dataset, order, generator, device, workers) with other loader transforms.
+    DataLoader(DataLoader source, Transform? transform, Transform? targetTransform)
+    {
+        dataset = source.dataset;
+        sampler = source.sampler;
+        torchDevice = source.torchDevice;
+        Device = source.Device;
+        Workers = source.Workers;
+        Prefetch = source.Prefetch;
+        Seed = source.Seed;
+        ShuffleGenerator = source.ShuffleGenerator;
+        this.transform = transform;
+        this.targetTransform = targetTransform;
+    }
+
+    /// <summary>This loader with <paramref name="features"/> applied to the features of every batch,
+    /// after the dataset's own transform, on the batch's device: the way to transform the data of a
+    /// dataset made without one, e.g. <c>loader.Map(new ToTensor())</c>.</summary>
+    /// <remarks>The new loader shares this one's dataset, settings and shuffling generator (the two
+    /// draw their epochs from it in turn); this loader is unchanged. A batched transform runs once per
+    /// batch; a per-sample one (a <see cref="Lambda"/>) on each sample of it.</remarks>
+    public DataLoader Map(Transform features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        return new DataLoader(this, Then(transform, features), targetTransform);
+    }
+
+    /// <summary>This loader with <paramref name="labels"/> applied to the labels of every batch, after
+    /// the dataset's own target transform, e.g. <c>loader.MapLabels(new OneHot(10))</c>; see <see cref="Map"/>.</summary>
+    public DataLoader MapLabels(Transform labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        return new DataLoader(this, transform, Then(targetTransform, labels));
+    }
+
+    static Transform Then(Transform? first, Transform next) => first is null ? next : new Compose(first, next);
+
+    /// <summary>The first batch of a new epoch, kept for the caller: Python's <c>next(iter(loader))</c>.
+    /// Dispose it when done. (With shuffling, this uses up one epoch's permutation.)</summary>
+    /// <exception cref="InvalidOperationException">The loader has no batches.</exception>
+    public Batch Peek()
+    {
+        using var epoch = GetEnumerator();
+        if (!epoch.MoveNext())
+            throw new InvalidOperationException("The loader has no batches: its dataset is empty, or dropLast dropped the only batch.");
+        return epoch.Current.Keep();
     }
 
     /// <inheritdoc />
@@ -104,10 +158,14 @@ public sealed class DataLoader : IDataLoader
     {
         var batches = sampler.NextEpoch();
         if (dataset is IBatchProducer producer)
-            return new BatchPipeline<object, Batch>(batches, producer.Prepare, p => producer.Finish(p, torchDevice),
+            return new BatchPipeline<object, Batch>(batches, producer.Prepare,
+                prepared =>
+                {
+                    var (x, y) = producer.Finish(prepared);
+                    return MakeBatch(x, y);
+                },
                 producer.Discard, Release, Workers, Prefetch);
-        return new BatchPipeline<Sample[], Batch>(batches, ReadSamples, Collate.Samples(torchDevice),
-            DisposeAll, Release, Workers, Prefetch);
+        return new BatchPipeline<Sample[], Batch>(batches, ReadSamples, CollateSamples, DisposeAll, Release, Workers, Prefetch);
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
@@ -127,6 +185,53 @@ public sealed class DataLoader : IDataLoader
         }
     }
 
+    // The dataset has applied its transforms to each sample already.
+    Batch CollateSamples(Sample[] samples)
+    {
+        Tensor x, y;
+        try
+        {
+            (x, y) = Collate.Samples(samples);
+        }
+        finally
+        {
+            DisposeAll(samples);
+        }
+        return MakeBatch(x, y);
+    }
+
+    /// <summary>The batch from the dataset's tensors (its transforms applied), which it takes: the
+    /// device, then the loader's transforms. Whatever fails on the way, nothing is left undisposed.</summary>
+    Batch MakeBatch(Tensor x, Tensor y)
+    {
+        try
+        {
+            x = ToDevice(x, torchDevice);
+            y = ToDevice(y, torchDevice);
+            x = Transform.ApplyBatchToOwned(transform, x);
+            y = Transform.ApplyBatchToOwned(targetTransform, y);
+            // No dispose scope of the caller's (a training step's) may own the batch: the loader frees it.
+            x.DetachFromDisposeScope();
+            y.DetachFromDisposeScope();
+            return new Batch(x, y);
+        }
+        catch
+        {
+            x.Dispose();
+            y.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Moves a tensor to a device, disposing the source when a copy was made.</summary>
+    static Tensor ToDevice(Tensor t, torch.Device device)
+    {
+        if (t.device_type == device.type && (device.type == DeviceType.CPU || t.device_index == device.index)) return t;
+        var moved = t.to(device);
+        if (!ReferenceEquals(moved, t)) t.Dispose();
+        return moved;
+    }
+
     static void DisposeAll(Sample?[] samples)
     {
         foreach (var s in samples) s?.Dispose();
@@ -139,5 +244,6 @@ public sealed class DataLoader : IDataLoader
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"DataLoader(samples={dataset.Count}, batchSize={BatchSize}, shuffle={Shuffle}, dropLast={DropLast}, device={Device}, workers={Workers})";
+        $"DataLoader(samples={dataset.Count}, batchSize={BatchSize}, shuffle={Shuffle}, dropLast={DropLast}, device={Device}, workers={Workers}" +
+        (transform is null ? "" : $", transform={transform}") + (targetTransform is null ? "" : $", targetTransform={targetTransform}") + ")";
 }

@@ -38,7 +38,7 @@ public sealed class FashionMnist : MnistDataset
     /// <param name="root">A folder holding the files (directly or under FashionMNIST/raw/), or to download into; may be null.</param>
     /// <param name="train">The training split (60,000 images) or the test split (10,000).</param>
     /// <param name="download">Download the official files into root when they are found nowhere else.</param>
-    /// <param name="transform">Applied to each image (and once per batch by a loader), e.g. <see cref="ToTensor"/>.</param>
+    /// <param name="transform">Applied to each image (by a loader, to the batch: see <see cref="Transform"/>), e.g. <see cref="ToTensor"/>.</param>
     /// <param name="targetTransform">Applied to each label, e.g. <see cref="OneHot"/>.</param>
     /// <param name="fallback">A folder to use when nothing else has the files, e.g. the shipped subset (<see cref="FindShippedSubset()"/>).</param>
     /// <param name="searchSystem">Whether to look in the Debian package's folder.</param>

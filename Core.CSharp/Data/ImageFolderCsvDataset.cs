@@ -15,8 +15,10 @@ namespace Functional.Data;
 /// <c>hasHeader</c> says otherwise). Images are decoded when a sample is asked for; an unreadable image
 /// raises <see cref="InvalidDataException"/> naming the image and the CSV line.</para>
 /// <para>With a <see cref="DataLoader"/> that has workers, images are decoded in the workers (no LibTorch
-/// there) and made into one tensor per batch on the consuming thread; the transforms then run once per
-/// batch. All images in a batch must have the same size.</para>
+/// there) and made into one tensor per batch on the consuming thread; each transform then runs on the
+/// batch (once for a batched transform, per sample for a per-sample one). A batch of images of different
+/// sizes is transformed image by image, as PyTorch's <c>Dataset</c> does, then stacked: the transform
+/// must make them one size (a crop, say).</para>
 /// </remarks>
 public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
 {
@@ -111,43 +113,82 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
         }
     }
 
+    // Images of one size, packed into one buffer: one tensor per batch, the transforms applied to the batch.
     sealed record HostBatch(byte[] Pixels, long[] Shape, long[] Labels);
+
+    // Images of different sizes: each transformed alone, then stacked, as PyTorch's Dataset and collate do.
+    sealed record MixedBatch(DecodedImage[] Images, int[] Indices);
 
     object IBatchProducer.Prepare(int[] indices)
     {
-        DecodedImage? first = null;
-        byte[]? pixels = null;
+        var images = new DecodedImage[indices.Length];
         var labels = new long[indices.Length];
         for (int i = 0; i < indices.Length; i++)
         {
-            var image = ReadImage(indices[i]);
-            if (first is null)
-            {
-                first = image;
-                pixels = new byte[(long)indices.Length * image.Pixels.Length];
-            }
-            else if (image.Channels != first.Channels || image.Height != first.Height || image.Width != first.Width)
-            {
-                var a = entries[indices[0]];
-                var b = entries[indices[i]];
-                throw new InvalidDataException(
-                    $"{AnnotationsFile}: images in a batch must have the same size to be stacked: {a.File} (line {a.Line}) is {first.Channels} x {first.Height} x {first.Width}, " +
-                    $"{b.File} (line {b.Line}) is {image.Channels} x {image.Height} x {image.Width}. Resize the images, or use a loader with batch size 1.");
-            }
-            Buffer.BlockCopy(image.Pixels, 0, pixels!, i * image.Pixels.Length, image.Pixels.Length);
+            images[i] = ReadImage(indices[i]);
             labels[i] = entries[indices[i]].Label;
         }
-        var shape = first is null ? new long[] { 0, 1, 0, 0 } : new long[] { indices.Length, first.Channels, first.Height, first.Width };
-        return new HostBatch(pixels ?? [], shape, labels);
+        if (images.Length == 0) return new HostBatch([], [0, 1, 0, 0], labels);
+        var first = images[0];
+        foreach (var image in images)
+            if (image.Channels != first.Channels || image.Height != first.Height || image.Width != first.Width)
+                return new MixedBatch(images, indices);
+        var size = first.Pixels.Length;
+        var pixels = new byte[(long)images.Length * size];
+        for (int i = 0; i < images.Length; i++) Buffer.BlockCopy(images[i].Pixels, 0, pixels, i * size, size);
+        return new HostBatch(pixels, [images.Length, first.Channels, first.Height, first.Width], labels);
     }
 
-    Batch IBatchProducer.Finish(object prepared, torch.Device device)
+    (Tensor Features, Tensor Labels) IBatchProducer.Finish(object prepared)
     {
+        if (prepared is MixedBatch mixed) return FinishMixed(mixed);
         var host = (HostBatch)prepared;
+        Tensor x, y;
+        using (var scope = NewDisposeScope())
+        {
+            x = tensor(host.Pixels, host.Shape, ScalarType.Byte).DetachFromDisposeScope();
+            y = tensor(host.Labels, ScalarType.Int64).DetachFromDisposeScope();
+        }
+        try
+        {
+            x = Transform.ApplyBatchToOwned(Transform, x);
+            y = Transform.ApplyBatchToOwned(TargetTransform, y);
+            return (x, y);
+        }
+        catch
+        {
+            x.Dispose();
+            y.Dispose();
+            throw;
+        }
+    }
+
+    (Tensor Features, Tensor Labels) FinishMixed(MixedBatch batch)
+    {
         using var scope = NewDisposeScope();
-        var x = tensor(host.Pixels, host.Shape, ScalarType.Byte);
-        var y = tensor(host.Labels, ScalarType.Int64);
-        return BatchTensors.Make(x, y, Transform, TargetTransform, device);
+        var n = batch.Images.Length;
+        var features = new Tensor[n];
+        var labels = new Tensor[n];
+        for (int i = 0; i < n; i++)
+        {
+            var x = batch.Images[i].ToTensor();
+            var y = tensor(entries[batch.Indices[i]].Label);
+            features[i] = Transform is null ? x : Transform.Apply(x);
+            labels[i] = TargetTransform is null ? y : TargetTransform.Apply(y);
+        }
+        for (int i = 1; i < n; i++)
+            if (!features[i].shape.SequenceEqual(features[0].shape))
+            {
+                var a = entries[batch.Indices[0]];
+                var b = entries[batch.Indices[i]];
+                throw new InvalidDataException(
+                    $"{AnnotationsFile}: images in a batch must have the same size to be stacked: {a.File} (line {a.Line}) gives [{string.Join(", ", features[0].shape)}], " +
+                    $"{b.File} (line {b.Line}) gives [{string.Join(", ", features[i].shape)}]{(Transform is null ? "" : $" after {Transform}")}. " +
+                    "Give the dataset a transform that makes every image the same size (such as a crop), resize the images, or use a loader with batch size 1.");
+            }
+        var stackedFeatures = Collate.Stack(features, Transform);
+        var stackedLabels = Collate.Stack(labels, TargetTransform);
+        return (stackedFeatures.DetachFromDisposeScope(), stackedLabels.DetachFromDisposeScope());
     }
 
     void IBatchProducer.Discard(object prepared) { }

@@ -5,7 +5,7 @@ namespace Functional.Data;
 
 /// <summary>The order of the samples in each epoch, split into batches: sequential, or a fresh random
 /// permutation per epoch drawn from an explicit generator (the same seed gives the same epochs).</summary>
-public sealed class BatchSampler
+internal sealed class BatchSampler
 {
     readonly Generator? generator;
 

@@ -8,7 +8,9 @@ namespace Functional.Data;
 /// dimension indexes the samples, as PyTorch's <c>TensorDataset</c>, with the tutorial's optional
 /// <c>transform</c> and <c>target_transform</c>.</summary>
 /// <remarks>A <see cref="DataLoader"/> gathers a batch from it with one native <c>index_select</c> per
-/// tensor and applies the transforms once per batch (<see cref="Transform.ApplyBatch"/>).
+/// tensor and gives the batch to each transform's <see cref="Transform.ApplyBatch"/>: one call for the
+/// library's transforms, each sample in turn for a per-sample <see cref="Lambda"/>, the same result as
+/// the indexer's, sample by sample.
 /// The dataset keeps its own references to the tensors (the caller may dispose theirs) and frees them
 /// in <see cref="Dispose"/>.</remarks>
 public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
@@ -53,10 +55,10 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
     /// <summary>All labels, samples along dimension 0, before the target transform (a view: do not dispose it).</summary>
     public Tensor Labels { get { ObjectDisposedException.ThrowIf(disposed, this); return labels; } }
 
-    /// <summary>Applied to the features of each sample (and once per batch by a loader).</summary>
+    /// <summary>Applied to the features of each sample (by a loader, to the batch: see <see cref="Transform.ApplyBatch"/>).</summary>
     public Transform? Transform { get; }
 
-    /// <summary>Applied to the label of each sample (and once per batch by a loader).</summary>
+    /// <summary>Applied to the label of each sample (by a loader, to the batch: see <see cref="Transform.ApplyBatch"/>).</summary>
     public Transform? TargetTransform { get; }
 
     /// <inheritdoc />
@@ -79,15 +81,6 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
         }
     }
 
-    /// <summary>The samples at <paramref name="indices"/> as one batch: one gather per tensor, then the
-    /// transforms applied batch-wise. The caller owns the batch.</summary>
-    public Batch GetBatch(IReadOnlyList<int> indices)
-    {
-        ArgumentNullException.ThrowIfNull(indices);
-        var prepared = Gather(indices.ToArray());
-        return BatchTensors.Make(prepared.Features, prepared.Labels, Transform, TargetTransform, CPU);
-    }
-
     (Tensor Features, Tensor Labels) Gather(int[] indices)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -105,10 +98,22 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
 
     object IBatchProducer.Prepare(int[] indices) => Gather(indices);
 
-    Batch IBatchProducer.Finish(object prepared, torch.Device device)
+    (Tensor Features, Tensor Labels) IBatchProducer.Finish(object prepared)
     {
         var (x, y) = ((Tensor, Tensor))prepared;
-        return BatchTensors.Make(x, y, Transform, TargetTransform, device);
+        try
+        {
+            x = Transform.ApplyBatchToOwned(Transform, x);
+            y = Transform.ApplyBatchToOwned(TargetTransform, y);
+            return (x, y);
+        }
+        catch
+        {
+            // The gathered tensors, or what the transforms made of them (the loader discards the gathered ones too).
+            x.Dispose();
+            y.Dispose();
+            throw;
+        }
     }
 
     void IBatchProducer.Discard(object prepared)

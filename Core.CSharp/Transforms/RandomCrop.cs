@@ -7,7 +7,7 @@ namespace Functional.Transforms;
 /// cuts a <see cref="Height"/> x <see cref="Width"/> window at a random place drawn from the
 /// generator it was given (the usual augmentation for small images: <c>RandomCrop(28, padding: 4)</c>).</summary>
 /// <remarks>Works on the last two dimensions of [..., H, W]. On a batch the padding is one call and each
-/// sample draws its own window.</remarks>
+/// sample draws its own window, the same draw it would make alone.</remarks>
 public sealed class RandomCrop : Transform
 {
     readonly Generator generator;
@@ -80,14 +80,23 @@ public sealed class RandomCrop : Transform
         return Padding == 0 ? x.alias() : nn.functional.pad(x, new long[] { Padding, Padding, Padding, Padding }, PaddingModes.Constant, Fill);
     }
 
+    // One draw per sample, over all the windows: n samples cut from a batch take the same draws, in the
+    // same order, as the same n samples cut one by one, so ApplyBatch equals Apply per sample.
     (long[] Tops, long[] Lefts) Windows(Tensor padded, long n)
     {
         if (n == 0) return ([], []);
         var rows = padded.shape[^2] - Height + 1;
         var columns = padded.shape[^1] - Width + 1;
-        using var t = randint(0, rows, new[] { n }, ScalarType.Int64, CPU, false, generator);
-        using var l = randint(0, columns, new[] { n }, ScalarType.Int64, CPU, false, generator);
-        return (t.data<long>().ToArray(), l.data<long>().ToArray());
+        using var drawn = randint(0, rows * columns, new[] { n }, ScalarType.Int64, CPU, false, generator);
+        var windows = drawn.data<long>();
+        var tops = new long[n];
+        var lefts = new long[n];
+        for (int i = 0; i < n; i++)
+        {
+            tops[i] = windows[i] / columns;
+            lefts[i] = windows[i] % columns;
+        }
+        return (tops, lefts);
     }
 
     /// <inheritdoc />

@@ -6,7 +6,7 @@ namespace Functional.Transforms;
 /// <summary>Mirrors an image left to right with probability <see cref="Probability"/>, drawing from
 /// the generator it was given, so that the same seed flips the same samples.</summary>
 /// <remarks>Works on the last dimension (the width) of [..., H, W]. On a batch, each sample draws its
-/// own coin, and the flip is one call for the whole batch.</remarks>
+/// own coin (the same coin it would draw alone), and the flip is one call for the whole batch.</remarks>
 public sealed class RandomHorizontalFlip : Transform
 {
     readonly Generator generator;

@@ -51,6 +51,36 @@ public class DataLoaderTests
     }
 
     [Test]
+    public void TheTutorialsPerSampleTargetTransformWorksUnchanged()
+    {
+        // target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1)):
+        // written for one label, it runs on each label of a batch, as in PyTorch's Dataset.
+        var oneHot = new Lambda(y => zeros(10).scatter_(0, y, tensor(1f)));
+        using var train = FashionMnist.Load(train: true, transform: new ToTensor(), targetTransform: oneHot);
+        using var batch = new DataLoader(train, batchSize: 64, shuffle: true, seed: 0).Peek();
+        Assert.That(batch.Labels.shape, Is.EqualTo(new long[] { 64, 10 }));
+        Assert.That(batch.Labels.dtype, Is.EqualTo(ScalarType.Float32));
+
+        // The oracle: the class indices of the same batch (same seed), through the batched OneHot.
+        using var raw = FashionMnist.Load(train: true);
+        var indices = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0);
+        using var rawBatch = indices.Peek();
+        using var expected = new OneHot(10).ApplyBatch(rawBatch.Labels);
+        using (var equal = batch.Labels.eq(expected).all())
+            Assert.That(equal.item<bool>(), Is.True, "each row is the one-hot vector of its label");
+        // The same function given to the loader instead of the dataset: the same batch.
+        using var mapped = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0).MapLabels(oneHot).Peek();
+        using (var equal = mapped.Labels.eq(expected).all())
+            Assert.That(equal.item<bool>(), Is.True, "MapLabels runs a per-sample Lambda on each label too");
+        // And one sample, as the tutorial indexes it.
+        using var sample = train[0];
+        Assert.That(sample.Label.shape, Is.EqualTo(new long[] { 10 }));
+        using var first = raw[0];
+        Assert.That(sample.Label[first.ClassIndex].item<float>(), Is.EqualTo(1f));
+        Assert.That(sample.Label.sum().item<float>(), Is.EqualTo(1f));
+    }
+
+    [Test]
     public void DropLastAndSampleCount()
     {
         Native.EnsureLoaded();
