@@ -105,6 +105,9 @@ let private chainCases =
 
 let private allEqual (a: torch.Tensor seq) (b: torch.Tensor seq) = Seq.forall2 (fun (x: torch.Tensor) y -> (same x y)) a b
 
+/// The same values (exactly) and the same scale.
+let private sameUpdates (a: Updates) (b: Updates) = a.Scale = b.Scale && allEqual a.Values b.Values
+
 [<Property(MaxTest = 40)>]
 let ``A chain equals applying its links by hand, step after step`` () =
     Prop.forAll chainCases (fun (picks, seed) ->
@@ -118,9 +121,9 @@ let ``A chain equals applying its links by hand, step after step`` () =
         let mutable ok = true
         for _ in 1 .. 4 do
             let grads = shapes |> List.map (fun s -> torch.randn(s, generator = g))
-            let viaChain = Optim.update grads chainState ps chain
-            let viaHand = List.zip byHand handStates |> List.fold (fun u (t, s) -> Optim.update u s ps t) grads
-            if not (allEqual viaChain viaHand) then ok <- false
+            let viaChain = Optim.update (Updates.ofList grads) chainState ps chain
+            let viaHand = List.zip byHand handStates |> List.fold (fun u (t, s) -> Optim.update u s ps t) (Updates.ofList grads)
+            if not (sameUpdates viaChain viaHand) then ok <- false
         handStates |> List.iter (fun s -> s.Dispose())
         ok)
 
@@ -138,9 +141,9 @@ let ``A chain of one link is that link, and a chain leaves its input gradients a
         for _ in 1 .. 3 do
             let grads = shapes |> List.map (fun s -> torch.randn(s, generator = g))
             let copies = grads |> List.map (fun t -> t.clone())
-            let a = Optim.update grads s1 ps single
-            let b = Optim.update grads s2 ps chained
-            if not (allEqual a b && allEqual grads copies) then ok <- false
+            let a = Optim.update (Updates.ofList grads) s1 ps single
+            let b = Optim.update (Updates.ofList grads) s2 ps chained
+            if not (sameUpdates a b && allEqual grads copies) then ok <- false
         ok)
 
 // ---- convergence ----
@@ -160,8 +163,8 @@ let private minimise (transformation: GradientTransformation) (steps: int) (grad
     for _ in 1 .. steps do
         use scope = torch.NewDisposeScope()
         let gr = torch.tensor(gradient (x.data<float>().ToArray()), torch.float64)
-        let u = Optim.update [ gr ] state [ x ] transformation
-        x.add_(u.Head) |> ignore
+        let u = Optim.update (Updates.ofList [ gr ]) state [ x ] transformation
+        x.add_(u.Values.[0], alpha = u.Scale) |> ignore
     let result = x.data<float>().ToArray()
     x.Dispose()
     result
@@ -201,7 +204,7 @@ let private trainStep (model: torch.nn.Module<torch.Tensor, torch.Tensor>) (opti
 [<Test>]
 let ``Training steps do not leak tensors`` () =
     use model = smallModel 1
-    let t = Optim.chain [ Optim.clipByGlobalNorm 1.0; Optim.adamwScheduled Optim.adamwDefaults (Schedule.cosine 0.01 100L) ]
+    let t = Optim.chain [ Optim.clipByGlobalNorm 1.0; Optim.adamwWith Optim.adamwDefaults (Schedule.cosine 0.01 100L) ]
     use optimizer = Optim.bind model t
     use x = torch.randn(16L, 4L)
     use y = torch.randint(3L, [| 16L |])
@@ -212,15 +215,17 @@ let ``Training steps do not leak tensors`` () =
 
 [<Test>]
 let ``A saved and loaded optimizer state resumes bit for bit`` () =
-    let make () = Optim.chain [ Optim.clipByGlobalNorm 0.5; Optim.adamwScheduled { Optim.adamwDefaults with Amsgrad = true } (Schedule.cosine 0.05 50L) ]
+    let make () = Optim.chain [ Optim.clipByGlobalNorm 0.5; Optim.adamwWith { Optim.adamwDefaults with Amsgrad = true } (Schedule.cosine 0.05 50L) ]
     let momentumSgd () = Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9; Nesterov = true; WeightDecay = 0.01 } 0.1
-    let adjustments : (string * float) list = [ "max_norm", 0.7; "momentum", 0.8 ]
-    for build, (name, value) in List.zip [ make; momentumSgd ] adjustments do
+    let adjustments : (Optimizer -> unit) list =
+        [ (fun o -> (Optim.stateOf<ClipByGlobalNormState> o).MaxNorm <- 0.7)
+          (fun o -> (Optim.stateOf<TraceState> o).Momentum <- 0.8) ]
+    for build, adjust in List.zip [ make; momentumSgd ] adjustments do
         use x = torch.randn(16L, 4L)
         use y = torch.randint(3L, [| 16L |])
         use a = smallModel 7
         use optA = Optim.bind a (build ())
-        optA.SetHyperparameter(name, value)
+        adjust optA
         for _ in 1 .. 5 do trainStep a optA x y
         // save: weights, the optimizer's tensors (copied) and its scalars through JSON
         let weights = a.parameters() |> Seq.map (fun p -> p.detach().clone()) |> List.ofSeq
@@ -230,10 +235,10 @@ let ``A saved and loaded optimizer state resumes bit for bit`` () =
         use b = smallModel 99
         using (torch.no_grad ()) (fun _ -> for p, w in Seq.zip (b.parameters()) weights do p.copy_(w) |> ignore)
         use optB = Optim.bind b (build ())
-        optB.LoadStateTensors(saved)
-        optB.LoadStateScalars(JsonSerializer.Deserialize<OptimizerScalars>(json))
+        optB.LoadState(JsonSerializer.Deserialize<OptimizerScalars>(json), saved)
         Assert.That(optB.StepCount, equalTo(5L))
-        Assert.That(optB.Hyperparameters, equalTo(optA.Hyperparameters))
+        // the hyperparameters as adjusted, the counters and the buffers' presence came back
+        Assert.That(JsonSerializer.Serialize(optB.StateScalars()), equalTo(json))
         for _ in 1 .. 5 do
             trainStep a optA x y
             trainStep b optB x y
@@ -243,15 +248,16 @@ let ``A saved and loaded optimizer state resumes bit for bit`` () =
 let ``Loading state that does not fit is refused with the names`` () =
     use model = smallModel 1
     use opt = Optim.bind model (Optim.adam 1e-3)
+    let scalars = opt.StateScalars()
     let tensors = opt.StateTensors() |> List.ofSeq
-    let e = throws<ArgumentException>(fun () -> opt.LoadStateTensors(tensors |> List.tail))
+    let e = throws<ArgumentException>(fun () -> opt.LoadState(scalars, tensors |> List.tail))
     let struct (firstName, _) = tensors.Head
     contains ("missing '" + firstName + "'") (e.Message)
     let wrong = struct (firstName, torch.zeros(1L)) :: List.tail tensors
-    let e2 = throws<ArgumentException>(fun () -> opt.LoadStateTensors(wrong))
+    let e2 = throws<ArgumentException>(fun () -> opt.LoadState(scalars, wrong))
     contains "has shape [1]" e2.Message
     use other = Optim.bind model (Optim.sgd 1e-3)
-    throws<ArgumentException>(fun () -> other.LoadStateScalars(opt.StateScalars())) |> ignore
+    throws<ArgumentException>(fun () -> other.LoadState(opt.StateScalars(), [])) |> ignore
 
 [<Test>]
 let ``The learning rate is readable and adjustable while training`` () =
@@ -267,27 +273,31 @@ let ``The learning rate is readable and adjustable while training`` () =
     opt.LearningRate <- 0.5
     trainStep model opt x y
     Assert.That(Seq.exists2 (fun (p: Parameter) (q: torch.Tensor) -> not ((same p q))) (model.parameters()) before, Is.True)
-    Assert.That(opt.Hyperparameters.Keys |> List.ofSeq, equalTo([ "0.learning_rate" ]))
+    // The typed property is the one the step reads: the learning-rate link's state.
+    Assert.That(opt.LearningRate.Value, equalTo(Nullable 0.5))
+    Assert.That((Optim.stateOf<ScaleByLearningRateState> opt).LearningRate, Is.SameAs(opt.LearningRate))
 
 [<Test>]
 let ``A scheduled learning rate follows its schedule and cannot be set by hand`` () =
     use model = smallModel 3
     let schedule = Schedule.step 0.1 2L 0.5
-    use opt = Optim.bind model (Optim.adamScheduled Optim.adamDefaults schedule)
+    use opt = Optim.bind model (Optim.adamWith Optim.adamDefaults schedule)
     use x = torch.randn(8L, 4L)
     use y = torch.randint(3L, [| 8L |])
     for step in 0L .. 5L do
         trainStep model opt x y
-        Assert.That(opt.LearningRate, equalTo(Schedule.at step schedule))
+        Assert.That(Optim.learningRate opt, equalTo(Schedule.at step schedule))
     throws<InvalidOperationException>(fun () -> opt.LearningRate <- 1.0) |> ignore
-    throws<InvalidOperationException>(fun () -> opt.SetHyperparameter("step", 3.0)) |> ignore
+    // The step counter is read-only by type now; the schedule is still the one given.
+    Assert.That((Optim.stateOf<ScaleByLearningRateState> opt).Step, equalTo(6L))
+    Assert.That(opt.LearningRate.Schedule, Is.SameAs(schedule))
 
 [<Test>]
 let ``Momentum can be changed while training`` () =
     use model = smallModel 3
     use opt = Optim.bind model (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.9 } 0.1)
-    opt.SetHyperparameter("momentum", 0.5)
-    Assert.That(opt.Hyperparameters.["0.momentum"], equalTo(0.5))
+    (Optim.stateOf<TraceState> opt).Momentum <- 0.5
+    Assert.That((Optim.stateOf<TraceState> opt).Momentum, equalTo(0.5))
     // The steps use the new value: the same steps as an optimizer built with momentum 0.5.
     use oracle = smallModel 3
     use oracleOpt = Optim.bind oracle (Optim.sgdWith { Optim.sgdDefaults with Momentum = 0.5 } 0.1)
@@ -332,11 +342,11 @@ let ``ClipByGlobalNorm bounds the global norm and leaves small updates alone`` (
     let big = [ torch.tensor([| 3.0f; 0.0f; 0.0f |]); torch.tensor([| 0.0f; 4.0f |]) ]  // norm 5
     let t = Optim.clipByGlobalNorm 1.0
     use s = Optim.init ps t
-    let clipped = Optim.update big s ps t
+    let clipped = Optim.update (Updates.ofList big) s ps t |> Updates.toList
     Assert.That(Optimizers.GlobalNorm clipped, equalTo(1.0).Within(1e-6))
     Assert.That(clipped.Head.data<float32>().ToArray(), equalTo([| 0.6f; 0.0f; 0.0f |]).Within(1e-6))
     let small = [ torch.tensor([| 0.3f; 0.0f; 0.0f |]); torch.tensor([| 0.0f; 0.4f |]) ]
-    Assert.That(allEqual (Optim.update small s ps t) small, Is.True)
+    Assert.That(allEqual (Optim.update (Updates.ofList small) s ps t |> Updates.toList) small, Is.True)
 
 [<Property(MaxTest = 30)>]
 let ``The facade's step adds the transformation's updates (the fused learning rate included)`` () =
@@ -356,7 +366,7 @@ let ``The facade's step adds the transformation's updates (the fused learning ra
             List.zip ps grads |> List.iter (fun (p, gr) -> p.grad <- gr.clone())
             optimizer.Step()
             // The fused add_(u, alpha) rounds once, the update by hand twice: compare within float32 rounding.
-            let u = Optim.update grads state manual byHand
+            let u = Optim.update (Updates.ofList grads) state manual byHand |> Updates.toList
             using (torch.no_grad ()) (fun _ -> List.iter2 (fun (m: torch.Tensor) (d: torch.Tensor) -> m.add_(d) |> ignore) manual u)
             if not (List.forall2 (fun (p: Parameter) (m: torch.Tensor) -> p.allclose(m, rtol = 1e-5, atol = 1e-6)) ps manual) then ok <- false
         ok)
