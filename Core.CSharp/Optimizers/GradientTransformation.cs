@@ -129,6 +129,7 @@ public abstract class GradientTransformation
 /// <typeparam name="TState">The state type; <see cref="EmptyState"/> for a transformation that keeps nothing.</typeparam>
 /// <example><code>
 /// // Adds Gaussian noise of a settable standard deviation, from a generator the state owns.
+/// // (Its settings are not checkpointed; override SaveScalars and PrepareLoad for that.)
 /// sealed class NoiseState(double std, long seed) : TransformState
 /// {
 ///     public double Std { get; set; } = std;

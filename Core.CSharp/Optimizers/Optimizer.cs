@@ -84,7 +84,7 @@ public sealed class Optimizer : IDisposable
             gradients[i] = parameters[i].grad ?? zeros_like(parameters[i]);
         // The updates come as (values, scale): the final multiplication by -learningRate is only a
         // scale, so it is fused into the one in-place add below, however the chain is nested.
-        var updates = Transformation.Update(new Updates(gradients), State, parameters);
+        var updates = Transformation.Update(Updates.Wrap(gradients), State, parameters);
         var values = updates.Values;
         for (var i = 0; i < parameters.Length; i++)
             if (parameters[i].requires_grad) parameters[i].add_(values[i], alpha: updates.Scale);

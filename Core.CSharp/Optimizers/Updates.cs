@@ -40,6 +40,9 @@ public sealed class Updates
         Scale = scale;
     }
 
+    /// <summary>Updates of scale 1 over an array the caller hands over (no copy, no checks): the step's gradients.</summary>
+    internal static Updates Wrap(Tensor[] values) => new(values, 1.0);
+
     /// <summary>The tensors, one per parameter, in the parameters' order; the update is <see cref="Scale"/> times each.</summary>
     public IReadOnlyList<Tensor> Values => values;
 
