@@ -54,10 +54,29 @@ module Schedule =
     /// The rate at `step`.
     let at (step: int64) (schedule: Schedule) : float = schedule.Invoke step
 
-/// Optimizers as gradient transformations (optax style), and the PyTorch-style facade.
+/// Learning rates: a constant (a `float`) or a `Schedule`, one type for both.
+[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
+module LearningRate =
+    /// The learning rate of a `float` (a constant) or of a `Schedule`; the optimizers of `Optim` call
+    /// it for you, so that `Optim.sgd 1e-3` and `Optim.sgd (Schedule.cosine 0.1 1000L)` both read as they should.
+    let inline from (value: ^r) : LearningRate =
+        ((^r or LearningRate): (static member op_Implicit: ^r -> LearningRate) value)
+
+/// Updates flowing through a chain: values and one scale, meaning `scale * values`.
+[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
+module Updates =
+    /// Gradients (or any per-parameter tensors) as updates of scale 1.
+    let ofList (values: torch.Tensor list) : Updates = Updates(values)
+
+    /// `scale * values` as tensors: the values themselves at scale 1, fresh tensors otherwise.
+    let toList (updates: Updates) : torch.Tensor list = updates.Materialize() |> List.ofSeq
+
+/// Optimizers as gradient transformations (optax style), and the PyTorch-style facade. Every learning
+/// rate may be a `float` or a `Schedule`.
 ///
 ///     let optimizer = Optim.chain [ Optim.clipByGlobalNorm 1.0; Optim.sgd 1e-3 ] |> Optim.bind model
 ///     // loss.backward(); optimizer.Step(); optimizer.ZeroGrad()
+///     (Optim.stateOf<TraceState> optimizer).Momentum <- 0.9        // later, while training
 [<RequireQualifiedAccess>]
 module Optim =
     /// SGD without momentum or decay.
@@ -69,38 +88,26 @@ module Optim =
     /// AdamW's defaults: Adam's, with PyTorch's decoupled weight decay 0.01.
     let adamwDefaults = { adamDefaults with WeightDecay = 0.01 }
 
-    /// Plain SGD with the learning rate.
-    let sgd (learningRate: float) : GradientTransformation = Optimizers.Sgd(learningRate)
+    /// Plain SGD with the learning rate (a `float` or a `Schedule`); momentum and decay are there at 0, adjustable later.
+    let inline sgd (learningRate: ^r) : GradientTransformation = Optimizers.Sgd(LearningRate.from learningRate)
 
     /// SGD with momentum, dampening, Nesterov and weight decay as in `options`.
-    let sgdWith (options: SgdOptions) (learningRate: float) : GradientTransformation =
-        Optimizers.Sgd(learningRate, options.Momentum, options.Dampening, options.WeightDecay, options.Nesterov)
+    let inline sgdWith (options: SgdOptions) (learningRate: ^r) : GradientTransformation =
+        Optimizers.Sgd(LearningRate.from learningRate, options.Momentum, options.Dampening, options.WeightDecay, options.Nesterov)
 
-    /// SGD whose learning rate follows a schedule.
-    let sgdScheduled (options: SgdOptions) (schedule: Schedule) : GradientTransformation =
-        Optimizers.Sgd(schedule, options.Momentum, options.Dampening, options.WeightDecay, options.Nesterov)
-
-    /// Adam with the learning rate and PyTorch's defaults.
-    let adam (learningRate: float) : GradientTransformation = Optimizers.Adam(learningRate)
+    /// Adam with the learning rate (a `float` or a `Schedule`) and PyTorch's defaults.
+    let inline adam (learningRate: ^r) : GradientTransformation = Optimizers.Adam(LearningRate.from learningRate)
 
     /// Adam with `options`.
-    let adamWith (options: AdamOptions) (learningRate: float) : GradientTransformation =
-        Optimizers.Adam(learningRate, options.Beta1, options.Beta2, options.Eps, options.WeightDecay, options.Amsgrad)
+    let inline adamWith (options: AdamOptions) (learningRate: ^r) : GradientTransformation =
+        Optimizers.Adam(LearningRate.from learningRate, options.Beta1, options.Beta2, options.Eps, options.WeightDecay, options.Amsgrad)
 
-    /// Adam whose learning rate follows a schedule.
-    let adamScheduled (options: AdamOptions) (schedule: Schedule) : GradientTransformation =
-        Optimizers.Adam(schedule, options.Beta1, options.Beta2, options.Eps, options.WeightDecay, options.Amsgrad)
-
-    /// AdamW with the learning rate and PyTorch's defaults (weight decay 0.01).
-    let adamw (learningRate: float) : GradientTransformation = Optimizers.AdamW(learningRate)
+    /// AdamW with the learning rate (a `float` or a `Schedule`) and PyTorch's defaults (weight decay 0.01).
+    let inline adamw (learningRate: ^r) : GradientTransformation = Optimizers.AdamW(LearningRate.from learningRate)
 
     /// AdamW with `options`.
-    let adamwWith (options: AdamOptions) (learningRate: float) : GradientTransformation =
-        Optimizers.AdamW(learningRate, options.Beta1, options.Beta2, options.Eps, options.WeightDecay, options.Amsgrad)
-
-    /// AdamW whose learning rate follows a schedule.
-    let adamwScheduled (options: AdamOptions) (schedule: Schedule) : GradientTransformation =
-        Optimizers.AdamW(schedule, options.Beta1, options.Beta2, options.Eps, options.WeightDecay, options.Amsgrad)
+    let inline adamwWith (options: AdamOptions) (learningRate: ^r) : GradientTransformation =
+        Optimizers.AdamW(LearningRate.from learningRate, options.Beta1, options.Beta2, options.Eps, options.WeightDecay, options.Amsgrad)
 
     /// The transformations applied one after the other.
     let chain (transformations: GradientTransformation list) : GradientTransformation = Optimizers.Chain transformations
@@ -108,7 +115,7 @@ module Optim =
     /// Updates unchanged.
     let identity : GradientTransformation = Optimizers.Identity()
 
-    /// Multiplies the updates by `factor`.
+    /// Multiplies the updates by `factor` (only their scale changes).
     let scale (factor: float) : GradientTransformation = Optimizers.Scale factor
 
     /// Scales all updates together so their global 2-norm is at most `maxNorm`.
@@ -124,25 +131,28 @@ module Optim =
     let scaleByAdam (options: AdamOptions) : GradientTransformation =
         Optimizers.ScaleByAdam(options.Beta1, options.Beta2, options.Eps, options.Amsgrad)
 
-    /// Multiplies the updates by `-learningRate`.
-    let scaleByLearningRate (learningRate: float) : GradientTransformation = Optimizers.ScaleByLearningRate(learningRate)
-
-    /// Multiplies the updates by `-schedule step`.
-    let scaleBySchedule (schedule: Schedule) : GradientTransformation = Optimizers.ScaleByLearningRate(schedule)
+    /// Multiplies the updates by `-learningRate` (a `float`, or a `Schedule` of the step).
+    let inline scaleByLearningRate (learningRate: ^r) : GradientTransformation =
+        Optimizers.ScaleByLearningRate(LearningRate.from learningRate)
 
     /// The state of `transformation` for `parameters`.
     let init (parameters: torch.Tensor list) (transformation: GradientTransformation) : TransformState =
         transformation.Init(Array.ofList parameters)
 
-    /// The updates for `gradients`, advancing `state` in place.
-    let update (gradients: torch.Tensor list) (state: TransformState) (parameters: torch.Tensor list) (transformation: GradientTransformation) : torch.Tensor list =
-        transformation.Update(Array.ofList gradients, state, Array.ofList parameters) |> List.ofSeq
+    /// The next updates from `updates` (`Updates.ofList gradients` at first), advancing `state` in place.
+    let update (updates: Updates) (state: TransformState) (parameters: torch.Tensor list) (transformation: GradientTransformation) : Updates =
+        transformation.Update(updates, state, Array.ofList parameters)
 
     /// Binds the transformation to a model's parameters: the PyTorch-style `Optimizer` (Step, ZeroGrad).
     let bind (model: #torch.nn.Module) (transformation: GradientTransformation) : Optimizer = transformation.Bind(model :> torch.nn.Module)
 
-    /// The current learning rate.
-    let learningRate (optimizer: Optimizer) : float = optimizer.LearningRate
+    /// The first state of type `'S` in the optimizer (`TraceState`, `AdamState`, ...), whose settable
+    /// properties are the hyperparameters of the next steps.
+    let stateOf<'S when 'S :> TransformState> (optimizer: Optimizer) : 'S = optimizer.StateOf<'S>()
 
-    /// Sets the learning rate for the next steps.
-    let setLearningRate (learningRate: float) (optimizer: Optimizer) : unit = optimizer.LearningRate <- learningRate
+    /// The learning rate the latest step used, as a number.
+    let learningRate (optimizer: Optimizer) : float = optimizer.CurrentLearningRate
+
+    /// Sets the learning rate (a `float`, or a `Schedule`) for the next steps; a constant cannot replace a schedule.
+    let inline setLearningRate (learningRate: ^r) (optimizer: Optimizer) : unit =
+        optimizer.LearningRate <- LearningRate.from learningRate

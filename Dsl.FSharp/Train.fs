@@ -43,7 +43,7 @@ module Callback =
     let checkpointEvery (every: int) (path: string) (loader: IDataLoader) : Callback = CheckpointCallback(path, loader, every)
 
     /// Sets the learning rate at the start of each epoch from the 1-based epoch (PyTorch's epoch-wise
-    /// lr_scheduler); per-step schedules belong in the optimizer (`Optim.sgdScheduled`, `Schedule`).
+    /// lr_scheduler); per-step schedules belong in the optimizer (`Optim.sgd (Schedule.cosine 0.1 1000L)`).
     let learningRate (byEpoch: int -> float) : Callback = LearningRateSchedule(Func<int, float> byEpoch)
 
     /// Calls `f` once before the first epoch.

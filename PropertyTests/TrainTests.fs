@@ -149,7 +149,7 @@ let ``Callback.learningRate sets the rate of each epoch`` () =
     let history, optimizer =
         Train.fitWith { quiet with Epochs = 3
                                    Callbacks = [ Callback.learningRate (fun epoch -> 0.1 / float epoch)
-                                                 Callback.onBatchEnd (fun e -> seen.Add e.Context.Optimizer.LearningRate) ] }
+                                                 Callback.onBatchEnd (fun e -> seen.Add e.Context.Optimizer.CurrentLearningRate) ] }
             (Loader.create 8 false ds |> Loader.map Transform.toTensor)
             (Loader.create 8 false ds |> Loader.map Transform.toTensor)
             Loss.crossEntropy (Optim.sgd 1.0) m

@@ -286,7 +286,7 @@ let ``a checkpoint restored into another optimizer or model is refused naming th
         use sgdPlain = Optimizers.Sgd(0.5).Bind(fresh :> torch.nn.Module)
         let e2 = Assert.Throws<IO.InvalidDataException>(Action(fun () -> TrainingCheckpoint.Restore(path, fresh, sgdPlain) |> ignore))
         Assert.That(e2.Message, Does.Contain(adam.Transformation.Name).And.Contain(sgdPlain.Transformation.Name))
-        Assert.That(sgdPlain.LearningRate, Is.EqualTo 0.5)
+        Assert.That(sgdPlain.CurrentLearningRate, Is.EqualTo 0.5)
         Assert.That(unchanged (), Is.True)
         use other = torch.nn.Sequential([| struct ("out", torch.nn.Linear(784L, 10L) :> torch.nn.Module<torch.Tensor, torch.Tensor>) |])
         use otherAdam = Optimizers.Adam(1e-2).Bind(other :> torch.nn.Module)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -5,13 +6,14 @@ namespace Functional.Optimizers;
 
 /// <summary>
 /// The scalar half of an optimizer's state, for checkpoints (the tensor half is
-/// <see cref="Optimizer.StateTensors"/>): which transformation, how many steps, and every named
-/// scalar (hyperparameters as adjusted, counters). Plain data: serialise it with System.Text.Json.
+/// <see cref="Optimizer.StateTensors"/>): which transformation, how many steps, and every state's
+/// scalars (hyperparameters as adjusted, counters) as JSON, each state's its own typed record and a
+/// chain's the array of its links'. Plain data: serialise it with System.Text.Json.
 /// </summary>
 /// <param name="Transformation">The transformation's structure (<see cref="GradientTransformation.Name"/>).</param>
 /// <param name="StepCount">Steps taken by the optimizer.</param>
-/// <param name="Scalars">Every scalar of the state by dotted name (<c>2.learning_rate</c>).</param>
-public sealed record OptimizerScalars(string Transformation, long StepCount, IReadOnlyDictionary<string, double> Scalars);
+/// <param name="State">The state's scalars, e.g. <c>[{"WeightDecay":0}, {"Momentum":0.9,"Dampening":0,"Step":5,"HasMomentumBuffer":true}, {"Constant":0.1,"Step":5}]</c> for SGD.</param>
+public sealed record OptimizerScalars(string Transformation, long StepCount, JsonElement State);
 
 /// <summary>
 /// PyTorch's optimizer face over a gradient transformation bound to parameters, for the
@@ -59,7 +61,8 @@ public sealed class Optimizer : IDisposable
     /// <summary>The parameters updated by <see cref="Step"/>, in order.</summary>
     public IReadOnlyList<Parameter> Parameters => parameters;
 
-    /// <summary>The transformation's state (buffers and scalars), updated in place by each step.</summary>
+    /// <summary>The transformation's state, of the transformation's own type (a <see cref="ChainState"/> for
+    /// every built-in optimizer), updated in place by each step; <see cref="StateOf{T}"/> finds a link's.</summary>
     public TransformState State { get; }
 
     /// <summary>The number of <see cref="Step"/> calls made (or loaded from a checkpoint).</summary>
@@ -79,26 +82,12 @@ public sealed class Optimizer : IDisposable
         var gradients = new Tensor[parameters.Length];
         for (var i = 0; i < parameters.Length; i++)
             gradients[i] = parameters[i].grad ?? zeros_like(parameters[i]);
-        // The final multiplication by -learningRate is fused into the parameter update when the
-        // transformation ends with a learning-rate link (every built-in optimizer does).
-        IReadOnlyList<Tensor> updates;
-        var alpha = 1.0;
-        if (Transformation.StepFactor is { } factor)
-        {
-            updates = gradients;
-            alpha = factor(State);
-        }
-        else if (Transformation.Links is { Count: > 0 } links && links[^1].StepFactor is { } lastFactor)
-        {
-            updates = Optimizers.RunLinks(links, State.Children, links.Count - 1, gradients, parameters);
-            alpha = lastFactor(State.Children[^1]);
-        }
-        else
-        {
-            updates = Transformation.Update(gradients, State, parameters);
-        }
+        // The updates come as (values, scale): the final multiplication by -learningRate is only a
+        // scale, so it is fused into the one in-place add below, however the chain is nested.
+        var updates = Transformation.Update(Updates.Wrap(gradients), State, parameters);
+        var values = updates.Values;
         for (var i = 0; i < parameters.Length; i++)
-            if (parameters[i].requires_grad) parameters[i].add_(updates[i], alpha: alpha);
+            if (parameters[i].requires_grad) parameters[i].add_(values[i], alpha: updates.Scale);
         StepCount++;
     }
 
@@ -117,45 +106,37 @@ public sealed class Optimizer : IDisposable
     }
 
     /// <summary>
-    /// The learning rate of the (first) learning-rate link. Setting it takes effect at the next
-    /// step; it cannot be set when a schedule drives the rate.
+    /// The first state of type <typeparamref name="T"/> in the transformation's state (depth first
+    /// through chains): the typed way to read and adjust a link's hyperparameters while training,
+    /// e.g. <c>optimizer.StateOf&lt;TraceState&gt;().Momentum = 0.9</c>.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The transformation has no learning rate, or a schedule sets it.</exception>
-    public double LearningRate
+    /// <exception cref="InvalidOperationException">No link keeps a <typeparamref name="T"/>; the message lists the states there are.</exception>
+    public T StateOf<T>() where T : TransformState
     {
-        get => FindScalar("learning_rate").Value;
-        set => SetHyperparameter("learning_rate", value);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var all = State.SelfAndLinks().ToList();
+        return all.OfType<T>().FirstOrDefault()
+            ?? throw new InvalidOperationException(
+                $"{Transformation.Name} keeps no {typeof(T).Name}; its states are {string.Join(", ", all.Select(s => s.GetType().Name))}.");
     }
-
-    /// <summary>The adjustable hyperparameters by dotted name, e.g. <c>1.momentum</c>, <c>2.learning_rate</c>.</summary>
-    public IReadOnlyDictionary<string, double> Hyperparameters =>
-        State.NamedScalars().Where(s => s.Kind == ScalarKind.Hyperparameter).ToDictionary(s => s.Name, s => s.Value);
 
     /// <summary>
-    /// Changes a hyperparameter while training, found by its dotted name or, if unambiguous, by its
-    /// last part (<c>momentum</c>; the first match when several links have it, e.g. <c>learning_rate</c>).
+    /// The learning rate of the (first) <see cref="Optimizers.ScaleByLearningRate"/> link, a constant or
+    /// a schedule; setting it takes effect at the next step. A constant may be replaced by a constant or
+    /// a schedule, a schedule by a schedule; assigning a constant while a schedule drives the rate is an
+    /// error (see <see cref="ScaleByLearningRateState.LearningRate"/>). For the number, read <see cref="CurrentLearningRate"/>.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No such hyperparameter, or it is a counter or derived from a schedule.</exception>
-    public void SetHyperparameter(string name, double value)
+    /// <example><c>optimizer.LearningRate = 1e-4;</c> or <c>optimizer.LearningRate = Schedules.Cosine(1e-3, 1000);</c></example>
+    /// <exception cref="InvalidOperationException">The transformation has no learning-rate link, or a constant is assigned while a schedule drives the rate.</exception>
+    public LearningRate LearningRate
     {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        ObjectDisposedException.ThrowIf(disposed, this);
-        var (fullName, _, kind) = FindScalar(name);
-        if (kind != ScalarKind.Hyperparameter)
-            throw new InvalidOperationException(kind == ScalarKind.Derived
-                ? $"'{fullName}' follows a schedule in {Transformation.Name}; build the optimizer with a constant learning rate to set it by hand."
-                : $"'{fullName}' is a counter kept by {Transformation.Name}, not a hyperparameter.");
-        State.SetNamedScalar(fullName, value);
+        get => StateOf<ScaleByLearningRateState>().LearningRate;
+        set => StateOf<ScaleByLearningRateState>().LearningRate = value;
     }
 
-    (string Name, double Value, ScalarKind Kind) FindScalar(string name)
-    {
-        var all = State.NamedScalars().ToList();
-        foreach (var s in all) if (s.Name == name) return s;
-        foreach (var s in all) if (s.Name.EndsWith("." + name, StringComparison.Ordinal)) return s;
-        throw new InvalidOperationException(
-            $"{Transformation.Name} has no '{name}'; it has {string.Join(", ", all.Select(s => s.Name))}.");
-    }
+    /// <summary>The learning rate the latest step used (before the first step, the one it will use), as a number: for logging and metrics.</summary>
+    /// <exception cref="InvalidOperationException">The transformation has no learning-rate link.</exception>
+    public double CurrentLearningRate => StateOf<ScaleByLearningRateState>().Current;
 
     /// <summary>
     /// The state's tensors by dotted name (<c>1.momentum_buffer.0</c>): the live tensors, to be
@@ -167,61 +148,46 @@ public sealed class Optimizer : IDisposable
         return State.NamedTensors().ToList();
     }
 
-    /// <summary>
-    /// Copies saved state tensors into this optimizer's state (values only; the tensors stay
-    /// the optimizer's own, on its device). Every name must be present once with its shape, so a
-    /// load either restores the whole state or changes nothing.
-    /// </summary>
-    /// <exception cref="ArgumentException">Names are missing, unexpected or mis-shaped; the message lists them.</exception>
-    public void LoadStateTensors(IEnumerable<(string Name, Tensor Value)> tensors)
-    {
-        ArgumentNullException.ThrowIfNull(tensors);
-        ObjectDisposedException.ThrowIf(disposed, this);
-        var given = new Dictionary<string, Tensor>();
-        var problems = new List<string>();
-        foreach (var (name, value) in tensors)
-            if (!given.TryAdd(name, value)) problems.Add($"'{name}' given twice");
-        var own = State.NamedTensors().ToList();
-        foreach (var (name, value) in own)
-        {
-            if (!given.TryGetValue(name, out var v)) problems.Add($"missing '{name}'");
-            else if (!v.shape.SequenceEqual(value.shape))
-                problems.Add($"'{name}' has shape [{string.Join(", ", v.shape)}], expected [{string.Join(", ", value.shape)}]");
-        }
-        var ownNames = own.Select(o => o.Name).ToHashSet();
-        problems.AddRange(given.Keys.Where(k => !ownNames.Contains(k)).Select(k => $"unexpected '{k}'"));
-        if (problems.Count > 0)
-            throw new ArgumentException(
-                $"The saved optimizer state does not fit {Transformation.Name}: {string.Join("; ", problems)}. Build the optimizer as it was when saved.",
-                nameof(tensors));
-        using var _ = no_grad();
-        foreach (var (name, value) in own) value.copy_(given[name]);
-    }
-
-    /// <summary>The scalar half of the state (structure, step count, hyperparameters, counters).</summary>
+    /// <summary>The scalar half of the state (structure, step count, each state's typed scalars as JSON).</summary>
     public OptimizerScalars StateScalars()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        return new OptimizerScalars(Transformation.Name, StepCount, State.NamedScalars().ToDictionary(s => s.Name, s => s.Value));
+        var scalars = State.SaveScalars();
+        return new OptimizerScalars(Transformation.Name, StepCount, JsonSerializer.SerializeToElement(scalars, scalars?.GetType() ?? typeof(object), SavedState.Strict));
     }
 
-    /// <summary>Restores what <see cref="StateScalars"/> saved, including adjusted hyperparameters.</summary>
-    /// <exception cref="ArgumentException">The saved transformation or names differ from this one's.</exception>
-    public void LoadStateScalars(OptimizerScalars scalars)
+    /// <summary>
+    /// Restores what <see cref="StateScalars"/> and <see cref="StateTensors"/> saved: hyperparameters as
+    /// adjusted, counters, and the tensors' values (copied into the optimizer's own tensors, on its
+    /// device). Everything is checked first (the structure, each state's scalars, every tensor's name
+    /// and shape), so a load either restores the whole state or changes nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">The saved state is of another structure, or names are missing, unexpected or mis-shaped; the message lists them.</exception>
+    public void LoadState(OptimizerScalars scalars, IEnumerable<(string Name, Tensor Value)> tensors)
     {
         ArgumentNullException.ThrowIfNull(scalars);
-        ArgumentNullException.ThrowIfNull(scalars.Scalars);
+        ArgumentNullException.ThrowIfNull(tensors);
         ObjectDisposedException.ThrowIf(disposed, this);
         if (scalars.Transformation != Transformation.Name)
             throw new ArgumentException(
                 $"The saved optimizer state is for {scalars.Transformation}, this optimizer is {Transformation.Name}; build it as it was when saved.", nameof(scalars));
-        var own = State.NamedScalars().Select(s => s.Name).ToList();
-        var missing = own.Where(n => !scalars.Scalars.ContainsKey(n)).ToList();
-        var unexpected = scalars.Scalars.Keys.Where(k => !own.Contains(k)).ToList();
-        if (missing.Count > 0 || unexpected.Count > 0)
+        if (scalars.StepCount < 0)
+            throw new ArgumentException($"The saved step count is {scalars.StepCount}, not a count.", nameof(scalars));
+        var given = new Dictionary<string, Tensor>();
+        var duplicates = new List<string>();
+        foreach (var (name, value) in tensors)
+            if (!given.TryAdd(name, value)) duplicates.Add($"'{name}' given twice");
+        var source = new SavedState.Source(given, parameters);
+        source.Problems.AddRange(duplicates);
+        Action? load = null;
+        try { load = State.PrepareLoad(new SavedState(source, scalars.State, "")); }
+        catch (ArgumentException e) { source.Problems.Add(e.Message); }
+        source.Problems.AddRange(given.Keys.Where(k => !source.Read.Contains(k)).Select(k => $"unexpected '{k}'"));
+        if (source.Problems.Count > 0 || load is null)
             throw new ArgumentException(
-                $"The saved optimizer scalars do not fit {Transformation.Name}: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}].", nameof(scalars));
-        foreach (var name in own) State.SetNamedScalar(name, scalars.Scalars[name]);
+                $"The saved optimizer state does not fit {Transformation.Name}: {string.Join("; ", source.Problems)}. Build the optimizer as it was when saved.",
+                nameof(tensors));
+        using (no_grad()) load();
         StepCount = scalars.StepCount;
     }
 

@@ -2,136 +2,110 @@ using static TorchSharp.torch;
 
 namespace Functional.Optimizers;
 
-/// <summary>What a scalar in a <see cref="TransformState"/> is for, which decides who may change it.</summary>
-public enum ScalarKind
+/// <summary>
+/// The state of a gradient transformation, as data of its own type: <see cref="TraceState"/> holds
+/// the momentum buffers and the momentum, <see cref="AdamState"/> the moments and the betas,
+/// <see cref="ScaleByLearningRateState"/> the learning rate, <see cref="ChainState"/> the states of a
+/// chain's links. Hyperparameters are typed, settable properties that the next update reads, which is
+/// how they are adjusted while training: <c>optimizer.StateOf&lt;TraceState&gt;().Momentum = 0.9</c>.
+/// </summary>
+/// <remarks>
+/// <para>A state owns its tensors: they are detached from every dispose scope when made, and
+/// <see cref="Dispose"/> frees them.</para>
+/// <para>For checkpoints a state lists its tensors under stable names (<see cref="NamedTensors"/>:
+/// PyTorch's buffer name and the parameter index, e.g. <c>momentum_buffer.0</c>), gives its scalars as
+/// a small JSON-serialisable record (<see cref="SaveScalars"/>), and reads both back through
+/// <see cref="PrepareLoad"/>, which checks before it changes anything. A state of your own that holds
+/// something a resumed run needs overrides the three; a state with nothing to save needs none of them.</para>
+/// </remarks>
+public abstract class TransformState : IDisposable
 {
-    /// <summary>A setting the user may read and change while training (learning rate, momentum, ...).</summary>
-    Hyperparameter,
-    /// <summary>A count the transformation keeps (steps taken); changed only by updates and by loading a checkpoint.</summary>
-    Counter,
-    /// <summary>A value the transformation derives each step (a scheduled learning rate); readable, not settable.</summary>
-    Derived,
+    /// <summary>For subclasses: the built-in states and a user's own.</summary>
+    protected TransformState() { }
+
+    /// <summary>True once <see cref="Dispose"/> has run; the tensors are gone then.</summary>
+    protected internal bool IsDisposed { get; private set; }
+
+    /// <summary>
+    /// The state's tensors under stable names (<c>exp_avg.0</c>, <c>momentum_buffer.1</c>; a chain
+    /// prefixes its link's index, <c>1.momentum_buffer.0</c>): the live tensors, for a checkpoint to
+    /// write; do not modify or dispose them. None by default.
+    /// </summary>
+    public virtual IEnumerable<(string Name, Tensor Value)> NamedTensors() => [];
+
+    /// <summary>
+    /// The state's scalars (hyperparameters as adjusted, counters) as a record that System.Text.Json
+    /// serialises, for a checkpoint; null (the default) when there are none.
+    /// </summary>
+    protected internal virtual object? SaveScalars() => null;
+
+    /// <summary>
+    /// Checks that a saved state (what <see cref="SaveScalars"/> and <see cref="NamedTensors"/> wrote)
+    /// fits this one and returns the action that loads it, without changing anything itself: an
+    /// optimizer runs the actions only when every link's check passed, so a load that does not fit
+    /// leaves the whole state as it was. Throw <see cref="ArgumentException"/> (or let
+    /// <see cref="SavedState"/> record the problem) to refuse. The default expects no scalars and reads no tensors.
+    /// </summary>
+    /// <exception cref="ArgumentException">The saved state does not fit; the message says what differs.</exception>
+    protected internal virtual Action PrepareLoad(SavedState saved)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        if (saved.HasScalars)
+            throw new ArgumentException($"{saved.Where}: scalars were saved, but a {GetType().Name} has none.", nameof(saved));
+        return () => { };
+    }
+
+    /// <summary>Frees the state's tensors (for a chain, its links' states). Idempotent.</summary>
+    public void Dispose()
+    {
+        if (IsDisposed) return;
+        IsDisposed = true;
+        FreeTensors();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Frees the tensors the state owns; called once, by <see cref="Dispose"/>.</summary>
+    protected virtual void FreeTensors() { }
+
+    /// <summary>Takes ownership of tensors: detaches them from every dispose scope, so that they live
+    /// until <see cref="FreeTensors"/> disposes them.</summary>
+    protected static Tensor[] Own(IEnumerable<Tensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        return tensors.Select(t => t.DetachFromDisposeScope()).ToArray();
+    }
+
+    /// <summary>This state and, for a chain, its links' states, depth first (what <see cref="Optimizer.StateOf{T}"/> searches).</summary>
+    internal virtual IEnumerable<TransformState> SelfAndLinks() => [this];
+
+    /// <summary>Copies saved per-parameter tensors into <paramref name="own"/> (same shapes), or, when there
+    /// is none yet, makes an owned copy on each parameter's device and dtype.</summary>
+    internal static Tensor[] CopyInto(Tensor[]? own, IReadOnlyList<Tensor> saved, IReadOnlyList<Tensor> parameters)
+    {
+        if (own is null) return Own(saved.Select((t, i) => empty_like(parameters[i]).copy_(t)));
+        for (var i = 0; i < own.Length; i++) own[i].copy_(saved[i]);
+        return own;
+    }
+
+    /// <summary>The tensors as names <c>{name}.{index}</c>.</summary>
+    internal static IEnumerable<(string Name, Tensor Value)> Named(string name, IReadOnlyList<Tensor>? tensors)
+    {
+        if (tensors is null) yield break;
+        for (var i = 0; i < tensors.Count; i++) yield return ($"{name}.{i}", tensors[i]);
+    }
+
+    internal static void Free(Tensor[]? tensors)
+    {
+        if (tensors is null) return;
+        foreach (var t in tensors) t.Dispose();
+    }
 }
 
 /// <summary>
-/// The state of a gradient transformation, as data: per-parameter buffers (momentum, Adam's
-/// moments), named scalars (hyperparameters, step counts) and, for a chain, the states of its
-/// links. <see cref="GradientTransformation.Init"/> makes it, <see cref="GradientTransformation.Update"/>
-/// updates it in place (no new tensors per step), and <see cref="NamedTensors"/> /
-/// <see cref="NamedScalars"/> flatten it for checkpoints (<c>1.exp_avg.0</c>, <c>2.learning_rate</c>).
+/// The state of a transformation that keeps none (<see cref="Optimizers.Identity"/>, or one of your
+/// own that only maps its input): there is nothing to save or free.
 /// </summary>
-/// <remarks>The state owns its buffers: they are detached from every dispose scope when added and
-/// freed by <see cref="Dispose"/>.</remarks>
-public sealed class TransformState : IDisposable
+/// <example><c>GradientTransformation.Create("negate", _ =&gt; new EmptyState(), (u, _, _) =&gt; u.Scaled(-1))</c></example>
+public sealed class EmptyState : TransformState
 {
-    readonly List<(string Name, Tensor[] Values)> buffers = new();
-    readonly List<(string Name, ScalarKind Kind)> scalarOrder = new();
-    readonly Dictionary<string, double> scalars = new();
-    readonly List<TransformState> children;
-    bool disposed;
-
-    /// <summary>Creates an empty state; a chain passes the states of its links as <paramref name="children"/>.</summary>
-    public TransformState(IEnumerable<TransformState>? children = null)
-    {
-        this.children = children?.ToList() ?? new List<TransformState>();
-        if (this.children.Any(c => c is null)) throw new ArgumentException("A child state is null.", nameof(children));
-    }
-
-    /// <summary>The states of a chain's links, in order (empty for a single transformation).</summary>
-    public IReadOnlyList<TransformState> Children => children;
-
-    /// <summary>Adds a per-parameter buffer, taking ownership of its tensors (detached from any dispose scope).</summary>
-    /// <exception cref="ArgumentException">A buffer of that name exists already.</exception>
-    public Tensor[] AddBuffer(string name, IEnumerable<Tensor> values)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        ArgumentNullException.ThrowIfNull(values);
-        if (buffers.Any(b => b.Name == name)) throw new ArgumentException($"The state has a buffer named '{name}' already.", nameof(name));
-        var array = values.Select(v => v.DetachFromDisposeScope()).ToArray();
-        buffers.Add((name, array));
-        return array;
-    }
-
-    /// <summary>The buffer of that name (one tensor per parameter).</summary>
-    /// <exception cref="KeyNotFoundException">No such buffer; the message lists the buffers there are.</exception>
-    public Tensor[] Buffer(string name)
-    {
-        foreach (var (n, values) in buffers) if (n == name) return values;
-        throw new KeyNotFoundException($"The state has no buffer '{name}'; it has {List(buffers.Select(b => b.Name))}.");
-    }
-
-    /// <summary>Adds a named scalar with its starting value.</summary>
-    /// <exception cref="ArgumentException">A scalar of that name exists already.</exception>
-    public void AddScalar(string name, double value, ScalarKind kind)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        if (scalars.ContainsKey(name)) throw new ArgumentException($"The state has a scalar named '{name}' already.", nameof(name));
-        scalars[name] = value;
-        scalarOrder.Add((name, kind));
-    }
-
-    /// <summary>Reads or writes a scalar of this state (not of its children). Writing does not check
-    /// the kind: transformations use it to advance counters; users go through <see cref="Optimizer.SetHyperparameter"/>.</summary>
-    /// <exception cref="KeyNotFoundException">No such scalar; the message lists the scalars there are.</exception>
-    public double this[string name]
-    {
-        get => scalars.TryGetValue(name, out var v) ? v
-            : throw new KeyNotFoundException($"The state has no scalar '{name}'; it has {List(scalars.Keys)}.");
-        set
-        {
-            if (!scalars.ContainsKey(name)) throw new KeyNotFoundException($"The state has no scalar '{name}'; it has {List(scalars.Keys)}.");
-            scalars[name] = value;
-        }
-    }
-
-    /// <summary>Every buffer tensor of this state and its children, with dotted names
-    /// <c>{link}.{buffer}.{parameter index}</c>; the live tensors, not copies.</summary>
-    public IEnumerable<(string Name, Tensor Value)> NamedTensors(string prefix = "")
-    {
-        ArgumentNullException.ThrowIfNull(prefix);
-        foreach (var (name, values) in buffers)
-            for (var i = 0; i < values.Length; i++)
-                yield return ($"{prefix}{name}.{i}", values[i]);
-        for (var c = 0; c < children.Count; c++)
-            foreach (var item in children[c].NamedTensors($"{prefix}{c}."))
-                yield return item;
-    }
-
-    /// <summary>Every scalar of this state and its children, with dotted names (<c>2.learning_rate</c>).</summary>
-    public IEnumerable<(string Name, double Value, ScalarKind Kind)> NamedScalars(string prefix = "")
-    {
-        ArgumentNullException.ThrowIfNull(prefix);
-        foreach (var (name, kind) in scalarOrder) yield return (prefix + name, scalars[name], kind);
-        for (var c = 0; c < children.Count; c++)
-            foreach (var item in children[c].NamedScalars($"{prefix}{c}."))
-                yield return item;
-    }
-
-    /// <summary>Writes a scalar found by its dotted name (as listed by <see cref="NamedScalars"/>).</summary>
-    internal void SetNamedScalar(string dottedName, double value)
-    {
-        if (scalars.ContainsKey(dottedName)) { scalars[dottedName] = value; return; }
-        var dot = dottedName.IndexOf('.');
-        if (dot > 0 && int.TryParse(dottedName.AsSpan(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var c) && c < children.Count)
-        {
-            children[c].SetNamedScalar(dottedName[(dot + 1)..], value);
-            return;
-        }
-        throw new KeyNotFoundException($"The state has no scalar '{dottedName}'.");
-    }
-
-    static string List(IEnumerable<string> names)
-    {
-        var list = names.ToList();
-        return list.Count == 0 ? "none" : string.Join(", ", list);
-    }
-
-    /// <summary>Frees the buffers of this state and its children.</summary>
-    public void Dispose()
-    {
-        if (disposed) return;
-        disposed = true;
-        foreach (var (_, values) in buffers) foreach (var v in values) v.Dispose();
-        foreach (var c in children) c.Dispose();
-    }
 }

@@ -45,7 +45,7 @@ public static class TrainingCheckpoint
             {
                 ["transformation"] = scalars.Transformation,
                 ["step_count"] = scalars.StepCount.ToString(CultureInfo.InvariantCulture),
-                ["scalars"] = JsonSerializer.Serialize(scalars.Scalars.ToDictionary(), JsonContext.Default.DictionaryStringDouble),
+                ["state"] = scalars.State.GetRawText(),
             },
             Epoch = epoch,
             GeneratorStates = generators,
@@ -72,13 +72,16 @@ public static class TrainingCheckpoint
         if (!modelReport.AllKeysMatched) throw new StateDictMismatchException(modelReport, path);
         string Scalar(string key) => checkpoint.OptimizerScalars.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{path}: the checkpoint's optimizer state has no '{key}' entry; it was not written by TrainingCheckpoint.Save.");
-        Dictionary<string, double>? scalars;
-        try { scalars = JsonSerializer.Deserialize(Scalar("scalars"), JsonContext.Default.DictionaryStringDouble); }
+        JsonElement state;
+        try
+        {
+            using var json = JsonDocument.Parse(Scalar("state"));
+            state = json.RootElement.Clone();
+        }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: the optimizer scalars are not a JSON object of numbers: {e.Message}", e);
+            throw new InvalidDataException($"{path}: the optimizer's scalar state is not JSON: {e.Message}", e);
         }
-        if (scalars is null) throw new InvalidDataException($"{path}: the optimizer scalars are null.");
         if (!long.TryParse(Scalar("step_count"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var stepCount) || stepCount < 0)
             throw new InvalidDataException($"{path}: the optimizer's step_count is '{Scalar("step_count")}', not a non-negative integer.");
         var shuffle = train?.ShuffleGenerator;
@@ -90,10 +93,9 @@ public static class TrainingCheckpoint
             throw new InvalidDataException($"{path}: the checkpoint is of epoch {checkpoint.Epoch} but holds {history.Count} epochs of history.");
         try
         {
-            // The tensors first: that load checks every name and shape before copying any, and a state of
-            // another transformation almost always has other tensor names.
-            optimizer.LoadStateTensors(checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
-            optimizer.LoadStateScalars(new OptimizerScalars(Scalar("transformation"), stepCount, scalars));
+            // LoadState checks the structure, the scalars and every tensor's name and shape before it changes anything.
+            optimizer.LoadState(new OptimizerScalars(Scalar("transformation"), stepCount, state),
+                checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
         }
         catch (ArgumentException e)
         {

@@ -153,7 +153,7 @@ public sealed class Trainer
             foreach (var c in listeners) c.OnEpochBegin(new EpochBegin(context, epoch));
             double trainLoss = TrainEpoch(train, epoch, context, listeners);
             Evaluation? evaluation = test is null ? null : Evaluate(test);
-            var metrics = new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, Optimizer.LearningRate, clock.Elapsed.TotalSeconds);
+            var metrics = new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, Optimizer.CurrentLearningRate, clock.Elapsed.TotalSeconds);
             context.History.Add(metrics);
             foreach (var c in listeners) c.OnEpochEnd(new EpochEnd(context, metrics));
         }
