@@ -131,31 +131,17 @@ module Train =
             invalidArg (nameof options) "Train.fit: Device is null; use Device.Auto, Device.Cpu or Device.Cuda n."
         if isNull (box options.Callbacks) then
             invalidArg (nameof options) "Train.fit: Callbacks is null; use [] for none."
-        Functional.Native.EnsureLoaded()
-        let device = options.Device.Resolve()
-        let module' = model :> torch.nn.Module<torch.Tensor, torch.Tensor>
-        Trainer.MoveToDevice(module', device) |> ignore
-        let bound = optimizer.Bind(module' :> torch.nn.Module)
+        // The core's trainer does it all (move, bind, seed, progress, checkpoint, resume): this is its F# face.
+        let trainerOptions =
+            TrainerOptions(Device = options.Device, Seed = Option.toNullable options.Seed, Progress = options.Progress,
+                           StopOnNonFiniteLoss = options.StopOnNonFiniteLoss,
+                           Checkpoint = Option.toObj options.Checkpoint, Resume = Option.toObj options.Resume)
+        let trainer = new Trainer(model, loss, optimizer, trainerOptions)
         try
-            let trainerOptions = TrainerOptions(Seed = Option.toNullable options.Seed, StopOnNonFiniteLoss = options.StopOnNonFiniteLoss)
-            let trainer = Trainer(module', loss, bound, device, trainerOptions)
-            let resume =
-                match options.Resume with
-                | Some path -> TrainingCheckpoint.Restore(path, module', bound, train)
-                | None -> null
-            match options.Seed, train.ShuffleGenerator with
-            | Some seed, shuffle when isNull resume && not (isNull shuffle) -> shuffle.manual_seed(seed) |> ignore
-            | _ -> ()
-            let callbacks =
-                [ if options.Progress then yield TutorialProgress() :> Callback
-                  yield! options.Callbacks
-                  match options.Checkpoint with
-                  | Some path -> yield CheckpointCallback(path, train) :> Callback
-                  | None -> () ]
-            let history = trainer.Fit(train, test, options.Epochs, callbacks, resume)
-            history, bound
+            let history = trainer.Fit(train, test, options.Epochs, options.Callbacks)
+            history, trainer.Optimizer
         with _ ->
-            bound.Dispose()
+            trainer.Dispose()
             reraise ()
 
     /// Trains `model` for `options.Epochs` epochs on `train`, evaluating on `test` after each, with

@@ -92,18 +92,17 @@ let run (args: string[]) =
 
     seed |> Option.iter (fun s -> torch.manual_seed s |> ignore)
     let model = new NeuralNetwork(finalReLU = Options.flag "extra-relu" o)
-    model.``to``(device.ToTorch()) |> ignore
     let transformation =
         match (defaultArg (Options.string "optimizer" o) "sgd").ToLowerInvariant() with
         | "sgd" -> Optimizers.Sgd(lr)
         | "adam" -> Optimizers.Adam(lr)
         | "adamw" -> Optimizers.AdamW(lr)
         | other -> invalidArg "optimizer" $"train: --optimizer expects sgd, adam or adamw, got '{other}'."
-    use optimizer = transformation.Bind(model)
-    let trainer = Trainer(model, Losses.CrossEntropy(), optimizer, device, TrainerOptions(Seed = Option.toNullable seed))
+    // The trainer moves the model to the device, binds the optimizer, seeds the run and prints the tutorial's lines.
+    use trainer = new Trainer(model, Losses.CrossEntropy(), transformation, TrainerOptions(Device = device, Seed = Option.toNullable seed))
     let trainLoader = DataLoader(train, batchSize, shuffle = true, seed = Option.toNullable seed, device = device).Map(ToTensor())
     let testLoader = DataLoader(test, batchSize, device = device).Map(ToTensor())
-    let history = trainer.Fit(trainLoader, testLoader, epochs, [ TutorialProgress() :> Callback ])
+    let history = trainer.Fit(trainLoader, testLoader, epochs)
 
     savePath |> Option.iter (fun full ->
         ModelFile.Save(full, NeuralNetwork.Spec(Options.flag "extra-relu" o), [| 1L; 28L; 28L |], model)

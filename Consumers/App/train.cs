@@ -21,8 +21,8 @@ var model = Layer.Sequential(Layer.Flatten(), Layer.Linear(512), Layer.ReLU(), L
     .Build([1, 28, 28]);
 var loss = Losses.CrossEntropy();
 var before = Trainer.Evaluate(model, loss, testLoader);
-using var optimizer = Optimizers.Sgd(1e-2).Bind(model);
-var history = new Trainer(model, loss, optimizer, options: new TrainerOptions { Seed = 0 }).Fit(trainLoader, testLoader, epochs: 1);
+using var trainer = new Trainer(model, loss, Optimizers.Sgd(1e-2), new TrainerOptions { Seed = 0, Progress = false });
+var history = trainer.Fit(trainLoader, testLoader, epochs: 1);
 var last = history.Last!;
 Console.WriteLine($"loss: {before.AverageLoss:F6} -> {last.TestLoss:F6}, accuracy: {100 * last.TestAccuracy:F1}%");
 if (!(last.TestLoss < before.AverageLoss))

@@ -64,41 +64,71 @@ public sealed class Prediction : IDisposable
 /// <c>no_grad</c>) for evaluation and prediction, restoring the mode it found afterwards.</para>
 /// <para>Memory: every batch runs inside its own dispose scope, so the step's activations, gradients'
 /// temporaries and loss are freed at once and the live tensor count stays flat across steps and epochs.</para>
-/// <para>Reproducibility: with <see cref="TrainerOptions.Seed"/>, <see cref="Fit"/> seeds LibTorch's
-/// generator (dropout and other random layers) at its start; the loader's shuffling has its own seed.
-/// Two CPU runs with the same seeds give the same losses bit for bit.</para>
+/// <para>Reproducibility: <see cref="TrainerOptions.Seed"/> seeds, at the start of <see cref="Fit"/>,
+/// LibTorch's generator (dropout and other random layers) and the training loader's shuffling: the same
+/// seed gives the same run bit for bit on the CPU, from C# and from F# alike.</para>
+/// <para>Devices: the trainer moves the model to <see cref="TrainerOptions.Device"/> first, then binds the
+/// optimizer to the moved parameters, so an optimizer never holds tensors of the wrong device.</para>
 /// </remarks>
 /// <example><code>
 /// var model = new NeuralNetwork();
-/// var trainer = new Trainer(model, Losses.CrossEntropy(), Optimizers.Sgd(1e-3).Bind(model));
-/// var history = trainer.Fit(trainLoader, testLoader, epochs: 10, callbacks: new[] { new TutorialProgress() });
+/// using var trainer = new Trainer(model, Losses.CrossEntropy(), Optimizers.Sgd(1e-3),
+///     new TrainerOptions { Seed = 0, Checkpoint = "run.ckpt" });
+/// var history = trainer.Fit(trainLoader, testLoader, epochs: 10);   // prints the tutorial's lines
 /// </code></example>
-public sealed class Trainer
+public sealed class Trainer : IDisposable
 {
     readonly Loss loss;
+    readonly bool ownsOptimizer;
 
-    /// <summary>Creates a trainer. The model is moved to <paramref name="device"/> (default
-    /// <see cref="Device.Auto"/>); create the optimizer from the model's parameters after that move
-    /// when the device is not the CPU.</summary>
-    public Trainer(nn.Module<Tensor, Tensor> model, Loss loss, Optimizer optimizer, Device? device = null, TrainerOptions? options = null)
+    /// <summary>Creates a trainer: moves <paramref name="model"/> to the options' device, then binds
+    /// <paramref name="optimizer"/> (e.g. <c>Optimizers.Sgd(1e-3)</c>) to its parameters. The trainer owns
+    /// that bound <see cref="Optimizer"/> and frees its state on <see cref="Dispose"/>.</summary>
+    public Trainer(nn.Module<Tensor, Tensor> model, Loss loss, GradientTransformation optimizer, TrainerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(optimizer);
         Native.EnsureLoaded();
-        Device = (device ?? Device.Auto).Resolve();
+        Options = options ?? new TrainerOptions();
+        Device = (Options.Device ?? Device.Auto).Resolve();
+        Model = model;
+        this.loss = loss;
+        MoveToDevice(model, Device);
+        Optimizer = optimizer.Bind(model);
+        ownsOptimizer = true;
+    }
+
+    /// <summary>Creates a trainer around an optimizer already bound to <paramref name="model"/>'s parameters
+    /// (the tutorial's <c>optimizer = torch.optim.SGD(model.parameters(), ...)</c>); it stays the caller's.
+    /// When the model has to move to another device, bind the optimizer after that move, or pass the
+    /// unbound transformation instead.</summary>
+    /// <exception cref="ArgumentException">The model moved, and the optimizer holds its old parameters.</exception>
+    public Trainer(nn.Module<Tensor, Tensor> model, Loss loss, Optimizer optimizer, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Native.EnsureLoaded();
+        Options = options ?? new TrainerOptions();
+        Device = (Options.Device ?? Device.Auto).Resolve();
         Model = model;
         this.loss = loss;
         Optimizer = optimizer;
-        Options = options ?? new TrainerOptions();
         if (MoveToDevice(model, Device))
         {
             var moved = new HashSet<Tensor>(model.parameters(), ReferenceEqualityComparer.Instance);
             if (!optimizer.Parameters.All(p => moved.Contains(p)))
                 throw new ArgumentException(
                     $"The model was moved to {Device}, which gave it new parameter tensors, but the optimizer holds the old ones. " +
-                    "Move the model first (model.to(device)), then create the optimizer from its parameters.", nameof(optimizer));
+                    "Pass the unbound optimizer (e.g. Optimizers.Sgd(1e-3)) so that the trainer binds it after the move.", nameof(optimizer));
         }
+    }
+
+    /// <summary>Frees the state of the optimizer this trainer bound (not of one it was given bound).</summary>
+    public void Dispose()
+    {
+        if (ownsOptimizer) Optimizer.Dispose();
     }
 
     /// <summary>Moves <paramref name="model"/> to <paramref name="device"/> when any of its parameters is elsewhere,
@@ -124,34 +154,44 @@ public sealed class Trainer
     /// <summary>Where the model and batches live.</summary>
     public Device Device { get; }
 
-    /// <summary>Seed and guards.</summary>
+    /// <summary>Device, seed, progress, checkpoints and guards.</summary>
     public TrainerOptions Options { get; }
 
     /// <summary>Trains for epochs <c>1..epochs</c>, evaluating on <paramref name="test"/> after each.</summary>
     /// <param name="train">The training batches; each enumeration is one epoch.</param>
     /// <param name="test">Evaluated after each epoch (the tutorial's test_loop); null to skip.</param>
     /// <param name="epochs">The last epoch to run (1-based, inclusive).</param>
-    /// <param name="callbacks">Receive the loop's events in order.</param>
-    /// <param name="resume">The history of epochs already done, to continue a run: training starts at
-    /// epoch <c>resume.Count + 1</c>. The caller restores weights, optimizer and generator states first
-    /// (a checkpoint does all of it).</param>
+    /// <param name="callbacks">Receive the loop's events in order, after the progress printout and before the checkpoint.</param>
+    /// <param name="resume">The history of epochs already done, for a run restored by hand
+    /// (<see cref="TrainingCheckpoint.Restore"/>): training starts at epoch <c>resume.Count + 1</c>.
+    /// <see cref="TrainerOptions.Resume"/> does the restore and this in one.</param>
     /// <returns>The metrics of each epoch (the resumed ones included).</returns>
     /// <exception cref="NonFiniteLossException">A batch's loss was NaN or infinite (with <see cref="TrainerOptions.StopOnNonFiniteLoss"/>).</exception>
     public History Fit(IDataLoader train, IDataLoader? test = null, int epochs = 10, IEnumerable<Callback>? callbacks = null, History? resume = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "The number of epochs is 0 or more.");
-        var listeners = (callbacks ?? Array.Empty<Callback>()).ToArray();
+        if (resume is null && Options.Resume is { } from) resume = TrainingCheckpoint.Restore(from, Model, Optimizer, train);
+        var listeners = new List<Callback>();
+        if (Options.Progress) listeners.Add(new TutorialProgress());
+        listeners.AddRange(callbacks ?? []);
+        if (Options.Checkpoint is { } to) listeners.Add(new CheckpointCallback(to, train));
         var context = new TrainingContext(Model, Optimizer, Device) { History = new History(resume?.Epochs ?? Array.Empty<EpochMetrics>()) };
         int first = context.History.Count + 1;
-        if (Options.Seed is long seed && resume is null) torch.manual_seed(seed);
+        if (Options.Seed is long seed && resume is null)
+        {
+            // One seed for the whole run: dropout and other random layers draw from LibTorch's generator,
+            // the order of the batches from the loader's.
+            torch.manual_seed(seed);
+            train.ShuffleGenerator?.manual_seed(seed);
+        }
 
         foreach (var c in listeners) c.OnFitBegin(new FitBegin(context, first, epochs, train.BatchCount, train.SampleCount));
         for (int epoch = first; epoch <= epochs && context.StopReason is null; epoch++)
         {
             var clock = Stopwatch.StartNew();
             foreach (var c in listeners) c.OnEpochBegin(new EpochBegin(context, epoch));
-            double trainLoss = TrainEpoch(train, epoch, context, listeners);
+            double trainLoss = TrainEpoch(train, epoch, context, listeners.ToArray());
             Evaluation? evaluation = test is null ? null : Evaluate(test);
             var metrics = new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, Optimizer.CurrentLearningRate, clock.Elapsed.TotalSeconds);
             context.History.Add(metrics);
@@ -275,12 +315,27 @@ public sealed class Trainer
     }
 }
 
-/// <summary>Options of a <see cref="Trainer"/>.</summary>
+/// <summary>Options of a <see cref="Trainer"/>: the same in C# and F# (<c>Train.Options</c> maps onto them).</summary>
 public sealed class TrainerOptions
 {
-    /// <summary>Seeds LibTorch's generator at the start of <see cref="Trainer.Fit"/>
-    /// (dropout and other random layers); null leaves it as it is.</summary>
+    /// <summary>Where the model and the batches go (default <see cref="Device.Auto"/>: CUDA when available).</summary>
+    public Device? Device { get; init; }
+
+    /// <summary>Seeds, at the start of <see cref="Trainer.Fit"/>, LibTorch's generator (dropout and other
+    /// random layers) and the training loader's shuffling; null leaves both as they are. Not applied
+    /// when resuming: the checkpoint's generator states are. The model's initial weights are not
+    /// touched (build the model from a seeded generator for that).</summary>
     public long? Seed { get; init; }
+
+    /// <summary>Print the tutorial's lines (<see cref="TutorialProgress"/>; default true).</summary>
+    public bool Progress { get; init; } = true;
+
+    /// <summary>Save a training checkpoint to this file after every epoch (atomically); null for none.</summary>
+    public string? Checkpoint { get; init; }
+
+    /// <summary>Restore weights, optimizer state, generators and history from this checkpoint at the start
+    /// of <see cref="Trainer.Fit"/> and continue at the epoch after it; null to start afresh.</summary>
+    public string? Resume { get; init; }
 
     /// <summary>Throw <see cref="NonFiniteLossException"/> when a batch's loss is NaN or infinite (default true).</summary>
     public bool StopOnNonFiniteLoss { get; init; } = true;

@@ -86,15 +86,14 @@ Console.WriteLine($"(the loop by hand: {watch.Elapsed.TotalSeconds:F1} s)\n");
 
 // ---- The same training with the Trainer ---------------------------------------------------------
 // Trainer.Fit runs exactly these two loops each epoch (train and eval modes, no_grad, a dispose scope
-// per step), and TutorialProgress prints the same lines. A model with the same initial weights, its own
-// optimizer, and a training loader with the same seed, so that the shuffling repeats the loop above.
+// per step) and prints the same lines. A model with the same initial weights; the trainer binds the
+// optimizer to it, and Seed = 0 restarts the loader's shuffling as the loop above saw it.
 var model2 = NewModel();
-using var optimizer2 = Optimizers.Sgd(learningRate).Bind(model2);
-var trainer = new Trainer(model2, lossFn, optimizer2, device, new TrainerOptions { Seed = 0 });
+using var trainer = new Trainer(model2, lossFn, Optimizers.Sgd(learningRate), new TrainerOptions { Device = device, Seed = 0 });
 var batchLosses = new List<double>();
 watch.Restart();
-var history = trainer.Fit(TrainLoader(), testDataloader, epochs,
-    [new TutorialProgress(), new LambdaCallback { BatchEnd = e => batchLosses.Add(e.Loss) }]);
+var history = trainer.Fit(trainDataloader, testDataloader, epochs,
+    [new LambdaCallback { BatchEnd = e => batchLosses.Add(e.Loss) }]);
 Console.WriteLine($"(Trainer.Fit: {watch.Elapsed.TotalSeconds:F1} s)\n");
 Console.WriteLine(history);
 
