@@ -15,17 +15,19 @@ public class CheckpointTests : FileTestBase
         using var _ = randn([5], generator: g); // advance the generator so its state is not the seed's
         using var m1 = randn(3, 4);
         using var step = tensor(17L);
-        var history = new List<IReadOnlyDictionary<string, double>>
-        {
-            new Dictionary<string, double> { ["loss"] = 0.1 + 0.2, ["accuracy"] = 1.0 / 3.0 },
-            new Dictionary<string, double> { ["loss"] = double.NaN, ["accuracy"] = double.PositiveInfinity, ["lr"] = double.NegativeInfinity, ["zero"] = -0.0 },
-        };
+        var history = new Functional.Training.History(
+        [
+            new(1, 0.1 + 0.2, 1.0 / 3.0, null, 1e-3, 2.5),
+            new(2, double.NaN, double.PositiveInfinity, -0.0, double.NegativeInfinity, double.Epsilon),
+        ]);
+        var scalars = new Functional.Optimizers.OptimizerScalars("chain(scaleByAdam)", 17,
+            System.Text.Json.JsonDocument.Parse("{\"lr\":0.001,\"betas\":[0.9,0.999]}").RootElement.Clone());
         var path = FilePath("ckpt.safetensors");
         var saved = new Checkpoint
         {
             Model = net.state_dict(),
             OptimizerState = new Dictionary<string, Tensor> { ["0.weight.exp_avg"] = m1, ["step"] = step },
-            OptimizerScalars = new Dictionary<string, string> { ["lr"] = "0.001", ["betas"] = "[0.9,0.999]" },
+            Optimizer = scalars,
             Epoch = 7,
             GeneratorStates = new Dictionary<string, Tensor> { ["shuffle"] = g.get_state() },
             History = history,
@@ -42,14 +44,18 @@ public class CheckpointTests : FileTestBase
         foreach (var (k, v) in net.state_dict()) AssertSame(v, loaded.Model[k]);
         AssertSame(m1, loaded.OptimizerState["0.weight.exp_avg"]);
         AssertSame(step, loaded.OptimizerState["step"]);
-        Assert.That(loaded.OptimizerScalars, Is.EqualTo(saved.OptimizerScalars));
+        Assert.That(loaded.Optimizer!.Transformation, Is.EqualTo(scalars.Transformation));
+        Assert.That(loaded.Optimizer.StepCount, Is.EqualTo(scalars.StepCount));
+        Assert.That(loaded.Optimizer.State.GetRawText(), Is.EqualTo(scalars.State.GetRawText()));
         Assert.That(loaded.Metadata, Is.EqualTo(saved.Metadata));
-        Assert.That(loaded.History, Has.Count.EqualTo(2));
+        Assert.That(loaded.History.Count, Is.EqualTo(2));
+        static long[] Bits(Functional.Training.EpochMetrics m) =>
+            [m.Epoch, BitConverter.DoubleToInt64Bits(m.TrainLoss), m.TestLoss is double l ? BitConverter.DoubleToInt64Bits(l) : -1,
+             m.TestAccuracy is double a ? BitConverter.DoubleToInt64Bits(a) : -1, BitConverter.DoubleToInt64Bits(m.LearningRate), BitConverter.DoubleToInt64Bits(m.Seconds)];
         for (int i = 0; i < 2; i++)
         {
-            Assert.That(loaded.History[i].Keys, Is.EquivalentTo(history[i].Keys));
-            foreach (var (k, v) in history[i])
-                Assert.That(BitConverter.DoubleToInt64Bits(loaded.History[i][k]), Is.EqualTo(BitConverter.DoubleToInt64Bits(v)), $"history[{i}][{k}] bit for bit");
+            Assert.That(loaded.History.Epochs[i].TestLoss.HasValue, Is.EqualTo(history.Epochs[i].TestLoss.HasValue), $"history[{i}]: a missing test loss stays missing");
+            Assert.That(Bits(loaded.History.Epochs[i]), Is.EqualTo(Bits(history.Epochs[i])), $"history[{i}] bit for bit");
         }
     }
 
@@ -103,17 +109,28 @@ public class CheckpointTests : FileTestBase
         var path = FilePath("ckpt.safetensors");
         var metadata = new Dictionary<string, string>
         {
-            [Checkpoint.FormatKey] = "checkpoint", ["functional.version"] = "1", ["epoch"] = "3", ["optimizer"] = "{}", ["history"] = "[{\"loss\": true}]",
+            [Checkpoint.FormatKey] = "checkpoint", ["functional.version"] = "2",
+            ["functional.checkpoint"] = "{\"Version\":2,\"Epoch\":3,\"Optimizer\":null,\"History\":[{\"Epoch\":1,\"TrainLoss\":true,\"TestLoss\":null,\"TestAccuracy\":null,\"LearningRate\":0.1,\"Seconds\":1}],\"User\":{}}",
         };
         SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
-        Assert.That(e!.Message, Does.StartWith(path + ":").And.Contain("history entry 0, metric 'loss'"));
+        Assert.That(e!.Message, Does.StartWith(path + ":").And.Contain("History[0].TrainLoss"));
 
-        metadata["history"] = "[]";
-        metadata["epoch"] = "-1";
+        metadata["functional.checkpoint"] = "{\"Version\":2,\"Epoch\":-1,\"Optimizer\":null,\"History\":[],\"User\":{}}";
         SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
         e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
-        Assert.That(e!.Message, Does.Contain("'epoch' is '-1'"));
+        Assert.That(e!.Message, Does.Contain("epoch is -1"));
+
+        metadata["functional.checkpoint"] = "{\"Version\":2,\"Epoch\":1,\"History\":[],\"User\":{}}";
+        SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
+        e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.That(e!.Message, Does.Contain("Optimizer"), "a missing field is an error, not a default");
+
+        // A checkpoint of the first format (string maps, JSON inside JSON) is named as such.
+        metadata = new Dictionary<string, string> { [Checkpoint.FormatKey] = "checkpoint", ["functional.version"] = "1", ["epoch"] = "3" };
+        SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
+        e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.That(e!.Message, Does.StartWith(path + ":").And.Contain("format version '1' is not supported"));
     }
 
     [Test]

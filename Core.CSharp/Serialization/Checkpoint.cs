@@ -15,13 +15,14 @@ namespace Functional.Serialization;
 /// <remarks>
 /// <para>A checkpoint is one safetensors file, written atomically by <see cref="Save"/> (see <see cref="AtomicFile"/>):
 /// a process killed while saving leaves the previous checkpoint intact, so the latest file always loads. Tensors are
-/// stored as <c>model.&lt;key&gt;</c>, <c>optimizer.&lt;key&gt;</c> and <c>generator.&lt;name&gt;</c>; the epoch,
-/// the optimizer's scalars (a JSON object), the history (a JSON array of per-epoch metric objects) and the user's
-/// metadata (<c>user.&lt;key&gt;</c>) go in the header's metadata. The file is readable by any safetensors tool.</para>
+/// stored as <c>model.&lt;key&gt;</c>, <c>optimizer.&lt;key&gt;</c> and <c>generator.&lt;name&gt;</c>. Everything
+/// else (the format version, the epoch, the optimizer's typed scalars, the history, the user's metadata) is one
+/// typed, versioned JSON record in the header's metadata under <c>functional.checkpoint</c>: one codec for all
+/// of it, with no JSON inside JSON. The file is readable by any safetensors tool.</para>
 /// <para>Exact resume: restore the model (<see cref="RestoreModel"/>), the optimizer from <see cref="OptimizerState"/>
-/// and <see cref="OptimizerScalars"/>, every generator with <c>generator.set_state(GeneratorStates[name])</c>, and
-/// continue from <see cref="Epoch"/>. Doubles in the history are stored in round-trip form (NaN and infinities as
-/// the strings <c>"NaN"</c>, <c>"Infinity"</c>, <c>"-Infinity"</c>), so they come back bit for bit.</para>
+/// and <see cref="Optimizer"/>, every generator with <c>generator.set_state(GeneratorStates[name])</c>, and
+/// continue from <see cref="Epoch"/>. Doubles are stored in round-trip form (NaN and infinities as the strings
+/// <c>"NaN"</c>, <c>"Infinity"</c>, <c>"-Infinity"</c>), so they come back bit for bit.</para>
 /// <para>Ownership: a checkpoint you build refers to your tensors (the model's own parameters, typically) and
 /// <see cref="Dispose"/> leaves them alone; a checkpoint returned by <see cref="Load"/> owns fresh tensors, which
 /// <see cref="Dispose"/> frees.</para>
@@ -37,22 +38,24 @@ public sealed class Checkpoint : IDisposable
     /// <summary>The metadata key that marks a file as a checkpoint; its value is <c>checkpoint</c>.</summary>
     public const string FormatKey = "functional.format";
 
-    /// <summary>The checkpoint layout version this code writes and reads.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>The checkpoint layout version this code writes and reads (2: one typed record; 1 had
+    /// string maps and JSON inside JSON).</summary>
+    public const int FormatVersion = 2;
 
     const string VersionKey = "functional.version";
-    const string EpochKey = "epoch";
-    const string OptimizerKey = "optimizer";
-    const string HistoryKey = "history";
+    const string RecordKey = "functional.checkpoint";
     const string ModelPrefix = "model.";
     const string OptimizerPrefix = "optimizer.";
     const string GeneratorPrefix = "generator.";
-    const string UserPrefix = "user.";
 
     bool owned;
 
     static readonly IReadOnlyDictionary<string, Tensor> NoTensors = new Dictionary<string, Tensor>();
     static readonly IReadOnlyDictionary<string, string> NoStrings = new Dictionary<string, string>();
+
+    /// <summary>Everything of a checkpoint but its tensors: the one record that its metadata holds.</summary>
+    internal sealed record CheckpointRecord(int Version, long Epoch, Optimizers.OptimizerScalars? Optimizer,
+        List<Training.EpochMetrics> History, Dictionary<string, string> User);
 
     /// <summary>The model's state dict (for example <c>model.state_dict()</c>).</summary>
     public IReadOnlyDictionary<string, Tensor> Model { get; init; } = NoTensors;
@@ -60,9 +63,9 @@ public sealed class Checkpoint : IDisposable
     /// <summary>The optimizer's tensors by name (moments, momentum buffers, ...), in whatever naming the optimizer uses.</summary>
     public IReadOnlyDictionary<string, Tensor> OptimizerState { get; init; } = NoTensors;
 
-    /// <summary>The optimizer's non-tensor state (step counts, learning rates, hyperparameters) as strings; use
-    /// round-trip formatting (<c>"R"</c>, or JSON) for numbers so that they resume exactly.</summary>
-    public IReadOnlyDictionary<string, string> OptimizerScalars { get; init; } = NoStrings;
+    /// <summary>The optimizer's non-tensor state (its structure, step count and typed scalars:
+    /// <see cref="Optimizers.Optimizer.StateScalars"/>); null when no optimizer was saved.</summary>
+    public Optimizers.OptimizerScalars? Optimizer { get; init; }
 
     /// <summary>The number of epochs completed; training resumes with the next one.</summary>
     public long Epoch { get; init; }
@@ -71,8 +74,8 @@ public sealed class Checkpoint : IDisposable
     /// restore with <c>set_state</c>. They stay on the CPU, where LibTorch expects them.</summary>
     public IReadOnlyDictionary<string, Tensor> GeneratorStates { get; init; } = NoTensors;
 
-    /// <summary>One dictionary of metrics per completed epoch (loss, accuracy, ...).</summary>
-    public IReadOnlyList<IReadOnlyDictionary<string, double>> History { get; init; } = [];
+    /// <summary>The metrics of every completed epoch.</summary>
+    public Training.History History { get; init; } = new();
 
     /// <summary>Free-form string metadata (run name, configuration JSON, ...).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = NoStrings;
@@ -100,46 +103,16 @@ public sealed class Checkpoint : IDisposable
         Add(OptimizerPrefix, OptimizerState, nameof(OptimizerState));
         Add(GeneratorPrefix, GeneratorStates, nameof(GeneratorStates));
 
+        foreach (var (k, v) in Metadata)
+            if (v is null) throw new ArgumentException($"The metadata value of '{k}' is null.", nameof(Metadata));
+        var record = new CheckpointRecord(FormatVersion, Epoch, Optimizer, History.Epochs.ToList(), new Dictionary<string, string>(Metadata, StringComparer.Ordinal));
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [FormatKey] = "checkpoint",
             [VersionKey] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-            [EpochKey] = Epoch.ToString(CultureInfo.InvariantCulture),
-            [OptimizerKey] = WriteJson(json =>
-            {
-                json.WriteStartObject();
-                foreach (var (k, v) in OptimizerScalars.OrderBy(p => p.Key, StringComparer.Ordinal))
-                    json.WriteString(k, v ?? throw new ArgumentException($"The optimizer scalar '{k}' is null.", nameof(OptimizerScalars)));
-                json.WriteEndObject();
-            }),
-            [HistoryKey] = WriteJson(json =>
-            {
-                json.WriteStartArray();
-                foreach (var epoch in History)
-                {
-                    json.WriteStartObject();
-                    foreach (var (k, v) in epoch)
-                    {
-                        json.WritePropertyName(k);
-                        if (double.IsFinite(v)) json.WriteNumberValue(v);
-                        else json.WriteStringValue(double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-                    }
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
-            }),
+            [RecordKey] = JsonSerializer.Serialize(record, JsonContext.Default.CheckpointRecord),
         };
-        foreach (var (k, v) in Metadata)
-            metadata[UserPrefix + k] = v ?? throw new ArgumentException($"The metadata value of '{k}' is null.", nameof(Metadata));
         SafeTensors.Save(path, tensors, metadata);
-    }
-
-    static string WriteJson(Action<Utf8JsonWriter> write)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            write(json);
-        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>Loads a checkpoint saved by <see cref="Save"/>.</summary>
@@ -159,11 +132,21 @@ public sealed class Checkpoint : IDisposable
             if (!meta.TryGetValue(FormatKey, out var format) || format != "checkpoint")
                 throw new InvalidDataException($"{path}: the metadata '{FormatKey}' is '{format ?? "(absent)"}', not 'checkpoint'; load plain weights with LoadSafeTensors or model files with ModelFile.");
             if (Need(VersionKey) != FormatVersion.ToString(CultureInfo.InvariantCulture))
-                throw new InvalidDataException($"{path}: checkpoint version '{meta[VersionKey]}' is not supported; this code reads version {FormatVersion}.");
-            if (!long.TryParse(Need(EpochKey), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch))
-                throw new InvalidDataException($"{path}: the metadata '{EpochKey}' is '{meta[EpochKey]}', not a non-negative integer.");
-            var scalars = ParseScalars(Need(OptimizerKey), path);
-            var history = ParseHistory(Need(HistoryKey), path);
+                throw new InvalidDataException($"{path}: checkpoint format version '{meta[VersionKey]}' is not supported; this code reads version {FormatVersion}. Resume it with the Functional version that wrote it, or start the run again.");
+            CheckpointRecord record;
+            try
+            {
+                record = JsonSerializer.Deserialize(Need(RecordKey), JsonContext.Default.CheckpointRecord)
+                    ?? throw new JsonException("the record is null");
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{path}: the metadata '{RecordKey}' is not a checkpoint record (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+            }
+            if (record.Version != FormatVersion)
+                throw new InvalidDataException($"{path}: the checkpoint record says version {record.Version}, the header {FormatVersion}; the file is inconsistent.");
+            if (record.Epoch < 0)
+                throw new InvalidDataException($"{path}: the checkpoint's epoch is {record.Epoch}, not a non-negative integer.");
 
             foreach (var name in content.Tensors.Keys)
             {
@@ -181,13 +164,11 @@ public sealed class Checkpoint : IDisposable
                 else if (name.StartsWith(ModelPrefix, StringComparison.Ordinal)) model.Add(name[ModelPrefix.Length..], Move(tensor, target));
                 else optimizer.Add(name[OptimizerPrefix.Length..], Move(tensor, target));
             }
-            var user = meta.Where(p => p.Key.StartsWith(UserPrefix, StringComparison.Ordinal))
-                           .ToDictionary(p => p.Key[UserPrefix.Length..], p => p.Value, StringComparer.Ordinal);
             content.Tensors.Clear();
             return new Checkpoint
             {
-                Model = model, OptimizerState = optimizer, GeneratorStates = generators, OptimizerScalars = scalars,
-                Epoch = epoch, History = history, Metadata = user, Source = path, owned = true,
+                Model = model, OptimizerState = optimizer, GeneratorStates = generators, Optimizer = record.Optimizer,
+                Epoch = record.Epoch, History = new Training.History(record.History), Metadata = record.User, Source = path, owned = true,
             };
         }
         finally
@@ -202,69 +183,6 @@ public sealed class Checkpoint : IDisposable
         var moved = tensor.to(target);
         tensor.Dispose();
         return moved;
-    }
-
-    static Dictionary<string, string> ParseScalars(string text, string path)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var doc = ParseJson(text, path, OptimizerKey);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object)
-            throw new InvalidDataException($"{path}: the metadata '{OptimizerKey}' is JSON {doc.RootElement.ValueKind}, not an object of strings.");
-        foreach (var p in doc.RootElement.EnumerateObject())
-        {
-            if (p.Value.ValueKind != JsonValueKind.String)
-                throw new InvalidDataException($"{path}: the optimizer scalar '{p.Name}' is JSON {p.Value.ValueKind}, not a string.");
-            if (!result.TryAdd(p.Name, p.Value.GetString()!))
-                throw new InvalidDataException($"{path}: the optimizer scalar '{p.Name}' appears twice.");
-        }
-        return result;
-    }
-
-    static List<IReadOnlyDictionary<string, double>> ParseHistory(string text, string path)
-    {
-        var result = new List<IReadOnlyDictionary<string, double>>();
-        using var doc = ParseJson(text, path, HistoryKey);
-        if (doc.RootElement.ValueKind != JsonValueKind.Array)
-            throw new InvalidDataException($"{path}: the metadata '{HistoryKey}' is JSON {doc.RootElement.ValueKind}, not an array of per-epoch objects.");
-        int index = 0;
-        foreach (var epoch in doc.RootElement.EnumerateArray())
-        {
-            if (epoch.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{path}: history entry {index} is JSON {epoch.ValueKind}, not an object of metrics.");
-            var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
-            foreach (var p in epoch.EnumerateObject())
-            {
-                double value = p.Value.ValueKind switch
-                {
-                    JsonValueKind.Number when p.Value.TryGetDouble(out var d) => d,
-                    JsonValueKind.String => p.Value.GetString() switch
-                    {
-                        "NaN" => double.NaN,
-                        "Infinity" => double.PositiveInfinity,
-                        "-Infinity" => double.NegativeInfinity,
-                        var s => throw new InvalidDataException($"{path}: history entry {index}, metric '{p.Name}' is the string '{s}', not a number."),
-                    },
-                    _ => throw new InvalidDataException($"{path}: history entry {index}, metric '{p.Name}' is JSON {p.Value.ValueKind}, not a number."),
-                };
-                if (!metrics.TryAdd(p.Name, value))
-                    throw new InvalidDataException($"{path}: history entry {index} names the metric '{p.Name}' twice.");
-            }
-            result.Add(metrics);
-            index++;
-        }
-        return result;
-    }
-
-    static JsonDocument ParseJson(string text, string path, string key)
-    {
-        try
-        {
-            return JsonDocument.Parse(text);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: the metadata '{key}' is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
-        }
     }
 
     /// <summary>Copies <see cref="Model"/> into a model with the strict checks of <see cref="StateDict.LoadStateDict"/>;

@@ -36,20 +36,14 @@ public static class TrainingCheckpoint
         using var scope = NewDisposeScope();
         var generators = new Dictionary<string, Tensor> { [TorchGenerator] = torch.get_rng_state() };
         if (train?.ShuffleGenerator is { } shuffle) generators[ShuffleGenerator] = shuffle.get_state();
-        var scalars = optimizer.StateScalars();
         var checkpoint = new Checkpoint
         {
             Model = model.state_dict(),
             OptimizerState = optimizer.StateTensors().ToDictionary(t => t.Name, t => t.Value),
-            OptimizerScalars = new Dictionary<string, string>
-            {
-                ["transformation"] = scalars.Transformation,
-                ["step_count"] = scalars.StepCount.ToString(CultureInfo.InvariantCulture),
-                ["state"] = scalars.State.GetRawText(),
-            },
+            Optimizer = optimizer.StateScalars(),
             Epoch = epoch,
             GeneratorStates = generators,
-            History = history.Epochs.Select(ToDictionary).ToList(),
+            History = history,
         };
         checkpoint.Save(path);
     }
@@ -70,59 +64,29 @@ public static class TrainingCheckpoint
         // the optimizer and the generators as they were.
         var modelReport = StateDict.Compare(model, checkpoint.Model);
         if (!modelReport.AllKeysMatched) throw new StateDictMismatchException(modelReport, path);
-        string Scalar(string key) => checkpoint.OptimizerScalars.TryGetValue(key, out var v) ? v
-            : throw new InvalidDataException($"{path}: the checkpoint's optimizer state has no '{key}' entry; it was not written by TrainingCheckpoint.Save.");
-        JsonElement state;
-        try
-        {
-            using var json = JsonDocument.Parse(Scalar("state"));
-            state = json.RootElement.Clone();
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: the optimizer's scalar state is not JSON: {e.Message}", e);
-        }
-        if (!long.TryParse(Scalar("step_count"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var stepCount) || stepCount < 0)
-            throw new InvalidDataException($"{path}: the optimizer's step_count is '{Scalar("step_count")}', not a non-negative integer.");
+        var scalars = checkpoint.Optimizer
+            ?? throw new InvalidDataException($"{path}: the checkpoint holds no optimizer state; it was not written by TrainingCheckpoint.Save.");
         var shuffle = train?.ShuffleGenerator;
         Tensor? shuffleState = null;
         if (shuffle is not null && !checkpoint.GeneratorStates.TryGetValue(ShuffleGenerator, out shuffleState))
             throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader).");
-        var history = new History(checkpoint.History.Select((d, i) => FromDictionary(path, i, d)));
+        var history = checkpoint.History;
         if (history.Count != checkpoint.Epoch)
             throw new InvalidDataException($"{path}: the checkpoint is of epoch {checkpoint.Epoch} but holds {history.Count} epochs of history.");
         try
         {
             // LoadState checks the structure, the scalars and every tensor's name and shape before it changes anything.
-            optimizer.LoadState(new OptimizerScalars(Scalar("transformation"), stepCount, state),
-                checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
+            optimizer.LoadState(scalars, checkpoint.OptimizerState.Select(kv => (kv.Key, kv.Value)));
         }
         catch (ArgumentException e)
         {
             throw new InvalidDataException(
-                $"{path}: the checkpoint's optimizer state does not fit this optimizer (saved: {Scalar("transformation")}; given: {optimizer.Transformation.Name}). {e.Message}", e);
+                $"{path}: the checkpoint's optimizer state does not fit this optimizer (saved: {scalars.Transformation}; given: {optimizer.Transformation.Name}). {e.Message}", e);
         }
         checkpoint.RestoreModel(model, strict: true);
         if (checkpoint.GeneratorStates.TryGetValue(TorchGenerator, out var torchState)) torch.set_rng_state(torchState);
         if (shuffle is not null) shuffle.set_state(shuffleState!);
         return history;
-    }
-
-    static IReadOnlyDictionary<string, double> ToDictionary(EpochMetrics m) => new Dictionary<string, double>
-    {
-        ["epoch"] = m.Epoch,
-        ["train_loss"] = m.TrainLoss,
-        ["test_loss"] = m.TestLoss ?? double.NaN,
-        ["test_accuracy"] = m.TestAccuracy ?? double.NaN,
-        ["learning_rate"] = m.LearningRate,
-        ["seconds"] = m.Seconds,
-    };
-
-    static EpochMetrics FromDictionary(string path, int index, IReadOnlyDictionary<string, double> d)
-    {
-        double Get(string key) => d.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"{path}: history entry {index} has no '{key}'.");
-        double? Optional(string key) => double.IsNaN(Get(key)) ? null : Get(key);
-        return new EpochMetrics((int)Get("epoch"), Get("train_loss"), Optional("test_loss"), Optional("test_accuracy"), Get("learning_rate"), Get("seconds"));
     }
 }
 
