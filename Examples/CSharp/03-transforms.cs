@@ -64,7 +64,7 @@ using (var normalized = toInput.Apply(before.Features))
     Console.WriteLine($"\n{toInput}: values {Range(normalized)}");
 
 // In a loader, the pipeline runs once per batch (one call on [64, 1, 28, 28]), not once per image.
-var loader = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0).Map(toInput, new OneHot(10));
+var loader = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0).Map(toInput).MapLabels(new OneHot(10));
 using (var batch = loader.Peek())
     Console.WriteLine($"a batch after Map: features {Shape(batch.Features)} {TensorFormat.DTypeName(batch.Features.dtype)} in {Range(batch.Features)}, labels {Shape(batch.Labels)}");
 
