@@ -24,7 +24,7 @@ public sealed class Batch : IDisposable
         var rows = features.dim() == 0 || labels.dim() == 0 ? -1 : features.size(0);
         if (rows < 0 || rows != labels.size(0))
             throw new ArgumentException(
-                $"A batch has as many labels as feature rows: got features [{string.Join(", ", features.shape)}] and labels [{string.Join(", ", labels.shape)}].", nameof(labels));
+                $"A batch has as many labels as feature rows: got features {Shapes.Text(features.shape)} and labels {Shapes.Text(labels.shape)}.", nameof(labels));
         Features = features;
         Labels = labels;
         count = (int)rows;
@@ -75,5 +75,5 @@ public sealed class Batch : IDisposable
 
     /// <inheritdoc />
     public override string ToString() =>
-        disposed ? "Batch(disposed)" : $"Batch(features: {Features.dtype} [{string.Join(", ", Features.shape)}], labels: {Labels.dtype} [{string.Join(", ", Labels.shape)}])";
+        disposed ? "Batch(disposed)" : $"Batch(features: {Features.dtype} {Shapes.Text(Features.shape)}, labels: {Labels.dtype} {Shapes.Text(Labels.shape)})";
 }

@@ -20,7 +20,7 @@ internal static class Collate
             if (t.dtype != first.dtype || !t.shape.SequenceEqual(first.shape))
                 throw new ArgumentException(
                     (maker is null ? "Samples in a batch" : $"The results of {maker} on the samples of a batch") +
-                    $" must have the same shape and dtype to be stacked: sample 0 gives {first.dtype} [{string.Join(", ", first.shape)}], sample {i} gives {t.dtype} [{string.Join(", ", t.shape)}]. " +
+                    $" must have the same shape and dtype to be stacked: sample 0 gives {first.dtype} {Shapes.Text(first.shape)}, sample {i} gives {t.dtype} {Shapes.Text(t.shape)}. " +
                     (maker is null
                         ? "Give the dataset a transform that makes every sample the same size, or use batch size 1."
                         : "Make the transform give every sample the same shape, or use batch size 1."), nameof(tensors));

@@ -226,7 +226,7 @@ public sealed class DataLoader : IDataLoader
     /// <summary>Moves a tensor to a device, disposing the source when a copy was made.</summary>
     static Tensor ToDevice(Tensor t, torch.Device device)
     {
-        if (t.device_type == device.type && (device.type == DeviceType.CPU || t.device_index == device.index)) return t;
+        if (Device.IsOn(t, device)) return t;
         var moved = t.to(device);
         if (!ReferenceEquals(moved, t)) t.Dispose();
         return moved;

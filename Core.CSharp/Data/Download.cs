@@ -1,3 +1,4 @@
+using Functional.Serialization;
 using System.Security.Cryptography;
 
 namespace Functional.Data;
@@ -35,49 +36,38 @@ public static class Download
         ArgumentNullException.ThrowIfNull(path);
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var partial = full + ".part";
         using var client = new HttpClient { Timeout = timeout ?? TimeSpan.FromMinutes(10) };
-        try
+        using var response = client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
+        response.EnsureSuccessStatusCode();
+        var total = response.Content.Headers.ContentLength;
+        using var input = response.Content.ReadAsStream();
+        // An atomic write: a download that fails or does not match its checksum leaves no file behind.
+        AtomicFile.Write(full, output =>
         {
-            using (var response = client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult())
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.MD5);
+            var buffer = new byte[1 << 16];
+            long done = 0;
+            var lastShown = -1L;
+            int read;
+            while ((read = input.Read(buffer)) > 0)
             {
-                response.EnsureSuccessStatusCode();
-                var total = response.Content.Headers.ContentLength;
-                using var input = response.Content.ReadAsStream();
-                using var output = File.Create(partial);
-                var buffer = new byte[1 << 16];
-                long done = 0;
-                var lastShown = -1L;
-                int read;
-                while ((read = input.Read(buffer)) > 0)
+                output.Write(buffer, 0, read);
+                hash.AppendData(buffer, 0, read);
+                done += read;
+                var step = total is > 0 ? done * 20 / total.Value : done >> 22;
+                if (progress is not null && step != lastShown)
                 {
-                    output.Write(buffer, 0, read);
-                    done += read;
-                    var step = total is > 0 ? done * 20 / total.Value : done >> 22;
-                    if (progress is not null && step != lastShown)
-                    {
-                        lastShown = step;
-                        progress.Write(total is > 0
-                            ? $"\r  {Path.GetFileName(full)}: {done / 1e6:F1} / {total.Value / 1e6:F1} MB ({100 * done / total.Value}%)"
-                            : $"\r  {Path.GetFileName(full)}: {done / 1e6:F1} MB");
-                    }
+                    lastShown = step;
+                    progress.Write(total is > 0
+                        ? $"\r  {Path.GetFileName(full)}: {done / 1e6:F1} / {total.Value / 1e6:F1} MB ({100 * done / total.Value}%)"
+                        : $"\r  {Path.GetFileName(full)}: {done / 1e6:F1} MB");
                 }
-                progress?.WriteLine();
             }
-            if (md5 is not null)
-            {
-                // Checked here rather than with VerifyMd5: the file to name is the URL and the target,
-                // not the temporary ".part" file, which is deleted below.
-                var actual = Md5(partial);
-                if (!string.Equals(actual, md5, StringComparison.OrdinalIgnoreCase))
-                    throw new InvalidDataException(
-                        $"{url}: MD5 checksum {actual} of the downloaded file does not match the expected {md5.ToLowerInvariant()}; it is damaged or not the official file, so it was deleted instead of being saved as {full}. Try another mirror, or get the files another way.");
-            }
-            File.Move(partial, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(partial)) File.Delete(partial);
-        }
+            progress?.WriteLine();
+            var actual = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+            if (md5 is not null && !string.Equals(actual, md5, StringComparison.OrdinalIgnoreCase))
+                throw new InvalidDataException(
+                    $"{url}: MD5 checksum {actual} of the downloaded file does not match the expected {md5.ToLowerInvariant()}; it is damaged or not the official file, so it was deleted instead of being saved as {full}. Try another mirror, or get the files another way.");
+        });
     }
 }

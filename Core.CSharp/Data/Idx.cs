@@ -1,3 +1,4 @@
+using Functional.Serialization;
 using System.Buffers.Binary;
 using System.IO.Compression;
 
@@ -18,12 +19,12 @@ public sealed class IdxArray
         long count = 1;
         foreach (var d in dimensions)
         {
-            if (d < 0) throw new ArgumentException($"IDX dimensions are 0 or more, got [{string.Join(", ", dimensions)}].", nameof(dimensions));
+            if (d < 0) throw new ArgumentException($"IDX dimensions are 0 or more, got {Shapes.Text(dimensions)}.", nameof(dimensions));
             count *= d;
         }
         if (count != data.LongLength)
             throw new ArgumentException(
-                $"Dimensions [{string.Join(", ", dimensions)}] need {count} values, but {data.LongLength} were given.", nameof(data));
+                $"Dimensions {Shapes.Text(dimensions)} need {count} values, but {data.LongLength} were given.", nameof(data));
         Dimensions = (int[])dimensions.Clone();
         Data = data;
     }
@@ -93,8 +94,8 @@ public static class Idx
         long expected = headerLength + count;
         if (data.LongLength != expected)
             throw new InvalidDataException(data.LongLength < expected
-                ? $"{name}: the data ends at byte offset {data.LongLength} {where}but dimensions [{string.Join(", ", dims)}] need {expected} bytes; the file is truncated."
-                : $"{name}: {data.LongLength - expected} unexpected bytes after byte offset {expected} {where}(dimensions [{string.Join(", ", dims)}] need exactly {expected} bytes).");
+                ? $"{name}: the data ends at byte offset {data.LongLength} {where}but dimensions {Shapes.Text(dims)} need {expected} bytes; the file is truncated."
+                : $"{name}: {data.LongLength - expected} unexpected bytes after byte offset {expected} {where}(dimensions {Shapes.Text(dims)} need exactly {expected} bytes).");
         var values = data.AsSpan(headerLength).ToArray();
         return new IdxArray(dims, values);
     }
@@ -156,9 +157,7 @@ public static class Idx
         var bytes = Encode(array, gzip ?? path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase));
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temporary = full + ".tmp-" + Environment.ProcessId;
-        File.WriteAllBytes(temporary, bytes);
-        File.Move(temporary, full, overwrite: true);
+        AtomicFile.Write(full, stream => stream.Write(bytes));
     }
 }
 

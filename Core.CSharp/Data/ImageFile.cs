@@ -163,7 +163,7 @@ public static class ImageFile
         using var scope = NewDisposeScope();
         var chw = image.dim() == 2 ? image.unsqueeze(0) : image.alias();
         if (chw.dim() != 3)
-            throw new ArgumentException($"FromTensor takes [C, H, W] or [H, W], got [{string.Join(", ", image.shape)}].", nameof(image));
+            throw new ArgumentException($"FromTensor takes [C, H, W] or [H, W], got {Shapes.Text(image.shape)}.", nameof(image));
         var cpu = chw.cpu().contiguous();
         return new DecodedImage(cpu.data<byte>().ToArray(), (int)chw.shape[0], (int)chw.shape[1], (int)chw.shape[2]);
     }

@@ -182,8 +182,8 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
                 var a = entries[batch.Indices[0]];
                 var b = entries[batch.Indices[i]];
                 throw new InvalidDataException(
-                    $"{AnnotationsFile}: images in a batch must have the same size to be stacked: {a.File} (line {a.Line}) gives [{string.Join(", ", features[0].shape)}], " +
-                    $"{b.File} (line {b.Line}) gives [{string.Join(", ", features[i].shape)}]{(Transform is null ? "" : $" after {Transform}")}. " +
+                    $"{AnnotationsFile}: images in a batch must have the same size to be stacked: {a.File} (line {a.Line}) gives {Shapes.Text(features[0].shape)}, " +
+                    $"{b.File} (line {b.Line}) gives {Shapes.Text(features[i].shape)}{(Transform is null ? "" : $" after {Transform}")}. " +
                     "Give the dataset a transform that makes every image the same size (such as a crop), resize the images, or use a loader with batch size 1.");
             }
         var stackedFeatures = Collate.Stack(features, Transform);

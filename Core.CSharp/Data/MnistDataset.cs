@@ -185,9 +185,9 @@ public abstract class MnistDataset : TensorDataset
         var images = Idx.Read(imagesPath);
         var labels = Idx.Read(labelsPath);
         if (images.Dimensions.Length != 3)
-            throw new InvalidDataException($"{imagesPath}: an images file has 3 dimensions (count, rows, columns), found [{string.Join(", ", images.Dimensions)}] in the header at byte offset 4.");
+            throw new InvalidDataException($"{imagesPath}: an images file has 3 dimensions (count, rows, columns), found {Shapes.Text(images.Dimensions)} in the header at byte offset 4.");
         if (labels.Dimensions.Length != 1)
-            throw new InvalidDataException($"{labelsPath}: a labels file has 1 dimension (count), found [{string.Join(", ", labels.Dimensions)}] in the header at byte offset 4.");
+            throw new InvalidDataException($"{labelsPath}: a labels file has 1 dimension (count), found {Shapes.Text(labels.Dimensions)} in the header at byte offset 4.");
         if (images.Dimensions[0] != labels.Dimensions[0])
             throw new InvalidDataException($"{imagesPath} holds {images.Dimensions[0]} images but {labelsPath} holds {labels.Dimensions[0]} labels; they must be the same split.");
         var classes = info.Classes.Count;

@@ -28,7 +28,7 @@ public sealed class Sample : IDisposable
         get
         {
             if (Label.dim() != 0 || Label.is_floating_point())
-                throw new InvalidOperationException($"The label is not a class index: it has shape [{string.Join(", ", Label.shape)}] and dtype {Label.dtype}.");
+                throw new InvalidOperationException($"The label is not a class index: it has shape {Shapes.Text(Label.shape)} and dtype {Label.dtype}.");
             using var index = Label.to_type(ScalarType.Int64);
             return (int)index.item<long>();
         }
@@ -50,5 +50,5 @@ public sealed class Sample : IDisposable
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"Sample(features: {Features.dtype} [{string.Join(", ", Features.shape)}], label: {(Label.dim() == 0 ? Label.ToString(TorchSharp.TensorStringStyle.Numpy) : $"{Label.dtype} [{string.Join(", ", Label.shape)}]")})";
+        $"Sample(features: {Features.dtype} {Shapes.Text(Features.shape)}, label: {(Label.dim() == 0 ? Label.ToString(TorchSharp.TensorStringStyle.Numpy) : $"{Label.dtype} {Shapes.Text(Label.shape)}")})";
 }

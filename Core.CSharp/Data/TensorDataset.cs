@@ -34,7 +34,7 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
         Native.EnsureLoaded();
         if (features.dim() == 0 || labels.dim() == 0 || features.shape[0] != labels.shape[0])
             throw new ArgumentException(
-                $"Features and labels need the same number of samples (first dimension): got features [{string.Join(", ", features.shape)}] and labels [{string.Join(", ", labels.shape)}].",
+                $"Features and labels need the same number of samples (first dimension): got features {Shapes.Text(features.shape)} and labels {Shapes.Text(labels.shape)}.",
                 nameof(labels));
         if (features.shape[0] > int.MaxValue)
             throw new ArgumentException($"A dataset holds at most {int.MaxValue} samples, got {features.shape[0]}.", nameof(features));
@@ -155,7 +155,7 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
     public override string ToString()
     {
         var lines = new List<string> { $"Dataset {GetType().Name}", $"    Number of datapoints: {Count}",
-            $"    Features: {features.dtype} [{string.Join(", ", features.shape)}], labels: {labels.dtype} [{string.Join(", ", labels.shape)}]" };
+            $"    Features: {features.dtype} {Shapes.Text(features.shape)}, labels: {labels.dtype} {Shapes.Text(labels.shape)}" };
         var t = TransformsText();
         if (t.Length > 0) lines.Add("    " + t);
         return string.Join("\n", lines);

@@ -50,11 +50,8 @@ public abstract partial record LayerSpec
     /// <exception cref="System.Text.Json.JsonException">The text is not JSON, names an unknown layer type, or a field is missing or of the wrong kind; the message says which and where.</exception>
     public static LayerSpec FromJson(string json) => LayerJson.Read(json);
 
-    /// <summary>Shape text as PyTorch prints a size, e.g. <c>[1, 28, 28]</c>.</summary>
-    internal static string ShapeText(IReadOnlyList<long> shape) => "[" + string.Join(", ", shape) + "]";
-
     internal static ArgumentException ShapeError(string layer, IReadOnlyList<long> inputShape, string expected) =>
-        new($"{layer} cannot take an input of per-sample shape {ShapeText(inputShape)}: {expected}", "inputShape");
+        new($"{layer} cannot take an input of per-sample shape {Shapes.Text(inputShape)}: {expected}", "inputShape");
 
     /// <summary>Resets a weight and bias the way PyTorch initialises Linear and Conv layers
     /// (uniform in ±1/sqrt(fan in)), drawing from <paramref name="generator"/>.</summary>

@@ -152,7 +152,7 @@ public static class ModelFormat
 public sealed record NamedParameter(string Name, M.Parameter Value)
 {
     /// <summary>The size as PyTorch prints it, e.g. <c>[512, 784]</c>.</summary>
-    public string Size => LayerSpec.ShapeText(Value.shape);
+    public string Size => Shapes.Text(Value.shape);
 
     /// <summary>The number of elements.</summary>
     public long Count => Value.numel();

@@ -83,7 +83,7 @@ public sealed class ModelSummary
             catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or InvalidOperationException or ArgumentException)
             {
                 throw new ArgumentException(
-                    $"The model's forward pass failed for a batch of per-sample shape {LayerSpec.ShapeText(inputShape)}: {e.Message}", nameof(inputShape), e);
+                    $"The model's forward pass failed for a batch of per-sample shape {Shapes.Text(inputShape)}: {e.Message}", nameof(inputShape), e);
             }
         }
         finally
@@ -114,7 +114,7 @@ public sealed class ModelSummary
     {
         static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
         var layerTexts = Rows.Select(r => $"{r.Name} ({r.Type})").ToList();
-        var shapeTexts = Rows.Select(r => r.OutputShape is null ? "-" : LayerSpec.ShapeText(r.OutputShape)).ToList();
+        var shapeTexts = Rows.Select(r => r.OutputShape is null ? "-" : Shapes.Text(r.OutputShape)).ToList();
         var w1 = Math.Max("Layer (type)".Length, layerTexts.DefaultIfEmpty("").Max(s => s.Length));
         var w2 = Math.Max("Output Shape".Length, shapeTexts.DefaultIfEmpty("").Max(s => s.Length));
         var w3 = Math.Max("Param #".Length, Rows.Select(r => N(r.Parameters).Length).DefaultIfEmpty(0).Max());
@@ -126,8 +126,8 @@ public sealed class ModelSummary
         for (var i = 0; i < Rows.Count; i++)
             sb.AppendLine($"{layerTexts[i].PadRight(w1)}   {shapeTexts[i].PadRight(w2)}   {N(Rows[i].Parameters).PadLeft(w3)}");
         sb.AppendLine(new string('=', width));
-        sb.AppendLine($"Input shape: {LayerSpec.ShapeText(new long[] { -1 }.Concat(InputShape).ToArray())}");
-        sb.AppendLine($"Output shape: {LayerSpec.ShapeText(OutputShape)}");
+        sb.AppendLine($"Input shape: {Shapes.Text(new long[] { -1 }.Concat(InputShape).ToArray())}");
+        sb.AppendLine($"Output shape: {Shapes.Text(OutputShape)}");
         sb.AppendLine($"Total params: {N(TotalParameters)}");
         sb.AppendLine($"Trainable params: {N(TrainableParameters)}");
         sb.AppendLine($"Non-trainable params: {N(NonTrainableParameters)}");

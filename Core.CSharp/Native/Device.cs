@@ -92,6 +92,15 @@ public sealed class Device : IEquatable<Device>
         return tensor.device_type == DeviceType.CUDA ? Cuda(tensor.device_index) : Cpu;
     }
 
+    /// <summary>The one rule for "is this tensor already there": the same device type and, off the CPU,
+    /// the same index (a CUDA device without an index means device 0).</summary>
+    internal static bool IsOn(torch.Tensor tensor, torch.Device device) =>
+        tensor.device_type == device.type
+        && (device.type == DeviceType.CPU || tensor.device_index == Math.Max(device.index, 0));
+
+    /// <summary><paramref name="tensor"/> itself when it is on <paramref name="device"/>, else a copy there.</summary>
+    internal static torch.Tensor MoveTo(torch.Tensor tensor, torch.Device device) => IsOn(tensor, device) ? tensor : tensor.to(device);
+
     /// <inheritdoc />
     public override string ToString() => Kind switch
     {

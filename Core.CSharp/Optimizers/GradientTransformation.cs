@@ -117,7 +117,7 @@ public abstract class GradientTransformation
         for (var i = 0; i < updates.Count; i++)
             if (!updates[i].shape.SequenceEqual(parameters[i].shape))
                 throw new ArgumentException(
-                    $"{name}: update {i} has shape {LayerSpec.ShapeText(updates[i].shape)} but parameter {i} has shape {LayerSpec.ShapeText(parameters[i].shape)}.",
+                    $"{name}: update {i} has shape {Shapes.Text(updates[i].shape)} but parameter {i} has shape {Shapes.Text(parameters[i].shape)}.",
                     nameof(updates));
     }
 }

@@ -83,7 +83,7 @@ public sealed class SavedState
             }
             else if (!t.shape.SequenceEqual(Parameters[i].shape))
             {
-                source.Problems.Add($"'{full}' has shape {LayerSpec.ShapeText(t.shape)}, expected {LayerSpec.ShapeText(Parameters[i].shape)}");
+                source.Problems.Add($"'{full}' has shape {Shapes.Text(t.shape)}, expected {Shapes.Text(Parameters[i].shape)}");
                 ok = false;
             }
             else result[i] = t;

@@ -371,7 +371,7 @@ public static class SafeTensors
         }
         catch (System.Runtime.InteropServices.ExternalException e)
         {
-            throw Bad(source, $"LibTorch cannot make tensor '{entry.Name}' of shape [{string.Join(", ", entry.Shape)}]: {e.Message}");
+            throw Bad(source, $"LibTorch cannot make tensor '{entry.Name}' of shape {Shapes.Text(entry.Shape)}: {e.Message}");
         }
         try
         {
@@ -556,11 +556,11 @@ public static class SafeTensors
             foreach (var d in shape) elements = checked(elements * d);
             long expectedBytes = checked(elements * size);
             if (expectedBytes != end - begin)
-                throw Bad(source, $"tensor '{name}' is {code} with shape [{string.Join(", ", shape)}], so {expectedBytes} bytes, but its data_offsets [{begin}, {end}] span {end - begin} bytes.");
+                throw Bad(source, $"tensor '{name}' is {code} with shape {Shapes.Text(shape)}, so {expectedBytes} bytes, but its data_offsets [{begin}, {end}] span {end - begin} bytes.");
         }
         catch (OverflowException)
         {
-            throw Bad(source, $"tensor '{name}' has shape [{string.Join(", ", shape)}], whose size overflows 64 bits.");
+            throw Bad(source, $"tensor '{name}' has shape {Shapes.Text(shape)}, whose size overflows 64 bits.");
         }
         return new SafeTensorsEntry(name, type, shape.AsReadOnly(), begin, end);
     }

@@ -13,7 +13,7 @@ namespace Functional.Serialization;
 /// <param name="LoadedDType">The element type of the tensor being loaded.</param>
 public sealed record TensorMismatch(string Key, IReadOnlyList<long> ModelShape, ScalarType ModelDType, IReadOnlyList<long> LoadedShape, ScalarType LoadedDType)
 {
-    static string Size(IReadOnlyList<long> shape) => $"torch.Size([{string.Join(", ", shape)}])";
+    static string Size(IReadOnlyList<long> shape) => $"torch.Size({Shapes.Text(shape)})";
 
     /// <summary>The problem in PyTorch's words, e.g. <c>size mismatch for fc.weight: copying a param with shape
     /// torch.Size([10, 5]) from checkpoint, the shape in current model is torch.Size([10, 4]).</c></summary>

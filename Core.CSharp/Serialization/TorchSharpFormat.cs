@@ -108,7 +108,7 @@ internal static class TorchSharpFormat
             throw new InvalidDataException($"{path}: tensor '{name}' at byte {at} has a shape whose size overflows 64 bits.");
         }
         if (bytes > stream.Length - stream.Position)
-            throw new InvalidDataException($"{path}: tensor '{name}' of shape [{string.Join(", ", shape)}] needs {bytes} bytes from byte {stream.Position}, past the end of the {stream.Length}-byte file (truncated).");
+            throw new InvalidDataException($"{path}: tensor '{name}' of shape {Shapes.Text(shape)} needs {bytes} bytes from byte {stream.Position}, past the end of the {stream.Length}-byte file (truncated).");
         var tensor = empty(shape, (ScalarType)code, CPU);
         try
         {

@@ -55,7 +55,7 @@ public static class Autograd
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.numel() != 1)
             throw new ArgumentException(
-                $"Backward without a gradient needs a scalar, but the tensor has shape [{string.Join(", ", tensor.shape)}]. " +
+                $"Backward without a gradient needs a scalar, but the tensor has shape {Shapes.Text(tensor.shape)}. " +
                 "Reduce it first (e.g. t.sum() or t.mean()) or pass a gradient of the same shape: Backward(gradient).",
                 nameof(tensor));
         Run(tensor, () => tensor.backward(retain_graph: retainGraph));
@@ -69,7 +69,7 @@ public static class Autograd
         ArgumentNullException.ThrowIfNull(gradient);
         if (!tensor.shape.SequenceEqual(gradient.shape))
             throw new ArgumentException(
-                $"The gradient has shape [{string.Join(", ", gradient.shape)}] but the tensor has shape [{string.Join(", ", tensor.shape)}]: " +
+                $"The gradient has shape {Shapes.Text(gradient.shape)} but the tensor has shape {Shapes.Text(tensor.shape)}: " +
                 "pass a gradient of the tensor's shape.", nameof(gradient));
         Run(tensor, () => tensor.backward(new[] { gradient }, retain_graph: retainGraph));
     }

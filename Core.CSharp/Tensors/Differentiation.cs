@@ -42,7 +42,6 @@ public static class Differentiation
         }
     }
 
-    static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
 
     // Inside an outer derivative (depth > 1 once Run has counted this call), or when the caller's x is
     // itself tracked, the results must stay differentiable.
@@ -52,7 +51,7 @@ public static class Differentiation
     {
         if (!Tensors.IsFloatingPoint(x.dtype))
             throw new ArgumentException(
-                $"Only floating-point tensors can be differentiated, but {name} has dtype {TensorFormat.DTypeName(x.dtype)} and shape {Shape(x)}. " +
+                $"Only floating-point tensors can be differentiated, but {name} has dtype {TensorFormat.DTypeName(x.dtype)} and shape {Shapes.Of(x)}. " +
                 $"Convert it first, e.g. x.to(ScalarType.Float64).", name);
         // A tracked x gets a fresh node so that the derivative is taken with respect to this call's input only.
         return x.requires_grad ? x.view_as(x) : x.detach().requires_grad_(true);
@@ -129,14 +128,14 @@ public static class Differentiation
     {
         if (y.numel() != 1)
             throw new ArgumentException(
-                $"{function} needs f to return a scalar, but f returned shape {Shape(y)}. Reduce the output (sum, mean) " +
+                $"{function} needs f to return a scalar, but f returned shape {Shapes.Of(y)}. Reduce the output (sum, mean) " +
                 "or use Jacobian/Vjp for vector-valued functions.", "f");
     }
 
     static void CheckSameShape(Tensor expected, Tensor v, string what)
     {
         if (!expected.shape.SequenceEqual(v.shape))
-            throw new ArgumentException($"v has shape {Shape(v)} but {what} has shape {Shape(expected)}: pass a v of {what}'s shape.", "v");
+            throw new ArgumentException($"v has shape {Shapes.Of(v)} but {what} has shape {Shapes.Of(expected)}: pass a v of {what}'s shape.", "v");
     }
 
     /// <summary>The value f(x) and the gradient ∇f(x) of a scalar-valued f (same shape as x).</summary>
@@ -202,7 +201,7 @@ public static class Differentiation
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.numel() != 1)
-            throw new ArgumentException($"Diff differentiates at a scalar x, but x has shape {Shape(x)}. Use Jvp with a direction, or Jacobian.", nameof(x));
+            throw new ArgumentException($"Diff differentiates at a scalar x, but x has shape {Shapes.Of(x)}. Use Jvp with a direction, or Jacobian.", nameof(x));
         Native.EnsureLoaded();
         using var one = torch.ones_like(x);
         return FJvp(f, x, one);

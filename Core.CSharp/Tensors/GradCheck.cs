@@ -60,7 +60,7 @@ public sealed class GradCheckReport
     /// <summary>The number of Jacobian entries compared.</summary>
     public int ElementsChecked { get; }
 
-    static string Index(long[]? index) => index is null ? "-" : "[" + string.Join(", ", index) + "]";
+    static string Index(long[]? index) => index is null ? "-" : Shapes.Text(index);
 
     static string Num(double v) => v.ToString("G6", CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal);
 

@@ -59,7 +59,7 @@ public static class HostMemory
         var count = shape.Aggregate(1L, (a, b) => a * b);
         if (shape.Any(d => d < 0) || count != array.LongLength)
             throw new ArgumentException(
-                $"Shape [{string.Join(", ", shape)}] has {count} elements but the array has {array.LongLength}: " +
+                $"Shape {Shapes.Text(shape)} has {count} elements but the array has {array.LongLength}: " +
                 "pass a shape whose sizes multiply to the array's length.", nameof(shape));
         var flat = torch.from_array(array);
         if (shape.Length == 1) return flat;
@@ -100,7 +100,7 @@ public static class HostMemory
             tensor.dtype != dtype ? $"its dtype is {TensorFormat.DTypeName(tensor.dtype)}, not {TensorFormat.DTypeName(dtype)} (ask for the matching element type)" :
             null;
         if (problem is not null)
-            throw new ArgumentException($"A span over the tensor of shape [{string.Join(", ", tensor.shape)}] is not possible: {problem}.", nameof(tensor));
+            throw new ArgumentException($"A span over the tensor of shape {Shapes.Text(tensor.shape)} is not possible: {problem}.", nameof(tensor));
         if (tensor.numel() == 0) return Span<T>.Empty;
         return MemoryMarshal.Cast<byte, T>(tensor.bytes);
     }
@@ -117,7 +117,7 @@ public static class HostMemory
         var count = tensor.numel();
         if (destination.Length < count)
             throw new ArgumentException(
-                $"The tensor of shape [{string.Join(", ", tensor.shape)}] has {count} elements but the destination holds only " +
+                $"The tensor of shape {Shapes.Text(tensor.shape)} has {count} elements but the destination holds only " +
                 $"{destination.Length}: pass a span of at least {count}.", nameof(destination));
         if (count == 0) return;
         using var scope = torch.NewDisposeScope();

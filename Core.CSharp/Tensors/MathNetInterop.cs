@@ -88,7 +88,7 @@ public static class MathNetInterop
         CheckElement<T>();
         if (tensor.dim() != 2)
             throw new ArgumentException(
-                $"A matrix needs a 2-D tensor; this one has shape [{string.Join(", ", tensor.shape)}]. Reshape it first, e.g. t.reshape(rows, -1).",
+                $"A matrix needs a 2-D tensor; this one has shape {Shapes.Text(tensor.shape)}. Reshape it first, e.g. t.reshape(rows, -1).",
                 nameof(tensor));
         using var transposed = tensor.t();
         var columnMajor = transposed.ToArray<T>();

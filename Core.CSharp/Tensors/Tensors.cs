@@ -158,8 +158,8 @@ public static class Tensors
                     if (first is null) first = shape;
                     else if (!first.SequenceEqual(shape))
                         throw new ArgumentException(
-                            $"Ragged data: element {Where(path, count)} has shape [{string.Join(", ", shape)}] but element {Where(path, 0)} " +
-                            $"has shape [{string.Join(", ", first)}]. A tensor needs every row of a dimension to have the same length.", "data");
+                            $"Ragged data: element {Where(path, count)} has shape {Shapes.Text(shape)} but element {Where(path, 0)} " +
+                            $"has shape {Shapes.Text(first)}. A tensor needs every row of a dimension to have the same length.", "data");
                     count++;
                 }
                 var result = new List<int> { count };
@@ -179,7 +179,7 @@ public static class Tensors
         if (!IsFloatingPoint(target))
             throw new ArgumentException(
                 $"{method} draws floating-point random numbers, but the dtype is {TensorFormat.DTypeName(target)} (ScalarType.{target}, from " +
-                $"{(dtype is null ? $"the tensor of shape [{string.Join(", ", like.shape)}]" : "the dtype argument")}). " +
+                $"{(dtype is null ? $"the tensor of shape {Shapes.Text(like.shape)}" : "the dtype argument")}). " +
                 $"Pass a floating dtype, e.g. {method}(t, generator, ScalarType.Float32) (PyTorch: torch.rand_like(t, dtype=torch.float)).",
                 dtype is null ? "like" : "dtype");
         return target;
@@ -257,7 +257,7 @@ public static class Tensors
         ArgumentNullException.ThrowIfNull(b);
         long[] sa = a.shape, sb = b.shape;
         void Fail(string why) => throw new ArgumentException(
-            $"matmul: shapes [{string.Join(", ", sa)}] and [{string.Join(", ", sb)}] cannot be multiplied: {why}", nameof(b));
+            $"matmul: shapes {Shapes.Text(sa)} and {Shapes.Text(sb)} cannot be multiplied: {why}", nameof(b));
         if (sa.Length == 0 || sb.Length == 0) Fail("both tensors need at least one dimension (multiply by a scalar with mul).");
         var inner = sb.Length == 1 ? sb[0] : sb[^2];
         if (sa[^1] != inner)

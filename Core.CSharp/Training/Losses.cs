@@ -24,7 +24,7 @@ public static class Losses
         var shape = prediction.shape;
         if (shape.Length < 2)
             throw new ArgumentException(
-                $"CrossEntropy expects logits of shape [N, C] or [N, C, d1, ...], found {Text(shape)}; add a batch dimension with unsqueeze(0).",
+                $"CrossEntropy expects logits of shape [N, C] or [N, C, d1, ...], found {Shapes.Text(shape)}; add a batch dimension with unsqueeze(0).",
                 nameof(prediction));
         if (target.is_floating_point())
         {
@@ -55,7 +55,7 @@ public static class Losses
         CheckNotNull(prediction, target);
         if (prediction.dim() < 2)
             throw new ArgumentException(
-                $"NLL expects log-probabilities of shape [N, C] or [N, C, d1, ...], found {Shape(prediction)}.", nameof(prediction));
+                $"NLL expects log-probabilities of shape [N, C] or [N, C, d1, ...], found {Shapes.Of(prediction)}.", nameof(prediction));
         if (target.is_floating_point())
             throw new ArgumentException(
                 $"NLL expects integer class indices as the target, found {target.dtype}; use CrossEntropy for class probabilities.", nameof(target));
@@ -90,7 +90,7 @@ public static class Losses
         var expected = predictionShape.Where((_, i) => i != 1).ToArray();
         if (!target.shape.SequenceEqual(expected))
             throw new ArgumentException(
-                $"{name} with class indices expects a target of shape {Text(expected)} for a prediction of shape {Text(predictionShape)}, found {Shape(target)}. " +
+                $"{name} with class indices expects a target of shape {Shapes.Text(expected)} for a prediction of shape {Shapes.Text(predictionShape)}, found {Shapes.Of(target)}. " +
                 "Pass one class index per sample (not one-hot; for probabilities use a floating target of the prediction's shape).",
                 nameof(target));
     }
@@ -108,7 +108,7 @@ public static class Losses
     {
         if (!target.shape.SequenceEqual(logProbabilities.shape))
             throw new ArgumentException(
-                $"{name} with class probabilities expects a target of the prediction's shape {Shape(logProbabilities)}, found {Shape(target)}. " +
+                $"{name} with class probabilities expects a target of the prediction's shape {Shapes.Of(logProbabilities)}, found {Shapes.Of(target)}. " +
                 "For class indices pass an integer (int64) tensor.",
                 nameof(target));
         using var scope = NewDisposeScope();
@@ -134,11 +134,9 @@ public static class Losses
     {
         if (!prediction.shape.SequenceEqual(target.shape))
             throw new ArgumentException(
-                $"{name} expects a target of the prediction's shape {Shape(prediction)}, found {Shape(target)}; reshape one of them (no broadcasting, which hides bugs).",
+                $"{name} expects a target of the prediction's shape {Shapes.Of(prediction)}, found {Shapes.Of(target)}; reshape one of them (no broadcasting, which hides bugs).",
                 nameof(target));
     }
 
-    static string Shape(Tensor t) => Text(t.shape);
 
-    static string Text(long[] shape) => "[" + string.Join(", ", shape) + "]";
 }

@@ -139,7 +139,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(device);
         var target = device.ToTorch();
-        if (!model.parameters().Any(p => p.device_type != target.type || (target.type == DeviceType.CUDA && p.device_index != target.index)))
+        if (model.parameters().All(p => Device.IsOn(p, target)))
             return false;
         model.to(target);
         return true;
@@ -233,7 +233,7 @@ public sealed class Trainer : IDisposable
     }
 
     static Tensor OnDevice(Tensor t, torch.Device device) =>
-        t.device_type == device.type && (device.type != DeviceType.CUDA || t.device_index == device.index) ? t : t.to(device);
+        Device.MoveTo(t, device);
 
     /// <summary>The tutorial's test_loop on this trainer's model, loss and device (see
     /// <see cref="Evaluate(nn.Module{Tensor, Tensor}, Loss, IDataLoader, Device?)"/>).</summary>

@@ -46,7 +46,7 @@ public sealed class Lambda : Transform
         using var result = function(one);
         if (result.dim() == 0 || result.size(0) != 1)
             throw new InvalidOperationException(
-                $"{this}: a batched function gives one result per sample along dimension 0, but for a batch of one sample [{string.Join(", ", one.shape)}] it gave [{string.Join(", ", result.shape)}]. " +
+                $"{this}: a batched function gives one result per sample along dimension 0, but for a batch of one sample {Shapes.Text(one.shape)} it gave {Shapes.Text(result.shape)}. " +
                 "Write it for the whole batch, or make it a per-sample Lambda.");
         return result.select(0, 0);
     }

@@ -22,7 +22,7 @@ public sealed class Normalize : Transform
         if (this.mean.Length == 0 || this.mean.Length != this.std.Length)
             throw new ArgumentException($"Normalize needs as many means as stds, at least one: got {this.mean.Length} means and {this.std.Length} stds.", nameof(std));
         if (this.std.Any(s => !(s > 0)))
-            throw new ArgumentException($"Normalize divides by std: every std must be positive, got [{string.Join(", ", this.std)}].", nameof(std));
+            throw new ArgumentException($"Normalize divides by std: every std must be positive, got {Shapes.Text(this.std)}.", nameof(std));
     }
 
     /// <summary>The per-channel means.</summary>
@@ -46,10 +46,10 @@ public sealed class Normalize : Transform
         if (!x.is_floating_point())
             throw new ArgumentException($"Normalize takes a float image, got dtype {x.dtype}; put ToTensor before it.", name);
         if (x.dim() < 3)
-            throw new ArgumentException($"Normalize takes [C, H, W] or [N, C, H, W], got shape [{string.Join(", ", x.shape)}].", name);
+            throw new ArgumentException($"Normalize takes [C, H, W] or [N, C, H, W], got shape {Shapes.Text(x.shape)}.", name);
         var channels = x.shape[^3];
         if (mean.Length != 1 && mean.Length != channels)
-            throw new ArgumentException($"Normalize has {mean.Length} means and stds, but the image has {channels} channels (shape [{string.Join(", ", x.shape)}]).", name);
+            throw new ArgumentException($"Normalize has {mean.Length} means and stds, but the image has {channels} channels (shape {Shapes.Text(x.shape)}).", name);
         using var scope = NewDisposeScope();
         var m = tensor(mean, dtype: x.dtype, device: x.device).reshape(mean.Length, 1, 1);
         var s = tensor(std, dtype: x.dtype, device: x.device).reshape(std.Length, 1, 1);
@@ -57,5 +57,5 @@ public sealed class Normalize : Transform
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"Normalize(mean=[{string.Join(", ", mean)}], std=[{string.Join(", ", std)}])";
+    public override string ToString() => $"Normalize(mean={Shapes.Text(mean)}, std={Shapes.Text(std)})";
 }

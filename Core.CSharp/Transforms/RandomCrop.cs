@@ -49,7 +49,7 @@ public sealed class RandomCrop : Transform
     public override Tensor Apply(Tensor sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        if (sample.dim() < 2) throw new ArgumentException($"RandomCrop takes an image [..., H, W], got shape [{string.Join(", ", sample.shape)}].", nameof(sample));
+        if (sample.dim() < 2) throw new ArgumentException($"RandomCrop takes an image [..., H, W], got shape {Shapes.Text(sample.shape)}.", nameof(sample));
         using var scope = NewDisposeScope();
         var padded = Pad(sample, nameof(sample));
         var (tops, lefts) = Windows(padded, 1);
@@ -60,7 +60,7 @@ public sealed class RandomCrop : Transform
     public override Tensor ApplyBatch(Tensor batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.dim() < 3) throw new ArgumentException($"RandomCrop.ApplyBatch takes images [N, ..., H, W], got shape [{string.Join(", ", batch.shape)}].", nameof(batch));
+        if (batch.dim() < 3) throw new ArgumentException($"RandomCrop.ApplyBatch takes images [N, ..., H, W], got shape {Shapes.Text(batch.shape)}.", nameof(batch));
         using var scope = NewDisposeScope();
         var padded = Pad(batch, nameof(batch));
         var n = batch.shape[0];
@@ -76,7 +76,7 @@ public sealed class RandomCrop : Transform
         var w = x.shape[^1] + 2L * Padding;
         if (h < Height || w < Width)
             throw new ArgumentException(
-                $"RandomCrop({Height}, {Width}, padding={Padding}) needs an image of at least {Height - 2 * Padding} x {Width - 2 * Padding}, got shape [{string.Join(", ", x.shape)}].", name);
+                $"RandomCrop({Height}, {Width}, padding={Padding}) needs an image of at least {Height - 2 * Padding} x {Width - 2 * Padding}, got shape {Shapes.Text(x.shape)}.", name);
         return Padding == 0 ? x.alias() : nn.functional.pad(x, new long[] { Padding, Padding, Padding, Padding }, PaddingModes.Constant, Fill);
     }
 

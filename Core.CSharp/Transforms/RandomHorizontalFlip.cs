@@ -46,7 +46,7 @@ public sealed class RandomHorizontalFlip : Transform
     public override Tensor Apply(Tensor sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        if (sample.dim() < 2) throw new ArgumentException($"RandomHorizontalFlip takes an image [..., H, W], got shape [{string.Join(", ", sample.shape)}].", nameof(sample));
+        if (sample.dim() < 2) throw new ArgumentException($"RandomHorizontalFlip takes an image [..., H, W], got shape {Shapes.Text(sample.shape)}.", nameof(sample));
         return Uniform(generator, 1)[0] < Probability ? sample.flip(-1) : sample.clone();
     }
 
@@ -54,7 +54,7 @@ public sealed class RandomHorizontalFlip : Transform
     public override Tensor ApplyBatch(Tensor batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.dim() < 3) throw new ArgumentException($"RandomHorizontalFlip.ApplyBatch takes images [N, ..., H, W], got shape [{string.Join(", ", batch.shape)}].", nameof(batch));
+        if (batch.dim() < 3) throw new ArgumentException($"RandomHorizontalFlip.ApplyBatch takes images [N, ..., H, W], got shape {Shapes.Text(batch.shape)}.", nameof(batch));
         var n = batch.shape[0];
         var coins = Uniform(generator, n);
         var flip = new bool[n];

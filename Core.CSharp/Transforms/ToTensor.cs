@@ -40,7 +40,7 @@ public sealed class ToTensor : Transform
             2 => Scale(sample, s => s.unsqueeze(0)),
             3 => Scale(sample, s => Layout == ImageLayout.Hwc ? s.permute(2, 0, 1) : s.alias()),
             _ => throw new ArgumentException(
-                $"ToTensor takes one image as [H, W] or {(Layout == ImageLayout.Hwc ? "[H, W, C]" : "[C, H, W]")}, got shape [{string.Join(", ", sample.shape)}]. " +
+                $"ToTensor takes one image as [H, W] or {(Layout == ImageLayout.Hwc ? "[H, W, C]" : "[C, H, W]")}, got shape {Shapes.Text(sample.shape)}. " +
                 "For a batch, use ApplyBatch.", nameof(sample)),
         };
     }
@@ -55,7 +55,7 @@ public sealed class ToTensor : Transform
             3 => Scale(batch, s => s.unsqueeze(1)),
             4 => Scale(batch, s => Layout == ImageLayout.Hwc ? s.permute(0, 3, 1, 2) : s.alias()),
             _ => throw new ArgumentException(
-                $"ToTensor.ApplyBatch takes images as [N, H, W] or {(Layout == ImageLayout.Hwc ? "[N, H, W, C]" : "[N, C, H, W]")}, got shape [{string.Join(", ", batch.shape)}].",
+                $"ToTensor.ApplyBatch takes images as [N, H, W] or {(Layout == ImageLayout.Hwc ? "[N, H, W, C]" : "[N, C, H, W]")}, got shape {Shapes.Text(batch.shape)}.",
                 nameof(batch)),
         };
     }
