@@ -65,7 +65,7 @@ public static class LoaderBenchmark
             {
                 using var sample = source[i];
                 var name = $"{i:D5}.png";
-                ImageFile.Write(Path.Combine(folder, name), ImageFile.FromTensor(sample.Features));
+                ImageFile.WriteTensor(Path.Combine(folder, name), sample.Features);
                 lines.Add($"{name},{sample.ClassIndex}");
             }
             File.WriteAllLines(Path.Combine(folder, "annotations.csv"), lines);

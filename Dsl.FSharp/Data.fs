@@ -112,7 +112,7 @@ module Loader =
 module Pictures =
     let private namesOf (dataset: IDataset<Sample>) =
         match box dataset with
-        | :? MnistDataset as m -> m.ClassNames
+        | :? FashionMnist as m -> m.ClassNames
         | _ -> null
 
     /// The tutorial's 3x3 grid of random samples (seeded) titled with their class names; returns the indices drawn.

@@ -11,8 +11,9 @@ open Functional
 /// - Mixed forms such as `t[*, 0]` or `t[1.., 2]` work up to four dimensions; setters take a tensor
 ///   (broadcast) or a number: `t[*, 1] <- 0`.
 /// - F#'s `^` from-the-end syntax needs `--langversion:preview`, so the last column is `t[*, -1]`.
+/// (The helpers behind the slicing members of `TensorSlicing`; internal.)
 [<RequireQualifiedAccess>]
-module Slicing =
+module internal Slicing =
     let private resolve (size: int64) (i: int) =
         let r = if i < 0 then int64 i + size else int64 i
         r
@@ -65,7 +66,13 @@ module Slicing =
         | null -> invalidArg (nameof value) "Cannot write null into a tensor slice: pass a tensor or a number."
         | other -> invalidArg (nameof value) (String.Format("Cannot write a {0} into a tensor slice: pass a tensor or a number.", other.GetType().Name))
 
-/// F# slicing members on torch.Tensor (see the Slicing module for the rules).
+/// F# slicing members on torch.Tensor, with PyTorch's meaning:
+/// - `t[i]`, `t[i, j]`: TorchSharp's own indexers (an index removes its dimension).
+/// - `t[a..b]`: F# ranges are INCLUSIVE, so `t[0..1]` is PyTorch's `t[0:2]`; `t[a..]`, `t[..b]`, `t[*]` as in F#.
+/// - A negative index or bound counts from the end, as in PyTorch: `t[*, -1]` is the last column.
+/// - Mixed forms such as `t[*, 0]` or `t[1.., 2]` work up to four dimensions; setters take a tensor
+///   (broadcast) or a number: `t[*, 1] <- 0`.
+/// - F#'s `^` from-the-end syntax needs `--langversion:preview`, so the last column is `t[*, -1]`.
 [<AutoOpen>]
 module TensorSlicing =
     type torch.Tensor with

@@ -48,7 +48,7 @@ let lines =
       for i in 0 .. count - 1 do
           use s = Dataset.item i raw
           let name = sprintf "%s-%03d.png" ((FashionMnist.className s.ClassIndex).Replace(' ', '-').ToLowerInvariant()) i
-          ImageFile.Write(Path.Combine(folder, name), ImageFile.FromTensor s.Features)
+          ImageFile.WriteTensor(Path.Combine(folder, name), s.Features)
           yield sprintf "%s,%d" name s.ClassIndex ]
 File.WriteAllLines(Path.Combine(folder, "annotations.csv"), lines)
 let custom = new ImageFolderCsvDataset(Path.Combine(folder, "annotations.csv"), folder, Functional.Transforms.ToTensor())

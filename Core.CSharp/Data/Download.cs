@@ -5,7 +5,7 @@ namespace Functional.Data;
 
 /// <summary>Fetches dataset files over HTTP with a progress display and a checksum check, and checks
 /// files already on disk the same way.</summary>
-public static class Download
+internal static class Download
 {
     /// <summary>The MD5 of a file, as lowercase hex.</summary>
     public static string Md5(string path)

@@ -6,7 +6,7 @@ namespace Functional.Data;
 
 /// <summary>The contents of an IDX file of unsigned bytes (the format of MNIST and Fashion-MNIST):
 /// its dimensions and its values in row-major order.</summary>
-public sealed class IdxArray
+internal sealed class IdxArray
 {
     /// <summary>Wraps dimensions and values; the number of values must be the product of the dimensions.</summary>
     /// <exception cref="ArgumentException">A dimension is negative, or the value count does not match the dimensions.</exception>
@@ -42,7 +42,7 @@ public sealed class IdxArray
 /// A file is read completely and checked (magic number, dimensions, exact length, and for gzip the
 /// trailer's CRC-32 and size) before anything is returned, so a damaged file never yields half an array.
 /// Gzipped files are single-member streams, as gzip, Python and this class write them.</remarks>
-public static class Idx
+internal static class Idx
 {
     /// <summary>The element type code of unsigned bytes in an IDX header.</summary>
     public const byte UnsignedByte = 0x08;

@@ -23,7 +23,7 @@ public enum ImageReadMode
 /// <param name="Channels">1, 3 or 4.</param>
 /// <param name="Height">Rows.</param>
 /// <param name="Width">Columns.</param>
-public sealed record DecodedImage(byte[] Pixels, int Channels, int Height, int Width)
+internal sealed record DecodedImage(byte[] Pixels, int Channels, int Height, int Width)
 {
     /// <summary>The image as a uint8 [C, H, W] tensor (a copy; the caller owns it).</summary>
     public Tensor ToTensor()
@@ -40,7 +40,7 @@ public static class ImageFile
     /// <summary>Decodes an image file. Needs no LibTorch, so it can run on any thread.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not an image SkiaSharp can decode, or its data is incomplete.</exception>
-    public static DecodedImage Read(string path, ImageReadMode mode = ImageReadMode.Unchanged)
+    internal static DecodedImage Read(string path, ImageReadMode mode = ImageReadMode.Unchanged)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Image file not found: {path}", path);
@@ -107,9 +107,16 @@ public static class ImageFile
     /// <summary>Reads an image file straight into a uint8 [C, H, W] tensor (TorchVision's <c>read_image</c>).</summary>
     public static Tensor ReadTensor(string path, ImageReadMode mode = ImageReadMode.Unchanged) => Read(path, mode).ToTensor();
 
+    /// <summary>Writes a uint8 [C, H, W] (1, 3 or 4 channels) or [H, W] tensor as a PNG or JPEG file,
+    /// chosen by the extension (.png, .jpg/.jpeg); TorchVision's <c>write_png</c>/<c>write_jpeg</c>.</summary>
+    /// <param name="path">The file to write; its folder is created when missing.</param>
+    /// <param name="image">A uint8 image; scale a float image in [0, 1] with <c>(x * 255).round().to(uint8)</c> first.</param>
+    /// <param name="quality">The JPEG quality, 0 to 100 (ignored for PNG).</param>
+    public static void WriteTensor(string path, Tensor image, int quality = 95) => Write(path, FromTensor(image), quality);
+
     /// <summary>Encodes channels-first uint8 pixels (1, 3 or 4 channels) as a PNG or JPEG file,
     /// chosen by the extension (.png, .jpg/.jpeg).</summary>
-    public static void Write(string path, DecodedImage image, int quality = 95)
+    internal static void Write(string path, DecodedImage image, int quality = 95)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
@@ -128,7 +135,7 @@ public static class ImageFile
     }
 
     /// <summary>A SkiaSharp bitmap of channels-first uint8 pixels (1 channel: grayscale; 3 or 4: colour).</summary>
-    public static SKBitmap ToBitmap(DecodedImage image)
+    internal static SKBitmap ToBitmap(DecodedImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
         int w = image.Width, h = image.Height, plane = w * h;
@@ -155,7 +162,7 @@ public static class ImageFile
     }
 
     /// <summary>The pixels of a uint8 [C, H, W] or [H, W] tensor, for writing or drawing.</summary>
-    public static DecodedImage FromTensor(Tensor image)
+    internal static DecodedImage FromTensor(Tensor image)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (image.dtype != ScalarType.Byte)

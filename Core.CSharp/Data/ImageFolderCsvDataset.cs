@@ -80,7 +80,7 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
 
     /// <summary>Decodes image <paramref name="index"/> without LibTorch (any thread).</summary>
     /// <exception cref="InvalidDataException">The image cannot be decoded; the message names it and its CSV line.</exception>
-    public DecodedImage ReadImage(int index)
+    internal DecodedImage ReadImage(int index)
     {
         var e = entries[CheckIndex(index)];
         var path = Path.Combine(ImageDirectory, e.File);

@@ -4,8 +4,9 @@ namespace Functional.Data;
 
 /// <summary>MNIST (Yann LeCun, Corinna Cortes, Christopher Burges): 60,000 training and 10,000 test
 /// grayscale 28x28 images of handwritten digits, as uint8 [1, 28, 28] images and int64 labels.</summary>
-/// <remarks>See <see cref="MnistDataset"/> for where the files are looked for.</remarks>
-public sealed class Mnist : MnistDataset
+/// <remarks>Internal: the IDX reader's second dataset, kept for the tests of the search order; see
+/// <see cref="FashionMnist"/> for where the files are looked for.</remarks>
+internal sealed class Mnist : TensorDataset
 {
     /// <summary>The class names, indexed by label (as TorchVision names them).</summary>
     public static IReadOnlyList<string> Classes { get; } =
@@ -31,5 +32,23 @@ public sealed class Mnist : MnistDataset
     public Mnist(string? root, bool train = true, bool download = false, Transform? transform = null,
         Transform? targetTransform = null, string? fallback = null, bool searchSystem = true, TextWriter? log = null,
         IReadOnlyList<Uri>? mirrors = null)
-        : base(mirrors is null ? Info : Info with { Mirrors = mirrors }, root, train, download, transform, targetTransform, fallback, searchSystem, log) { }
+        : this(MnistDataset.Load(mirrors is null ? Info : Info with { Mirrors = mirrors }, root, train, download, fallback, searchSystem, log),
+            root, train, transform, targetTransform) { }
+
+    Mnist(MnistDataset.Loaded data, string? root, bool train, Transform? transform, Transform? targetTransform)
+        : base(data.Images, data.Labels, transform, targetTransform)
+    {
+        data.Images.Dispose();
+        data.Labels.Dispose();
+        Root = root;
+        Train = train;
+        Source = data.Source;
+    }
+
+    public string? Root { get; }
+    public bool Train { get; }
+    public DataSource Source { get; }
+    public IReadOnlyList<string> ClassNames => Classes;
+
+    public override string ToString() => MnistDataset.Describe(Info.Name, Count, Root, Train, Source, TransformsText());
 }

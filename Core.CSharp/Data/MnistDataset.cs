@@ -6,7 +6,7 @@ namespace Functional.Data;
 
 /// <summary>What distinguishes MNIST-style datasets: names, files, mirrors, checksums, classes, and
 /// where system packages and the shipped subset put the files.</summary>
-public sealed record IdxDatasetInfo(
+internal sealed record IdxDatasetInfo(
     string Name,
     IReadOnlyList<string> Classes,
     IReadOnlyList<Uri> Mirrors,
@@ -16,67 +16,45 @@ public sealed record IdxDatasetInfo(
     string? SubsetFolderName)
 {
     /// <summary>The base name (without ".gz") of the images file of a split.</summary>
-    public static string ImagesFile(bool train) => (train ? "train" : "t10k") + "-images-idx3-ubyte";
+    internal static string ImagesFile(bool train) => (train ? "train" : "t10k") + "-images-idx3-ubyte";
 
     /// <summary>The base name (without ".gz") of the labels file of a split.</summary>
-    public static string LabelsFile(bool train) => (train ? "train" : "t10k") + "-labels-idx1-ubyte";
+    internal static string LabelsFile(bool train) => (train ? "train" : "t10k") + "-labels-idx1-ubyte";
 }
 
-/// <summary>An in-memory dataset of 28x28 grayscale images (uint8 [1, 28, 28]) and int64 class labels
-/// read from the four IDX files of MNIST or Fashion-MNIST, with the tutorial's parameters
-/// (<c>root</c>, <c>train</c>, <c>download</c>, <c>transform</c>, <c>target_transform</c>).</summary>
+/// <summary>Where the files of an MNIST-style split are and how they are read: the search order
+/// shared by <see cref="FashionMnist"/> and MNIST.</summary>
 /// <remarks>
 /// The files are looked for, in order: in <c>root</c> (the four files directly, or TorchVision's
 /// <c>root/&lt;Name&gt;/raw/</c>), in the Debian package's folder, then downloaded into
 /// <c>root/&lt;Name&gt;/raw/</c> when <c>download</c> is true, then in the fallback folder (the small
-/// subset that ships with Functional). <see cref="Source"/> says which was used. Plain and gzipped files
-/// are both read. Everything is read and checked before the dataset exists: a damaged file raises
-/// <see cref="InvalidDataException"/> naming the file and the byte offset.
+/// subset that ships with Functional). Plain and gzipped files are both read. Everything is read and
+/// checked before the dataset exists: a damaged file raises <see cref="InvalidDataException"/> naming
+/// the file and the byte offset.
 /// </remarks>
-public abstract class MnistDataset : TensorDataset
+internal static class MnistDataset
 {
-    readonly IdxDatasetInfo info;
+    /// <summary>The images (uint8 [N, 1, 28, 28]) and labels (int64 [N]) of a split, not owned by any
+    /// dispose scope, and where they came from.</summary>
+    internal sealed record Loaded(Tensor Images, Tensor Labels, DataSource Source, string ImagesPath, string LabelsPath);
 
-    /// <summary>Loads the split described by the arguments; see the class remarks for the search order.</summary>
-    protected MnistDataset(IdxDatasetInfo info, string? root, bool train, bool download, Transform? transform,
-        Transform? targetTransform, string? fallback, bool searchSystem, TextWriter? log)
-        : this(info, Locate(info, root, train, download, fallback, searchSystem, log), root, train, transform, targetTransform) { }
+    /// <summary>Finds (or downloads) and reads a split; see the class remarks for the search order.</summary>
+    internal static Loaded Load(IdxDatasetInfo info, string? root, bool train, bool download, string? fallback, bool searchSystem, TextWriter? log) =>
+        Locate(info, root, train, download, fallback, searchSystem, log);
 
-    MnistDataset(IdxDatasetInfo info, Loaded data, string? root, bool train, Transform? transform, Transform? targetTransform)
-        : base(data.Images, data.Labels, transform, targetTransform)
+    /// <summary>Prints as TorchVision does (name, size, root, split, transforms) plus where the files came from.</summary>
+    internal static string Describe(string name, int count, string? root, bool train, DataSource source, string transforms)
     {
-        data.Images.Dispose();
-        data.Labels.Dispose();
-        this.info = info;
-        Root = root;
-        Train = train;
-        Source = data.Source;
-        ImagesPath = data.ImagesPath;
-        LabelsPath = data.LabelsPath;
+        var lines = new List<string> { $"Dataset {name}", $"    Number of datapoints: {count}" };
+        if (root is not null) lines.Add($"    Root location: {root}");
+        lines.Add($"    Split: {(train ? "Train" : "Test")}");
+        lines.Add($"    Source: {source}");
+        if (transforms.Length > 0) lines.Add("    " + transforms);
+        return string.Join("\n", lines);
     }
 
-    /// <summary>The root folder the caller gave (may be null).</summary>
-    public string? Root { get; }
-
-    /// <summary>True for the training split, false for the test split.</summary>
-    public bool Train { get; }
-
-    /// <summary>Where the files were found.</summary>
-    public DataSource Source { get; }
-
-    /// <summary>The images file that was read.</summary>
-    public string ImagesPath { get; }
-
-    /// <summary>The labels file that was read.</summary>
-    public string LabelsPath { get; }
-
-    /// <summary>The class names, indexed by label.</summary>
-    public IReadOnlyList<string> ClassNames => info.Classes;
-
-    sealed record Loaded(Tensor Images, Tensor Labels, DataSource Source, string ImagesPath, string LabelsPath);
-
     /// <summary>The two files of a split in <paramref name="folder"/> (each plain or ".gz"), or null when either is missing.</summary>
-    public static (string Images, string Labels)? FindFiles(string folder, bool train)
+    internal static (string Images, string Labels)? FindFiles(string folder, bool train)
     {
         ArgumentNullException.ThrowIfNull(folder);
         static string? Find(string folder, string name)
@@ -204,21 +182,9 @@ public abstract class MnistDataset : TensorDataset
         return new Loaded(x, y, source, imagesPath, labelsPath);
     }
 
-    /// <summary>Prints as TorchVision does (name, size, root, split, transforms) plus where the files came from.</summary>
-    public override string ToString()
-    {
-        var lines = new List<string> { $"Dataset {info.Name}", $"    Number of datapoints: {Count}" };
-        if (Root is not null) lines.Add($"    Root location: {Root}");
-        lines.Add($"    Split: {(Train ? "Train" : "Test")}");
-        lines.Add($"    Source: {Source}");
-        var t = TransformsText();
-        if (t.Length > 0) lines.Add("    " + t);
-        return string.Join("\n", lines);
-    }
-
     /// <summary>The folder of the real subset of <paramref name="info"/> that ships inside
     /// Functional.Core (written once to a per-user folder), or null when the dataset has none.</summary>
-    public static string? FindShippedSubset(IdxDatasetInfo info)
+    internal static string? FindShippedSubset(IdxDatasetInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         return info.SubsetFolderName is null ? null : ShippedSubset.Extract(info.SubsetFolderName);

@@ -10,7 +10,7 @@ namespace Functional.Layers;
 /// <param name="OutputShape">The output shape with the batch dimension shown as -1, or null when the module was not called through <c>call</c> during the trial forward pass.</param>
 /// <param name="Parameters">Elements in the module's own parameters.</param>
 /// <param name="TrainableParameters">Of those, the ones that require gradients.</param>
-public sealed record SummaryRow(string Name, string Type, long[]? OutputShape, long Parameters, long TrainableParameters);
+internal sealed record SummaryRow(string Name, string Type, long[]? OutputShape, long Parameters, long TrainableParameters);
 
 /// <summary>
 /// A model's layers with their output shapes and parameter counts, found by one forward pass of
@@ -35,7 +35,7 @@ public sealed class ModelSummary
     public IReadOnlyList<long> OutputShape { get; }
 
     /// <summary>The layers in registration order.</summary>
-    public IReadOnlyList<SummaryRow> Rows { get; }
+    internal IReadOnlyList<SummaryRow> Rows { get; }
 
     /// <summary>All parameter elements (each shared parameter once).</summary>
     public long TotalParameters { get; }

@@ -16,7 +16,7 @@ namespace Functional
 {
     /// <summary>One version requirement (a <c>Vernaux</c> entry of <c>.gnu.version_r</c>): the
     /// library <see cref="File"/> must define <see cref="Version"/>, unless the entry is weak.</summary>
-    public sealed class ElfVersionNeed
+    internal sealed class ElfVersionNeed
     {
         internal ElfVersionNeed(string file, string version, ushort flags, long flagsOffset)
         {
@@ -50,7 +50,7 @@ namespace Functional
     /// </summary>
     /// <remarks>Every offset is checked against the file: a truncated or foreign file raises
     /// <see cref="InvalidDataException"/> naming the file, the byte offset and what was expected.</remarks>
-    public static class ElfVersions
+    internal static class ElfVersions
     {
         /// <summary><c>VER_FLG_WEAK</c>.</summary>
         public const ushort WeakFlag = 0x2;

@@ -28,8 +28,8 @@ public sealed class NativeLoadException : Exception
 /// TorchSharp finds its native shim on its own inside an application built with the TorchSharp-cpu
 /// package. It does not in F# Interactive, and on Debian 12 / Ubuntu 22.04 the shim of TorchSharp
 /// 0.107 refuses to load because it asks libstdc++ for GLIBCXX_3.4.32. This loader finds the shim
-/// beside TorchSharp.dll or the application, makes a patched copy when the system needs one (see
-/// <see cref="ElfVersions"/>), loads it by path, and turns any failure into a
+/// beside TorchSharp.dll or the application, makes a patched copy when the system needs one (the version need
+/// is marked weak), loads it by path, and turns any failure into a
 /// <see cref="NativeLoadException"/> that lists what was tried.
 /// </remarks>
 public static class Native

@@ -13,7 +13,7 @@ namespace Functional.Optimizers;
 /// <param name="Transformation">The transformation's structure (<see cref="GradientTransformation.Name"/>).</param>
 /// <param name="StepCount">Steps taken by the optimizer.</param>
 /// <param name="State">The state's scalars, e.g. <c>[{"WeightDecay":0}, {"Momentum":0.9,"Dampening":0,"Step":5,"HasMomentumBuffer":true}, {"Constant":0.1,"Step":5}]</c> for SGD.</param>
-public sealed record OptimizerScalars(string Transformation, long StepCount, JsonElement State);
+internal sealed record OptimizerScalars(string Transformation, long StepCount, JsonElement State);
 
 /// <summary>
 /// PyTorch's optimizer face over a gradient transformation bound to parameters, for the
@@ -142,14 +142,14 @@ public sealed class Optimizer : IDisposable
     /// The state's tensors by dotted name (<c>1.momentum_buffer.0</c>): the live tensors, to be
     /// written to a checkpoint; do not modify or dispose them.
     /// </summary>
-    public IReadOnlyList<(string Name, Tensor Value)> StateTensors()
+    internal IReadOnlyList<(string Name, Tensor Value)> StateTensors()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         return State.NamedTensors().ToList();
     }
 
     /// <summary>The scalar half of the state (structure, step count, each state's typed scalars as JSON).</summary>
-    public OptimizerScalars StateScalars()
+    internal OptimizerScalars StateScalars()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         var scalars = State.SaveScalars();
@@ -163,7 +163,7 @@ public sealed class Optimizer : IDisposable
     /// and shape), so a load either restores the whole state or changes nothing.
     /// </summary>
     /// <exception cref="ArgumentException">The saved state is of another structure, or names are missing, unexpected or mis-shaped; the message lists them.</exception>
-    public void LoadState(OptimizerScalars scalars, IEnumerable<(string Name, Tensor Value)> tensors)
+    internal void LoadState(OptimizerScalars scalars, IEnumerable<(string Name, Tensor Value)> tensors)
     {
         ArgumentNullException.ThrowIfNull(scalars);
         ArgumentNullException.ThrowIfNull(tensors);

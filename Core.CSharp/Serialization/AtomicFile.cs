@@ -19,7 +19,7 @@ namespace Functional.Serialization;
 /// <para>A process killed before the rename leaves its temporary file behind; it never has the target's name, so
 /// it is never mistaken for the file. <see cref="DeleteTemporaries"/> removes such leftovers.</para>
 /// </remarks>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Writes a file atomically: <paramref name="write"/> fills a temporary file that then replaces <paramref name="path"/>.</summary>
     /// <param name="path">The file to create or replace. Its folder must exist.</param>

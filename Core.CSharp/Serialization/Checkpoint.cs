@@ -13,14 +13,14 @@ namespace Functional.Serialization;
 /// so any training loop and any optimizer can fill it and read it back.
 /// </summary>
 /// <remarks>
-/// <para>A checkpoint is one safetensors file, written atomically by <see cref="Save"/> (see <see cref="AtomicFile"/>):
+/// <para>A checkpoint is one safetensors file, written atomically by <see cref="Save"/> (see a temporary file renamed over the target):
 /// a process killed while saving leaves the previous checkpoint intact, so the latest file always loads. Tensors are
 /// stored as <c>model.&lt;key&gt;</c>, <c>optimizer.&lt;key&gt;</c> and <c>generator.&lt;name&gt;</c>. Everything
 /// else (the format version, the epoch, the optimizer's typed scalars, the history, the user's metadata) is one
 /// typed, versioned JSON record in the header's metadata under <c>functional.checkpoint</c>: one codec for all
 /// of it, with no JSON inside JSON. The file is readable by any safetensors tool.</para>
-/// <para>Exact resume: restore the model (<see cref="RestoreModel"/>), the optimizer from <see cref="OptimizerState"/>
-/// and <see cref="Optimizer"/>, every generator with <c>generator.set_state(GeneratorStates[name])</c>, and
+/// <para>Exact resume (what <see cref="Training.TrainingCheckpoint.Restore"/> does): restore the model
+/// (<see cref="RestoreModel"/>), the optimizer from <see cref="OptimizerState"/> and its typed scalars, every generator with <c>generator.set_state(GeneratorStates[name])</c>, and
 /// continue from <see cref="Epoch"/>. Doubles are stored in round-trip form (NaN and infinities as the strings
 /// <c>"NaN"</c>, <c>"Infinity"</c>, <c>"-Infinity"</c>), so they come back bit for bit.</para>
 /// <para>Ownership: a checkpoint you build refers to your tensors (the model's own parameters, typically) and
@@ -64,8 +64,9 @@ public sealed class Checkpoint : IDisposable
     public IReadOnlyDictionary<string, Tensor> OptimizerState { get; init; } = NoTensors;
 
     /// <summary>The optimizer's non-tensor state (its structure, step count and typed scalars:
-    /// <see cref="Optimizers.Optimizer.StateScalars"/>); null when no optimizer was saved.</summary>
-    public Optimizers.OptimizerScalars? Optimizer { get; init; }
+    /// <see cref="Optimizers.Optimizer.StateScalars"/>); null when no optimizer was saved. Internal:
+    /// <see cref="Training.TrainingCheckpoint"/> writes and reads it.</summary>
+    internal Optimizers.OptimizerScalars? Optimizer { get; init; }
 
     /// <summary>The number of epochs completed; training resumes with the next one.</summary>
     public long Epoch { get; init; }

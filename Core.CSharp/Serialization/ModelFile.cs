@@ -6,7 +6,7 @@ namespace Functional.Serialization;
 
 /// <summary>The spec and weights read from a whole-model file. The tensors are fresh and belong to this object:
 /// <see cref="Dispose"/> frees them.</summary>
-public sealed class ModelFileContent : IDisposable
+internal sealed class ModelFileContent : IDisposable
 {
     internal ModelFileContent(string spec, Dictionary<string, Tensor> stateDict, IReadOnlyDictionary<string, string> metadata)
     {
@@ -102,7 +102,7 @@ public static class ModelFile
         }
     }
 
-    /// <summary>Saves a model's spec and weights atomically (see <see cref="AtomicFile"/>).</summary>
+    /// <summary>Saves a model's spec and weights atomically: a killed save leaves the previous file.</summary>
     /// <param name="path">The file to write (conventionally <c>*.safetensors</c>); its folder must exist.</param>
     /// <param name="specJson">The model's layer spec as JSON; it must describe <paramref name="model"/>, so that building it gives the same state-dict keys and shapes.</param>
     /// <param name="model">The model whose state dict is saved.</param>
@@ -156,7 +156,7 @@ public static class ModelFile
     /// <param name="device">Where to put the weights; null for the CPU.</param>
     /// <returns>The spec JSON and the state dict; dispose it when done.</returns>
     /// <exception cref="InvalidDataException">The file is not valid safetensors or holds no spec.</exception>
-    public static ModelFileContent Read(string path, Device? device = null)
+    internal static ModelFileContent Read(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var content = SafeTensors.Read(path, device);

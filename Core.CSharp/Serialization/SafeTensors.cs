@@ -13,7 +13,7 @@ namespace Functional.Serialization;
 /// <param name="Shape">The dimensions; empty for a scalar.</param>
 /// <param name="Begin">First byte of the tensor, relative to the start of the data buffer (after the header).</param>
 /// <param name="End">One past the last byte, relative to the start of the data buffer.</param>
-public sealed record SafeTensorsEntry(string Name, ScalarType DType, IReadOnlyList<long> Shape, long Begin, long End)
+internal sealed record SafeTensorsEntry(string Name, ScalarType DType, IReadOnlyList<long> Shape, long Begin, long End)
 {
     /// <summary>The number of bytes the tensor occupies: <c>End - Begin</c>.</summary>
     public long ByteCount => End - Begin;
@@ -21,7 +21,7 @@ public sealed record SafeTensorsEntry(string Name, ScalarType DType, IReadOnlyLi
 
 /// <summary>A validated safetensors header: what a file holds, without reading any tensor data.
 /// Useful to inspect a large file, or to read its metadata (a model spec, a checkpoint's epoch) cheaply.</summary>
-public sealed class SafeTensorsHeader
+internal sealed class SafeTensorsHeader
 {
     internal SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> entries, IReadOnlyDictionary<string, string> metadata, long headerLength, long dataLength)
     {
@@ -82,24 +82,24 @@ public sealed class SafeTensorsContent : IDisposable
 /// libraries and vice versa: the dtypes are F64, F32, F16, BF16, I64, I32, I16, I8, U8 and BOOL; tensors are
 /// laid out in name order and the header is padded with spaces to a multiple of 8 bytes, as the reference
 /// implementation does, so that the data buffer is 8-byte aligned.</para>
-/// <para>Reading is strict: the header is capped at <see cref="MaxHeaderLength"/> bytes, and every size and offset is
+/// <para>Reading is strict: the header is capped at 100,000,000 bytes, and every size and offset is
 /// checked against the file's length before anything is allocated; tensors must tile the data buffer exactly
 /// (no overlap, no gap, nothing past the end), names must be unique, BOOL bytes must be 0 or 1. Any violation
 /// raises an <see cref="InvalidDataException"/> that names the file, the tensor and the byte offset at fault.</para>
-/// <para>Saving to a path is atomic (<see cref="AtomicFile"/>): a reader sees the old file or the new one, never a part.</para>
+/// <para>Saving to a path is atomic: a reader sees the old file or the new one, never a part.</para>
 /// </remarks>
 public static class SafeTensors
 {
     /// <summary>The largest header accepted (100,000,000 bytes, the reference implementation's limit): a corrupt
     /// length must not make the reader allocate gigabytes.</summary>
-    public const long MaxHeaderLength = 100_000_000;
+    internal const long MaxHeaderLength = 100_000_000;
 
     /// <summary>The most dimensions a tensor may have here (LibTorch's own practical limit); real tensors have a handful,
     /// and a corrupt shape must not reach LibTorch with millions.</summary>
-    public const int MaxRank = 64;
+    internal const int MaxRank = 64;
 
     /// <summary>The reserved header key that holds the string-to-string metadata.</summary>
-    public const string MetadataKey = "__metadata__";
+    internal const string MetadataKey = "__metadata__";
 
     const int ChunkBytes = 1 << 24;
 
@@ -114,7 +114,7 @@ public static class SafeTensors
 
     /// <summary>The safetensors dtype code of a TorchSharp element type (<c>F32</c> for Float32), as the header spells it.</summary>
     /// <exception cref="ArgumentException">The type has no safetensors code here (complex and quantized types).</exception>
-    public static string DTypeCode(ScalarType type)
+    internal static string DTypeCode(ScalarType type)
     {
         foreach (var d in DTypes) if (d.Type == type) return d.Code;
         throw new ArgumentException($"The element type {type} cannot be stored in safetensors; supported: {SupportedCodes}. Convert the tensor first (for example with .to(ScalarType.Float32)).", nameof(type));
@@ -282,7 +282,7 @@ public static class SafeTensors
     /// <summary>Reads and validates the header of a safetensors file without reading tensor data.</summary>
     /// <param name="path">The file.</param>
     /// <exception cref="InvalidDataException">The file is not a valid safetensors file; the message names the file and what is wrong where.</exception>
-    public static SafeTensorsHeader ReadHeader(string path)
+    internal static SafeTensorsHeader ReadHeader(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var stream = OpenRead(path);
@@ -293,7 +293,7 @@ public static class SafeTensors
     /// <param name="stream">A readable, seekable stream; it is left open.</param>
     /// <param name="sourceName">The name used in error messages (a file name, say); null for "stream".</param>
     /// <exception cref="InvalidDataException">The data is not valid safetensors.</exception>
-    public static SafeTensorsHeader ReadHeader(Stream stream, string? sourceName = null)
+    internal static SafeTensorsHeader ReadHeader(Stream stream, string? sourceName = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         if (!stream.CanRead || !stream.CanSeek)

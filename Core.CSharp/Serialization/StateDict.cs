@@ -11,7 +11,7 @@ namespace Functional.Serialization;
 /// <param name="ModelDType">The element type of the model's tensor.</param>
 /// <param name="LoadedShape">The shape of the tensor being loaded.</param>
 /// <param name="LoadedDType">The element type of the tensor being loaded.</param>
-public sealed record TensorMismatch(string Key, IReadOnlyList<long> ModelShape, ScalarType ModelDType, IReadOnlyList<long> LoadedShape, ScalarType LoadedDType)
+internal sealed record TensorMismatch(string Key, IReadOnlyList<long> ModelShape, ScalarType ModelDType, IReadOnlyList<long> LoadedShape, ScalarType LoadedDType)
 {
     static string Size(IReadOnlyList<long> shape) => $"torch.Size({Shapes.Text(shape)})";
 
@@ -53,7 +53,11 @@ public sealed class LoadReport
     public IReadOnlyList<string> UnexpectedKeys { get; }
 
     /// <summary>Keys present on both sides whose shape or element type differ (not loaded), in the model's order.</summary>
-    public IReadOnlyList<TensorMismatch> Mismatches { get; }
+    internal IReadOnlyList<TensorMismatch> Mismatches { get; }
+
+    /// <summary>Keys present on both sides whose shape or element type differ (not loaded), in the model's
+    /// order; <see cref="ToString"/> prints both shapes and types of each.</summary>
+    public IReadOnlyList<string> MismatchedKeys => Mismatches.Select(m => m.Key).ToList();
 
     /// <summary>Keys whose values were copied into the model (none when a strict load failed), in the model's order.</summary>
     public IReadOnlyList<string> LoadedKeys { get; }

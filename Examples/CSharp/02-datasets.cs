@@ -58,7 +58,7 @@ for (var i = 0; i < count; i++)
 {
     using var s = raw[i];
     var name = $"{FashionMnist.Classes[s.ClassIndex].Replace(' ', '-').ToLowerInvariant()}-{i:000}.png";
-    ImageFile.Write(Path.Combine(folder, name), ImageFile.FromTensor(s.Features));
+    ImageFile.WriteTensor(Path.Combine(folder, name), s.Features);
     lines.Add($"{name},{s.ClassIndex}");
 }
 var annotations = Path.Combine(folder, "annotations.csv");
