@@ -45,7 +45,7 @@ module FashionMnist =
             match options.Fallback with
             | Some f -> f
             | None -> Functional.Data.FashionMnist.FindShippedSubset()
-        new Functional.Data.FashionMnist(Option.toObj options.Root, options.Train, options.Download, transform, target, fallback)
+        new Functional.Data.FashionMnist(Option.toObj options.Root, options.Train, transform, target, options.Download, fallback)
 
 /// Map-style datasets: count, index, build from tensors.
 [<RequireQualifiedAccess>]

@@ -74,7 +74,7 @@ module Weights =
 /// Whole-model files: the layer spec (JSON) and the weights in one safetensors file, so that the
 /// model comes back from the file alone, without its definition in code.
 ///
-///     model |> ModelFile.save spec [1; 28; 28] "model.safetensors"
+///     model |> ModelFile.save "model.safetensors" spec [1; 28; 28]
 ///     let loaded = ModelFile.load "model.safetensors"     // in eval mode, ready to predict
 ///
 /// Unlike PyTorch's `torch.save(model)`, which pickles the class and needs its code to load (and can
@@ -83,7 +83,7 @@ module Weights =
 module ModelFile =
     /// Saves a model built from `spec` for samples of `inputShape` (no batch dimension, e.g.
     /// `[1; 28; 28]`), atomically. Throws `ArgumentException` when the spec does not fit the shape.
-    let save (spec: LayerSpec) (inputShape: int list) (path: string) (model: #torch.nn.Module) : unit =
+    let save (path: string) (spec: LayerSpec) (inputShape: int list) (model: #torch.nn.Module) : unit =
         Functional.Serialization.ModelFile.Save(path, spec, inputShape |> List.map int64 |> Array.ofList, model)
 
     /// Rebuilds the model from the file alone, loads its weights strictly and returns it in eval mode

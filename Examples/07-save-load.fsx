@@ -89,7 +89,7 @@ printfn "BatchNorm's buffers in the state dict: %s"
 // the file). Here the model's structure is saved as data: its layer spec and input shape go into the
 // safetensors header beside the weights.
 let modelPath = Path.Combine(out, "model.safetensors")
-fresh |> ModelFile.save spec inputShape modelPath
+fresh |> ModelFile.save modelPath spec inputShape
 printfn "\nSaved the whole model to %s; its spec:\n%s" (Path.GetFileName modelPath) (Layer.toJson (ModelFile.readSpec modelPath))
 
 // Loading needs the file and nothing else: no NeuralNetwork, no spec in code. The model comes back in

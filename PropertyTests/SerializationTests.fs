@@ -78,7 +78,7 @@ let ``a whole-model file comes back from the path alone, in eval mode, computing
             use model = spec |> Model.buildWith (new torch.Generator(uint64 s1)) [ features ]
             warm features model
             let path = Path.Combine(folder, "model.safetensors")
-            model |> ModelFile.save spec [ features ] path
+            model |> ModelFile.save path spec [ features ]
             use loaded = ModelFile.load path
             use x = torch.randn([| 5L; int64 features |], generator = new torch.Generator(uint64 s1))
             use expected = model.call x
@@ -182,7 +182,7 @@ let ``ModelFile.tryLoad is None for a missing, weights-only or truncated file`` 
         let weights = Path.Combine(folder, "weights.safetensors")
         model |> Weights.save weights
         let whole = Path.Combine(folder, "model.safetensors")
-        model |> ModelFile.save head3 [ 5 ] whole
+        model |> ModelFile.save whole head3 [ 5 ]
         let cut = Path.Combine(folder, "cut.safetensors")
         let bytes = File.ReadAllBytes whole
         File.WriteAllBytes(cut, bytes[.. bytes.Length - 9])
@@ -216,7 +216,7 @@ let ``ModelFile.save refuses a spec that does not fit the input shape`` () =
     withFolder (fun folder ->
         use model = head3 |> Model.build [ 5 ]
         let spec = Layer.sequential [ Layer.conv2d 2 3 ]
-        throws<ArgumentException> (fun () -> model |> ModelFile.save spec [ 5 ] (Path.Combine(folder, "m.safetensors"))) |> ignore)
+        throws<ArgumentException> (fun () -> model |> ModelFile.save (Path.Combine(folder, "m.safetensors")) spec [ 5 ]) |> ignore)
 
 /// Random classification data for [6] samples.
 let private data () =

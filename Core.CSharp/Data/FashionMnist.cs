@@ -53,8 +53,8 @@ public sealed class FashionMnist : TensorDataset
     /// <param name="mirrors">Where to download from, tried in order (default: the official locations); each gets the file name appended.</param>
     /// <exception cref="DatasetNotFoundException">The files are nowhere and could not be downloaded; the message says how to get them.</exception>
     /// <exception cref="InvalidDataException">A file is damaged; the message names it and the byte offset.</exception>
-    public FashionMnist(string? root, bool train = true, bool download = false, Transform? transform = null,
-        Transform? targetTransform = null, string? fallback = null, bool searchSystem = true, TextWriter? log = null,
+    public FashionMnist(string? root, bool train = true, Transform? transform = null, Transform? targetTransform = null,
+        bool download = false, string? fallback = null, bool searchSystem = true, TextWriter? log = null,
         IReadOnlyList<Uri>? mirrors = null)
         : this(MnistDataset.Load(mirrors is null ? Info : Info with { Mirrors = mirrors }, root, train, download, fallback, searchSystem, log),
             root, train, transform, targetTransform) { }
@@ -96,7 +96,7 @@ public sealed class FashionMnist : TensorDataset
     /// ships with Functional, in that order; <see cref="Source"/> says which.</summary>
     public static FashionMnist Load(string? root = null, bool train = true, Transform? transform = null,
         Transform? targetTransform = null, bool download = false) =>
-        new(root, train, download, transform, targetTransform, FindShippedSubset());
+        new(root, train, transform, targetTransform, download, FindShippedSubset());
 
     /// <summary>The folder of the Fashion-MNIST subset that ships with Functional, or null when it is not found.</summary>
     public static string? FindShippedSubset() => MnistDataset.FindShippedSubset(Info);

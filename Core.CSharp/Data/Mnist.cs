@@ -28,9 +28,9 @@ internal sealed class Mnist : TensorDataset
         null,
         null);
 
-    /// <summary>Loads a split of MNIST with the tutorial's parameters (see <see cref="FashionMnist(string?, bool, bool, Transform?, Transform?, string?, bool, TextWriter?, IReadOnlyList{Uri}?)"/>).</summary>
-    public Mnist(string? root, bool train = true, bool download = false, Transform? transform = null,
-        Transform? targetTransform = null, string? fallback = null, bool searchSystem = true, TextWriter? log = null,
+    /// <summary>Loads a split of MNIST with the tutorial's parameters (see <see cref="FashionMnist(string?, bool, Transform?, Transform?, bool, string?, bool, TextWriter?, IReadOnlyList{Uri}?)"/>).</summary>
+    public Mnist(string? root, bool train = true, Transform? transform = null, Transform? targetTransform = null,
+        bool download = false, string? fallback = null, bool searchSystem = true, TextWriter? log = null,
         IReadOnlyList<Uri>? mirrors = null)
         : this(MnistDataset.Load(mirrors is null ? Info : Info with { Mirrors = mirrors }, root, train, download, fallback, searchSystem, log),
             root, train, transform, targetTransform) { }
