@@ -149,18 +149,7 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
             x = tensor(host.Pixels, host.Shape, ScalarType.Byte).DetachFromDisposeScope();
             y = tensor(host.Labels, ScalarType.Int64).DetachFromDisposeScope();
         }
-        try
-        {
-            x = Transform.ApplyBatchToOwned(Transform, x);
-            y = Transform.ApplyBatchToOwned(TargetTransform, y);
-            return (x, y);
-        }
-        catch
-        {
-            x.Dispose();
-            y.Dispose();
-            throw;
-        }
+        return Transform.ApplyBatchToOwned(Transform, TargetTransform, x, y);
     }
 
     (Tensor Features, Tensor Labels) FinishMixed(MixedBatch batch)

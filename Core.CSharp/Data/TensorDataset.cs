@@ -101,19 +101,7 @@ public class TensorDataset : IDataset<Sample>, IBatchProducer, IDisposable
     (Tensor Features, Tensor Labels) IBatchProducer.Finish(object prepared)
     {
         var (x, y) = ((Tensor, Tensor))prepared;
-        try
-        {
-            x = Transform.ApplyBatchToOwned(Transform, x);
-            y = Transform.ApplyBatchToOwned(TargetTransform, y);
-            return (x, y);
-        }
-        catch
-        {
-            // The gathered tensors, or what the transforms made of them (the loader discards the gathered ones too).
-            x.Dispose();
-            y.Dispose();
-            throw;
-        }
+        return Transform.ApplyBatchToOwned(Transform, TargetTransform, x, y);
     }
 
     void IBatchProducer.Discard(object prepared)

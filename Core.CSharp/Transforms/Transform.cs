@@ -65,6 +65,24 @@ public abstract class Transform
         return result;
     }
 
+    /// <summary>A dataset's transforms applied to a batch of features and labels it owns; on an exception
+    /// both (or what the transforms made of them) are freed before it propagates.</summary>
+    internal static (Tensor Features, Tensor Labels) ApplyBatchToOwned(Transform? transform, Transform? targetTransform, Tensor features, Tensor labels)
+    {
+        try
+        {
+            features = ApplyBatchToOwned(transform, features);
+            labels = ApplyBatchToOwned(targetTransform, labels);
+            return (features, labels);
+        }
+        catch
+        {
+            features.Dispose();
+            labels.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The PyTorch-like text of the transform, e.g. <c>ToTensor()</c>.</summary>
     public override string ToString() => GetType().Name + "()";
 }
