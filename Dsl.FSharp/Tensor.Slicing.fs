@@ -44,11 +44,8 @@ module internal Slicing =
     let set (t: torch.Tensor) (indices: torch.TensorIndex[]) (value: torch.Tensor) : unit =
         use view = t.index(indices)
         let vs, ts = (value: torch.Tensor).shape, view.shape
-        let fits =
-            vs.Length <= ts.Length
-            && Seq.forall (fun k -> let v = vs.[vs.Length - 1 - k] in v = 1L || v = ts.[ts.Length - 1 - k]) (seq { 0 .. vs.Length - 1 })
-        if not fits then
-            invalidArg (nameof value) (String.Format("A value of shape [{0}] cannot be written into a slice of shape [{1}]: it must broadcast to the slice.", String.Join(", ", vs), String.Join(", ", ts)))
+        if not (Functional.Shapes.BroadcastsTo(vs, ts)) then
+            invalidArg (nameof value) (String.Format("A value of shape {0} cannot be written into a slice of shape {1}: it must broadcast to the slice.", Functional.Shapes.Text vs, Functional.Shapes.Text ts))
         view.copy_(value) |> ignore
 
     /// Writes a number into every element of a slice.

@@ -263,10 +263,9 @@ public static class Tensors
         if (sa[^1] != inner)
             Fail($"the last size of the first ({sa[^1]}) must equal the {(sb.Length == 1 ? "only" : "second-to-last")} size of the second ({inner}).");
         long[] ba = sa.Length > 2 ? sa[..^2] : Array.Empty<long>(), bb = sb.Length > 2 ? sb[..^2] : Array.Empty<long>();
-        for (var i = 1; i <= Math.Min(ba.Length, bb.Length); i++)
-            if (ba[^i] != bb[^i] && ba[^i] != 1 && bb[^i] != 1) Fail("the batch dimensions cannot be broadcast together.");
+        if (!Shapes.Broadcastable(ba, bb)) Fail("the batch dimensions cannot be broadcast together.");
         if (a.dtype != b.dtype) Fail($"the dtypes differ ({TensorFormat.DTypeName(a.dtype)} and {TensorFormat.DTypeName(b.dtype)}); convert one first.");
-        if (a.device_type != b.device_type || a.device_index != b.device_index) Fail("the tensors are on different devices.");
+        if (!Device.IsOn(b, a.device)) Fail("the tensors are on different devices.");
         return torch.matmul(a, b);
     }
 
