@@ -142,7 +142,7 @@ static class TrainingBenchmark
         manual_seed(seed);
         var ourModel = new NeuralNetwork();
         var ourOptimizer = new Optimizer(Optimizers.Optimizers.Sgd(1e-3), ourModel);
-        var trainer = new Trainer(ourModel, Losses.CrossEntropy(), ourOptimizer, new TrainerOptions { Device = Device.Cpu, Progress = false });
+        var trainer = new Trainer(ourModel, Losses.CrossEntropy(), ourOptimizer, new TrainerOptions { Device = Devices.Cpu, Progress = false });
         var ourTrain = new DataLoader(new TensorDataset(trainImages, trainLabels), batchSize, shuffle: true, seed: seed).Map(new Transforms.ToTensor());
         var ourTest = new DataLoader(new TensorDataset(testImages, testLabels), batchSize).Map(new Transforms.ToTensor());
 

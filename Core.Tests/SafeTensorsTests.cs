@@ -197,7 +197,7 @@ public class SafeTensorsTests : FileTestBase
         var path = FilePath("d.safetensors");
         using var a = ones(3);
         SafeTensors.Save(path, new Dictionary<string, Tensor> { ["a"] = a });
-        using var read = SafeTensors.Read(path, Device.Cpu);
+        using var read = SafeTensors.Read(path, Devices.Cpu);
         Assert.That(read.Tensors["a"].device_type, Is.EqualTo(DeviceType.CPU));
     }
 

@@ -73,12 +73,12 @@ module Loader =
           /// Whether an incomplete last batch is left out.
           DropLast: bool
           /// Where the batches' tensors are put.
-          Device: Device
+          Device: torch.Device
           /// Threads preparing batches ahead (worth it for image files, not for in-memory data).
           Workers: int }
 
     /// Batch size 64, no shuffling, CPU, no workers.
-    let defaults = { BatchSize = 64; Shuffle = false; Seed = None; DropLast = false; Device = Device.Cpu; Workers = 0 }
+    let defaults = { BatchSize = 64; Shuffle = false; Seed = None; DropLast = false; Device = Devices.Cpu; Workers = 0 }
 
     /// A loader with the given options.
     let createWith (options: Options) (dataset: IDataset<Sample>) : DataLoader =

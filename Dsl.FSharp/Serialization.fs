@@ -90,15 +90,15 @@ module ModelFile =
     /// (dropout off, batch norm on its running statistics), on the CPU. Throws `InvalidDataException`
     /// naming the file when it is damaged, holds no spec, or its spec does not match its weights.
     let load (path: string) : torch.nn.Module<torch.Tensor, torch.Tensor> =
-        Functional.Serialization.ModelFile.Load(path, Device.Cpu)
+        Functional.Serialization.ModelFile.Load(path, Devices.Cpu)
 
-    /// `load` onto `device` (`Device.Auto` for CUDA when present).
-    let loadTo (device: Device) (path: string) : torch.nn.Module<torch.Tensor, torch.Tensor> =
+    /// `load` onto `device` (`Devices.Auto` for CUDA when present).
+    let loadTo (device: torch.Device) (path: string) : torch.nn.Module<torch.Tensor, torch.Tensor> =
         Functional.Serialization.ModelFile.Load(path, device)
 
     /// `Some` model, or `None` when the file is absent, damaged, or not a whole-model file.
     let tryLoad (path: string) : torch.nn.Module<torch.Tensor, torch.Tensor> option =
-        try Some (Functional.Serialization.ModelFile.Load(path, Device.Cpu))
+        try Some (Functional.Serialization.ModelFile.Load(path, Devices.Cpu))
         with
         | :? InvalidDataException
         | :? FileNotFoundException

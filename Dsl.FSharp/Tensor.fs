@@ -59,7 +59,7 @@ module Tensor =
     let dtype (t: torch.Tensor) : torch.ScalarType = t.dtype
 
     /// The device the tensor lives on.
-    let device (t: torch.Tensor) : Device = Device.Of t
+    let device (t: torch.Tensor) : torch.Device = t.device
 
     /// The number of elements.
     let numel (t: torch.Tensor) : int64 = t.numel()
@@ -68,7 +68,7 @@ module Tensor =
     let dim (t: torch.Tensor) : int = int (t.dim())
 
     /// The tensor on another device (a copy unless it is already there), PyTorch's `t.to(device)`.
-    let toDevice (device: Device) (t: torch.Tensor) : torch.Tensor = t.To(device)
+    let toDevice (device: torch.Device) (t: torch.Tensor) : torch.Tensor = t.To(device)
 
     /// The tensor converted to another dtype (a copy).
     let toDtype (dtype: torch.ScalarType) (t: torch.Tensor) : torch.Tensor = t.``to``(dtype, copy = true)

@@ -86,7 +86,7 @@ module Train =
           /// applied when resuming: the checkpoint's generator states are.
           Seed: int64 option
           /// Where the model and the batches go; the model is moved there before the optimizer is bound.
-          Device: Device
+          Device: torch.Device
           /// Receive the loop's events, after the progress printout and before the checkpoint.
           Callbacks: Callback list
           /// Print the tutorial's lines on the console (`Callback.progress`).
@@ -99,11 +99,11 @@ module Train =
           /// `Checkpoint` or `Callback.checkpoint`) and continue at the epoch after it.
           Resume: string option }
 
-    /// 10 epochs, no seed, `Device.Auto`, the tutorial's printout, stop on a non-finite loss, no checkpoint.
+    /// 10 epochs, no seed, `Devices.Auto`, the tutorial's printout, stop on a non-finite loss, no checkpoint.
     let defaults =
         { Epochs = 10
           Seed = None
-          Device = Device.Auto
+          Device = Devices.Auto
           Callbacks = []
           Progress = true
           StopOnNonFiniteLoss = true
@@ -128,7 +128,7 @@ module Train =
         if options.Epochs < 0 then
             invalidArg (nameof options) (sprintf "Train.fit: Epochs is %d; use 0 or more." options.Epochs)
         if isNull (box options.Device) then
-            invalidArg (nameof options) "Train.fit: Device is null; use Device.Auto, Device.Cpu or Device.Cuda n."
+            invalidArg (nameof options) "Train.fit: torch.Device is null; use Devices.Auto, Devices.Cpu or Devices.Cuda n."
         if isNull (box options.Callbacks) then
             invalidArg (nameof options) "Train.fit: Callbacks is null; use [] for none."
         // The core's trainer does it all (move, bind, seed, progress, checkpoint, resume): this is its F# face.

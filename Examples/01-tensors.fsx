@@ -44,8 +44,8 @@ printfn "Device tensor is stored on: %O\n" (Tensor.device attributes)
 
 // ---- Operations on tensors ----------------------------------------------------------------------
 // Move to the accelerator when there is one (this build is CPU-only, so Auto resolves to the CPU).
-let onDevice = attributes |> Tensor.toDevice Device.Auto
-printfn "Device.Auto -> %O\n" (Tensor.device onDevice)
+let onDevice = attributes |> Tensor.toDevice Devices.Auto
+printfn "Devices.Auto -> %O\n" (Tensor.device onDevice)
 
 // Standard indexing and slicing (F# ranges are inclusive; -1 is the last element).
 let t = Tensor.ones [ 4; 4 ]

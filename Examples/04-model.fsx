@@ -15,13 +15,13 @@ let size (t: torch.Tensor) = "torch.Size([" + (t.shape |> Array.map string |> St
 let generator = new torch.Generator(42UL)
 
 // ---- Get the device for training ----
-let device = Device.Auto.Resolve()
+let device = Devices.Auto
 printfn "Using %O device" device
 
 // ---- Define the class ----
 // The tutorial's NeuralNetwork, hand-written as a TorchSharp module (Functional.Models.NeuralNetwork).
 let model = new NeuralNetwork(generator = generator)
-model.``to``(device.ToTorch()) |> ignore
+model.``to``(device) |> ignore
 Model.print model
 
 // The same architecture as data, built by inferring each layer's input size:
@@ -34,7 +34,7 @@ Model.print built
 printfn "\n%O" (Model.summary [ 1; 28; 28 ] model)
 
 // To use the model, pass it the input data; never call forward directly.
-let X = torch.rand([| 1L; 28L; 28L |], generator = generator).``to``(device.ToTorch())
+let X = torch.rand([| 1L; 28L; 28L |], generator = generator).``to``(device)
 let logits = model.call X
 let predProbab = torch.nn.Softmax(1L).call logits
 let yPred = predProbab.argmax(1L)

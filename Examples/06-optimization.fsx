@@ -27,7 +27,7 @@ let slice (count: int) (dataset: TensorDataset) : TensorDataset =
         Dataset.ofTensors (dataset.Features.narrow(0L, 0L, int64 count)) (dataset.Labels.narrow(0L, 0L, int64 count))
     else dataset
 
-let device = Device.Auto.Resolve()
+let device = Devices.Auto
 printfn "Using %O device" device
 
 // ---- Hyperparameters ----------------------------------------------------------------------------
@@ -54,7 +54,7 @@ let testDataloader =
 // model = NeuralNetwork(): the tutorial's 784-512-512-10 network, its weights drawn from a seeded generator.
 let newModel () =
     let model = new NeuralNetwork(generator = new torch.Generator(0UL))
-    model.``to``(device.ToTorch()) |> ignore
+    model.``to``(device) |> ignore
     model
 
 let model = newModel ()

@@ -121,7 +121,7 @@ let newRun () =
     let m = spec |> Model.buildWith (new torch.Generator(5UL)) inputShape
     let optimizer = Optim.sgd 1e-3 |> Optim.bind m
     let loader = DataLoader(data, 64, shuffle = true, seed = 7L).Map(ToTensor())
-    m, optimizer, loader, new Trainer(m, Loss.crossEntropy, optimizer, TrainerOptions(Device = Device.Cpu, Seed = 11L, Progress = false))
+    m, optimizer, loader, new Trainer(m, Loss.crossEntropy, optimizer, TrainerOptions(Device = Devices.Cpu, Seed = 11L, Progress = false))
 
 let printHistory (name: string) (history: History) =
     for e in history.Epochs do printfn "  %s epoch %d: train loss %.6f" name e.Epoch e.TrainLoss

@@ -58,10 +58,10 @@ let folder (command: string) name (p: Parsed) =
     | value -> value
 
 /// The `--device` option (default auto), resolved: a misspelt device fails naming the option.
-/// Asking for CUDA on a machine without it stays Device.Resolve's InvalidOperationException.
+/// Asking for CUDA on a machine without it stays Devices.Check's InvalidOperationException.
 let device (command: string) (p: Parsed) =
     let text = defaultArg (p.Values.TryFind "device") "auto"
     let parsed =
-        try Device.Parse text
+        try Devices.Parse text
         with :? ArgumentException -> invalidArg "device" $"{command}: --device expects auto, cpu, cuda or cuda:N, got '{text}'."
-    parsed.Resolve()
+    Devices.Check parsed

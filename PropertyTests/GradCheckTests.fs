@@ -55,7 +55,7 @@ let differentiable : (string * (torch.Tensor -> torch.Tensor)) list =
       "slicing t.[a..b]", (fun x -> x.[0..1] * 2.0)
       "slicing t.[a..b] <- v", (fun x -> let y = x * 1.0 in y.[0..0] <- Tensor.sin x.[0..0]; y)
       "Tensor.toDtype", (fun x -> Tensor.toDtype torch.float64 (x * x))
-      "Tensor.toDevice", (fun x -> Tensor.toDevice Functional.Device.Cpu (Tensor.exp x))
+      "Tensor.toDevice", (fun x -> Tensor.toDevice Functional.Devices.Cpu (Tensor.exp x))
       "Tensor.addInPlace", (fun x -> let y = x * x in Tensor.addInPlace 2.0 y; y)
       "Tensor.mulInPlace", (fun x -> let y = Tensor.sin x in Tensor.mulInPlace 3.0 y; y)
       "Tensor.copyInPlace", (fun x -> let y = x * 1.0 in Tensor.copyInPlace (Tensor.cos x) y; y * x)

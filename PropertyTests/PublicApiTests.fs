@@ -83,7 +83,7 @@ let private check (assembly: Assembly) =
                 (String.Join("\n", (added |> List.map ((+) "+ ")) @ (removed |> List.map ((+) "- ")))))
 
 [<Test>]
-let ``Functional.Core's public API is the checked-in listing`` () = check typeof<Functional.Device>.Assembly
+let ``Functional.Core's public API is the checked-in listing`` () = check typeof<Functional.Native>.Assembly
 
 [<Test>]
 let ``Functional.FSharp's public API is the checked-in listing`` () = check typeof<Functional.FSharp.Train.Options>.Assembly

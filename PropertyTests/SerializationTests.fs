@@ -232,7 +232,7 @@ let ``Checkpoint.save then restore into fresh objects continues exactly as an un
             let model = spec |> Model.buildWith (new torch.Generator(4UL)) [ 6 ]
             let optimizer = Optim.adam 1e-2 |> Optim.bind model
             let loader = DataLoader(ds, 8, shuffle = true, seed = Nullable 6L)
-            model, optimizer, loader, new Trainer(model, Loss.crossEntropy, optimizer, TrainerOptions(Device = Device.Cpu, Seed = Nullable 7L, Progress = false))
+            model, optimizer, loader, new Trainer(model, Loss.crossEntropy, optimizer, TrainerOptions(Device = Devices.Cpu, Seed = Nullable 7L, Progress = false))
         let straight, _, loaderA, trainerA = run ()
         trainerA.Fit(loaderA, epochs = 3) |> ignore
 

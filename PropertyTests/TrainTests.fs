@@ -29,7 +29,7 @@ let private model (seed: uint64) =
     Model.buildWith g [ 1; 28; 28 ] spec
 
 /// The DSL's options without console output, on the CPU.
-let private quiet = { Train.defaults with Progress = false; Device = Device.Cpu }
+let private quiet = { Train.defaults with Progress = false; Device = Devices.Cpu }
 
 let private testLosses (h: History) = h.Epochs |> Seq.map (fun m -> m.TestLoss.Value, m.TestAccuracy.Value) |> List.ofSeq
 
@@ -41,7 +41,7 @@ let ``Train.fit equals the C# Trainer's fit bit for bit`` () =
     // one Seed seeds LibTorch and the shuffling, in C# as in F#.
     let csharp =
         use m = model 3UL
-        use trainer = new Trainer(m, Losses.CrossEntropy(), optimizer (), TrainerOptions(Device = Device.Cpu, Seed = Nullable 5L, Progress = false))
+        use trainer = new Trainer(m, Losses.CrossEntropy(), optimizer (), TrainerOptions(Device = Devices.Cpu, Seed = Nullable 5L, Progress = false))
         let losses = ResizeArray<float>()
         let train = DataLoader(ds, 16, shuffle = true, seed = Nullable 99L).Map(Functional.Transforms.ToTensor())
         let test = DataLoader(ds, 32).Map(Functional.Transforms.ToTensor())

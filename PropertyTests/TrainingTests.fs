@@ -29,7 +29,7 @@ let private fitLosses (seed: int64) epochs (ds: TensorDataset) (test: TensorData
     torch.manual_seed seed |> ignore
     use model = new NeuralNetwork()
     use optimizer = Optimizers.Sgd(1e-2).Bind(model)
-    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Seed = Nullable seed, Progress = false))
+    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Seed = Nullable seed, Progress = false))
     let losses = ResizeArray<float>()
     let record = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss))
     let history = trainer.Fit(loader ds 16 true seed, loader test 16 false seed, epochs, [ record :> Callback ])
@@ -80,7 +80,7 @@ let ``live tensors do not grow across steps and epochs`` () =
     torch.manual_seed 0L |> ignore
     use model = new NeuralNetwork()
     use optimizer = Optimizers.Adam(1e-3).Bind(model)
-    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Progress = false))
+    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let afterBatch = ResizeArray<int64>()
     let afterEpoch = ResizeArray<int64>()
     let count = LambdaCallback(BatchEnd = Action<BatchEnd>(fun _ -> afterBatch.Add torch.Tensor.TotalCount),
@@ -100,7 +100,7 @@ let ``callbacks see the events in order`` () =
     torch.manual_seed 0L |> ignore
     use model = new NeuralNetwork()
     use optimizer = Optimizers.Sgd(1e-3).Bind(model)
-    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Progress = false))
+    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let events = ResizeArray<string>()
     let log = LambdaCallback(
                 FitBegin = Action<FitBegin>(fun e -> events.Add $"fit {e.FirstEpoch}-{e.Epochs} {e.TrainBatches}x {e.TrainSamples}"),
@@ -137,7 +137,7 @@ let ``early stopping stops exactly after its patience`` (values: NonEmptyArray<N
     let stop = EarlyStopping(Monitor.TrainLoss, patience)
     use model = torch.nn.Linear(1L, 1L)
     use optimizer = Optimizers.Sgd(0.1).Bind(model)
-    let context = Activator.CreateInstance(typeof<TrainingContext>, Reflection.BindingFlags.NonPublic ||| Reflection.BindingFlags.Instance, null, [| box model; box optimizer; box Device.Cpu |], null) :?> TrainingContext
+    let context = Activator.CreateInstance(typeof<TrainingContext>, Reflection.BindingFlags.NonPublic ||| Reflection.BindingFlags.Instance, null, [| box model; box optimizer; box Devices.Cpu |], null) :?> TrainingContext
     stop.OnFitBegin(FitBegin(context, 1, values.Length, 1, 1))
     let mutable stoppedAfter = None
     values |> List.iteri (fun i v ->
@@ -152,7 +152,7 @@ let ``early stopping ends fit after patience epochs without improvement`` () =
     torch.manual_seed 0L |> ignore
     use model = new NeuralNetwork()
     use optimizer = Optimizers.Sgd(0.0).Bind(model)          // learning rate 0: the test loss never changes
-    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Progress = false))
+    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let history = trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 10, [ EarlyStopping(Monitor.TestLoss, 3) :> Callback ])
     Assert.That(history.Count, Is.EqualTo 4)                  // epoch 1 sets the best; 2, 3, 4 do not improve
 
@@ -166,7 +166,7 @@ let ``a non-finite loss stops before the step, naming the epoch and batch`` () =
     torch.manual_seed 0L |> ignore
     use model = new NeuralNetwork()
     use optimizer = Optimizers.Sgd(1e-2).Bind(model)
-    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Progress = false))
+    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let snapshot = ResizeArray<torch.Tensor>()
     let keep = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e ->
         if e.Batch = 1 then for p in model.parameters() do snapshot.Add(p.detach().clone().MoveToOuterDisposeScope())))
@@ -183,7 +183,7 @@ let ``evaluate is the tutorial's test_loop`` () =
     torch.manual_seed 0L |> ignore
     use model = new NeuralNetwork()
     use optimizer = Optimizers.Sgd(1e-3).Bind(model)
-    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Progress = false))
+    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let result = trainer.Evaluate(loader ds 16 false 0)
     // By hand: mean of per-batch mean losses; correct predictions over all samples.
     use _ = torch.no_grad()
@@ -217,7 +217,7 @@ let ``the loop switches train and eval modes and restores them`` () =
     use ds = data 32 11L
     use model = new ModeSpy()
     use optimizer = Optimizers.Sgd(1e-3).Bind(model)
-    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Progress = false))
+    let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     model.eval() |> ignore
     trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 1) |> ignore
     Assert.That(List.ofSeq model.Modes, Is.EqualTo<bool list>([ true; true; false; false ]))
@@ -249,7 +249,7 @@ let ``fit resumed from a checkpoint continues exactly as an uninterrupted run`` 
         use optimizer = Optimizers.Adam(1e-2).Bind(model :> torch.nn.Module)
         let train = loader ds 16 true 21
         let test = loader ds 32 false 0
-        let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Device.Cpu, Seed = Nullable 5L, Progress = false))
+        let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Seed = Nullable 5L, Progress = false))
         let losses = ResizeArray<float>()
         let record = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss))
         let resume = if restore then TrainingCheckpoint.Restore(path, model, optimizer, train) else null

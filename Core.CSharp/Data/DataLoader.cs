@@ -58,8 +58,8 @@ public sealed class DataLoader : IDataLoader
         if (prefetch is < 1) throw new ArgumentOutOfRangeException(nameof(prefetch), prefetch, "Prefetch is 1 batch or more.");
         Native.EnsureLoaded();
         this.dataset = dataset;
-        Device = (device ?? Device.Cpu).Resolve();
-        torchDevice = Device.ToTorch();
+        Device = Devices.Check(device ?? Devices.Cpu);
+        torchDevice = Device;
         Workers = workers;
         Prefetch = prefetch ?? 2 * Math.Max(1, workers);
         if (shuffle && generator is null)
@@ -226,7 +226,7 @@ public sealed class DataLoader : IDataLoader
     /// <summary>Moves a tensor to a device, disposing the source when a copy was made.</summary>
     static Tensor ToDevice(Tensor t, torch.Device device)
     {
-        if (Device.IsOn(t, device)) return t;
+        if (Devices.IsOn(t, device)) return t;
         var moved = t.to(device);
         if (!ReferenceEquals(moved, t)) t.Dispose();
         return moved;

@@ -15,7 +15,7 @@ public interface IDataLoader : IEnumerable<Batch>
     int BatchSize { get; }
 
     /// <summary>Where the batches' tensors are put.</summary>
-    Device Device { get; }
+    TorchSharp.torch.Device Device { get; }
 
     /// <summary>The generator the shuffling draws its permutations from (null without shuffling).
     /// A training checkpoint saves its state, so that a resumed run visits the same epochs.</summary>

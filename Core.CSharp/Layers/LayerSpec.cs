@@ -36,7 +36,7 @@ public abstract partial record LayerSpec
         ArgumentNullException.ThrowIfNull(inputShape);
         Native.EnsureLoaded();
         var module = BuildModule(inputShape.ToArray(), generator);
-        if (device is { } d && d.ToTorch().type != DeviceType.CPU) module.to(d.ToTorch());
+        if (device is { } d && d.type != DeviceType.CPU) module.to(d);
         return module;
     }
 

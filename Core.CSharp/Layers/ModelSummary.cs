@@ -76,7 +76,7 @@ public sealed class ModelSummary
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var first = module.parameters().FirstOrDefault();
-            var torchDevice = device?.ToTorch() ?? first?.device ?? CPU;
+            var torchDevice = device ?? first?.device ?? CPU;
             var dtype = first is not null && first.is_floating_point() ? first.dtype : ScalarType.Float32;
             var input = zeros(new long[] { 1 }.Concat(inputShape).ToArray(), dtype, torchDevice);
             try { outputShape = module.call(input).shape; }

@@ -155,7 +155,7 @@ public sealed class Checkpoint : IDisposable
                     && !name.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
                     throw new InvalidDataException($"{path}: the tensor '{name}' belongs to no part of a checkpoint (expected a prefix model., optimizer. or generator.).");
             }
-            var target = device?.ToTorch();
+            var target = device;
             var model = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             var optimizer = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             var generators = new Dictionary<string, Tensor>(StringComparer.Ordinal);

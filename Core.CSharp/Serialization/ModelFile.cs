@@ -209,7 +209,7 @@ public static class ModelFile
         }
         try
         {
-            if (device is not null) TorchSharp.ModuleExtensionMethods.to(model, device.ToTorch());
+            if (device is not null) TorchSharp.ModuleExtensionMethods.to(model, device);
             try
             {
                 StateDict.Load(model, content.StateDict, strict: true, path);

@@ -324,7 +324,7 @@ public static class SafeTensors
         var header = ReadHeader(stream, source);
         RequireLittleEndian();
         Native.EnsureLoaded();
-        var target = device?.ToTorch();
+        var target = device;
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
         {

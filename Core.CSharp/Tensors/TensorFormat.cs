@@ -31,7 +31,7 @@ public static class TensorFormat
         const string prefix = "tensor(";
         var indent = prefix.Length;
         var suffixes = new List<string>();
-        if (tensor.device_type != DeviceType.CPU) suffixes.Add($"device='{Device.Of(tensor)}'");
+        if (tensor.device_type != DeviceType.CPU) suffixes.Add($"device='{tensor.device}'");
         var data = tensor.detach().cpu();
         string body;
         if (data.is_complex())

@@ -68,9 +68,9 @@ public static class Tensors
     static Tensor Finish(Tensor cpuTensor, Device? device, bool requiresGrad)
     {
         var result = cpuTensor;
-        if (device is not null && device.Resolve().Kind != Device.DeviceKind.Cpu)
+        if (device is not null && Devices.Check(device).type != DeviceType.CPU)
         {
-            result = cpuTensor.to(device.ToTorch());
+            result = cpuTensor.to(device);
             cpuTensor.Dispose();
         }
         if (requiresGrad) result.requires_grad_(true);
@@ -242,7 +242,7 @@ public static class Tensors
     {
         ArgumentNullException.ThrowIfNull(tensor);
         ArgumentNullException.ThrowIfNull(device);
-        return tensor.to(device.ToTorch());
+        return tensor.to(device);
     }
 
     /// <summary>
@@ -265,7 +265,7 @@ public static class Tensors
         long[] ba = sa.Length > 2 ? sa[..^2] : Array.Empty<long>(), bb = sb.Length > 2 ? sb[..^2] : Array.Empty<long>();
         if (!Shapes.Broadcastable(ba, bb)) Fail("the batch dimensions cannot be broadcast together.");
         if (a.dtype != b.dtype) Fail($"the dtypes differ ({TensorFormat.DTypeName(a.dtype)} and {TensorFormat.DTypeName(b.dtype)}); convert one first.");
-        if (!Device.IsOn(b, a.device)) Fail("the tensors are on different devices.");
+        if (!Devices.IsOn(b, a.device)) Fail("the tensors are on different devices.");
         return torch.matmul(a, b);
     }
 

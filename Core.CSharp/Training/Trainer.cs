@@ -91,7 +91,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(optimizer);
         Native.EnsureLoaded();
         Options = options ?? new TrainerOptions();
-        Device = (Options.Device ?? Device.Auto).Resolve();
+        Device = Devices.Check(Options.Device ?? Devices.Auto);
         Model = model;
         this.loss = loss;
         MoveToDevice(model, Device);
@@ -111,7 +111,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(optimizer);
         Native.EnsureLoaded();
         Options = options ?? new TrainerOptions();
-        Device = (Options.Device ?? Device.Auto).Resolve();
+        Device = Devices.Check(Options.Device ?? Devices.Auto);
         Model = model;
         this.loss = loss;
         Optimizer = optimizer;
@@ -138,8 +138,8 @@ public sealed class Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(device);
-        var target = device.ToTorch();
-        if (model.parameters().All(p => Device.IsOn(p, target)))
+        var target = device;
+        if (model.parameters().All(p => Devices.IsOn(p, target)))
             return false;
         model.to(target);
         return true;
@@ -204,7 +204,7 @@ public sealed class Trainer : IDisposable
     double TrainEpoch(IDataLoader train, int epoch, TrainingContext context, Callback[] listeners)
     {
         Model.train();
-        var target = Device.ToTorch();
+        var target = Device;
         int batchIndex = 0, samplesBefore = 0, datasetSize = train.SampleCount, batches = train.BatchCount;
         double lossSum = 0;
         foreach (var batch in train)
@@ -233,7 +233,7 @@ public sealed class Trainer : IDisposable
     }
 
     static Tensor OnDevice(Tensor t, torch.Device device) =>
-        Device.MoveTo(t, device);
+        Devices.MoveTo(t, device);
 
     /// <summary>The tutorial's test_loop on this trainer's model, loss and device (see
     /// <see cref="Evaluate(nn.Module{Tensor, Tensor}, Loss, IDataLoader, Device?)"/>).</summary>
@@ -251,7 +251,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(data);
         bool wasTraining = model.training;
-        var target = (device ?? DeviceOf(model)).ToTorch();
+        var target = (device ?? DeviceOf(model));
         double lossSum = 0;
         long correct = 0;
         int samples = 0, batches = 0;
@@ -297,7 +297,7 @@ public sealed class Trainer : IDisposable
         {
             using var noGrad = torch.no_grad();
             using var scope = torch.NewDisposeScope();
-            var logits = model.forward(OnDevice(input, (device ?? DeviceOf(model)).ToTorch()));
+            var logits = model.forward(OnDevice(input, (device ?? DeviceOf(model))));
             var probabilities = nn.functional.softmax(logits, 1);
             var classes = probabilities.argmax(1);
             return new Prediction(probabilities.MoveToOuterDisposeScope(), classes.MoveToOuterDisposeScope());
@@ -311,14 +311,14 @@ public sealed class Trainer : IDisposable
     static Device DeviceOf(nn.Module model)
     {
         var first = model.parameters().FirstOrDefault();
-        return first is null ? Device.Cpu : Device.Of(first);
+        return first is null ? Devices.Cpu : first.device;
     }
 }
 
 /// <summary>Options of a <see cref="Trainer"/>: the same in C# and F# (<c>Train.Options</c> maps onto them).</summary>
 public sealed class TrainerOptions
 {
-    /// <summary>Where the model and the batches go (default <see cref="Device.Auto"/>: CUDA when available).</summary>
+    /// <summary>Where the model and the batches go (default <see cref="Devices.Auto"/>: CUDA when available).</summary>
     public Device? Device { get; init; }
 
     /// <summary>Seeds, at the start of <see cref="Trainer.Fit"/>, LibTorch's generator (dropout and other

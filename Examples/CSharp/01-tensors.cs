@@ -47,12 +47,12 @@ Show("Zeros Tensor:", torch.zeros(shape));
 var tensor = torch.rand([3, 4], generator: generator);
 Console.WriteLine($"Shape of tensor: torch.Size({List(tensor.shape)})");
 Console.WriteLine($"Datatype of tensor: {TensorFormat.DTypeName(tensor.dtype)}");
-Console.WriteLine($"Device tensor is stored on: {Device.Of(tensor)}\n");
+Console.WriteLine($"Device tensor is stored on: {tensor.device}\n");
 
 // ---- Operations on tensors ----------------------------------------------------------------------
 // Move to the accelerator when there is one (this build is CPU-only, so Auto resolves to the CPU).
-var onDevice = tensor.To(Device.Auto);
-Console.WriteLine($"Device.Auto -> {Device.Of(onDevice)}\n");
+var onDevice = tensor.To(Devices.Auto);
+Console.WriteLine($"Devices.Auto -> {onDevice.device}\n");
 
 // Standard numpy-like indexing and slicing: `..` is Python's `:`, and ^1 (C#'s "first from the end") is Python's -1.
 var t = torch.ones(4, 4);

@@ -22,14 +22,14 @@ long[] imageShape = [1, 28, 28];
 using var generator = new torch.Generator(42);
 
 // ---- Get the device for training ----
-var device = Device.Auto.Resolve();
+var device = Devices.Auto;
 Console.WriteLine($"Using {device} device");
 
 // ---- Define the class ----
 // The NeuralNetwork class is at the end of this file. Create an instance, move it to the device, and
 // print its structure as PyTorch's print(model) does.
 var model = new NeuralNetwork(generator);
-model.to(device.ToTorch());
+model.to(device);
 Console.WriteLine(ModelFormat.Format(model));
 
 // The same architecture as data: a layer spec, whose Linear layers infer their input sizes.
@@ -45,7 +45,7 @@ using (var seed2 = new torch.Generator(7))
 Console.WriteLine($"\n{ModelSummary.Of(model, imageShape)}");
 
 // To use the model, pass it the input data: call, which runs forward (and any hooks). Never call forward directly.
-var X = torch.rand([1, 28, 28], generator: generator).to(device.ToTorch());
+var X = torch.rand([1, 28, 28], generator: generator).to(device);
 var logits = model.call(X);
 var predProbab = torch.nn.Softmax(dim: 1).call(logits);
 var yPred = predProbab.argmax(1);

@@ -33,7 +33,7 @@ TensorDataset Slice(TensorDataset dataset, int count) =>
 var train = Slice(trainingData, 2000);
 var test = Slice(testData, 2000);
 
-var device = Device.Auto.Resolve();
+var device = Devices.Auto;
 Console.WriteLine($"Using {device} device");
 
 // ---- Hyperparameters ----------------------------------------------------------------------------
@@ -57,7 +57,7 @@ Model NewModel()
 {
     using var generator = new torch.Generator(0);
     var network = new NeuralNetwork(generator: generator);
-    network.to(device.ToTorch());
+    network.to(device);
     return network;
 }
 var model = NewModel();
