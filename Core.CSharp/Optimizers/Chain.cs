@@ -6,7 +6,7 @@ public static partial class Optimizers
 {
     /// <summary>
     /// Applies the transformations one after the other: the updates of each are the input of the
-    /// next, and the state is a <see cref="ChainState"/> of theirs. <c>Chain(a)</c> behaves as <c>a</c>,
+    /// next, and the state is the list of theirs. <c>Chain(a)</c> behaves as <c>a</c>,
     /// a chain nested in a chain as its links inline (the scale travels through, so the final
     /// multiplication by the learning rate stays fused into the step at any depth), and every
     /// built-in optimizer is a chain (<c>AdamW = Chain(ScaleByAdam, AddDecayedWeights, ScaleByLearningRate)</c>).
@@ -84,7 +84,7 @@ public static partial class Optimizers
 /// </summary>
 /// <remarks>Checkpoint names are the links' own, prefixed with the link's index
 /// (<c>1.momentum_buffer.0</c>); the scalars are the array of the links' records.</remarks>
-public sealed class ChainState : TransformState
+internal sealed class ChainState : TransformState
 {
     readonly TransformState[] links;
 

@@ -46,7 +46,7 @@ public static partial class Optimizers
 }
 
 /// <summary>The state of <see cref="Optimizers.ClipByGlobalNorm"/>: the bound, adjustable while training.</summary>
-public sealed class ClipByGlobalNormState : TransformState
+internal sealed class ClipByGlobalNormState : TransformState
 {
     double maxNorm;
 

@@ -61,8 +61,8 @@ public sealed class Optimizer : IDisposable
     /// <summary>The parameters updated by <see cref="Step"/>, in order.</summary>
     public IReadOnlyList<Parameter> Parameters => parameters;
 
-    /// <summary>The transformation's state, of the transformation's own type (a <see cref="ChainState"/> for
-    /// every built-in optimizer), updated in place by each step; <see cref="StateOf{T}"/> finds a link's.</summary>
+    /// <summary>The transformation's state, of the transformation's own type (for a chain, every built-in
+    /// optimizer, the list of its links' states), updated in place by each step; <see cref="StateOf{T}"/> finds a link's.</summary>
     public TransformState State { get; }
 
     /// <summary>The number of <see cref="Step"/> calls made (or loaded from a checkpoint).</summary>

@@ -25,7 +25,7 @@ public sealed class SavedState
     /// <summary>Strict reading: a missing or unknown field is an error, not a default.</summary>
     internal static readonly JsonSerializerOptions Strict = new()
     {
-        // Explicitly reflection-based: states' records are their own (private) types, and file-based,
+        // Reflection-based by design: states' records are their own (private) types, and file-based,
         // trimmed and AOT applications turn the default reflection resolver off.
         TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
         RespectRequiredConstructorParameters = true,

@@ -23,7 +23,7 @@ public static partial class Optimizers
 }
 
 /// <summary>The state of <see cref="Optimizers.Scale"/>: the factor, adjustable while training.</summary>
-public sealed class ScaleState : TransformState
+internal sealed class ScaleState : TransformState
 {
     double factor;
 

@@ -5,8 +5,8 @@ namespace Functional.Optimizers;
 /// <summary>
 /// The state of a gradient transformation, as data of its own type: <see cref="TraceState"/> holds
 /// the momentum buffers and the momentum, <see cref="AdamState"/> the moments and the betas,
-/// <see cref="ScaleByLearningRateState"/> the learning rate, <see cref="ChainState"/> the states of a
-/// chain's links. Hyperparameters are typed, settable properties that the next update reads, which is
+/// <see cref="ScaleByLearningRateState"/> the learning rate, a chain's state the states of its
+/// links. Hyperparameters are typed, settable properties that the next update reads, which is
 /// how they are adjusted while training: <c>optimizer.StateOf&lt;TraceState&gt;().Momentum = 0.9</c>.
 /// </summary>
 /// <remarks>
