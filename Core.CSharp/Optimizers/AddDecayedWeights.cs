@@ -50,19 +50,11 @@ public sealed class AddDecayedWeightsState : TransformState
         set => weightDecay = Check(value, nameof(value));
     }
 
-    sealed record Saved(double WeightDecay);
+    /// <inheritdoc />
+    protected internal override object? SaveScalars() => new SingleSetting.Saved(weightDecay);
 
     /// <inheritdoc />
-    protected internal override object? SaveScalars() => new Saved(weightDecay);
-
-    /// <inheritdoc />
-    protected internal override Action PrepareLoad(SavedState saved)
-    {
-        ArgumentNullException.ThrowIfNull(saved);
-        var s = saved.Scalars<Saved>();
-        Check(s.WeightDecay, nameof(saved));
-        return () => weightDecay = s.WeightDecay;
-    }
+    protected internal override Action PrepareLoad(SavedState saved) => SingleSetting.PrepareLoad(saved, Check, v => weightDecay = v);
 
     internal static double Check(double weightDecay, string paramName) =>
         weightDecay >= 0 && double.IsFinite(weightDecay) ? weightDecay

@@ -60,19 +60,11 @@ internal sealed class ClipByGlobalNormState : TransformState
         set => maxNorm = Check(value, nameof(value));
     }
 
-    sealed record Saved(double MaxNorm);
+    /// <inheritdoc />
+    protected internal override object? SaveScalars() => new SingleSetting.Saved(maxNorm);
 
     /// <inheritdoc />
-    protected internal override object? SaveScalars() => new Saved(maxNorm);
-
-    /// <inheritdoc />
-    protected internal override Action PrepareLoad(SavedState saved)
-    {
-        ArgumentNullException.ThrowIfNull(saved);
-        var s = saved.Scalars<Saved>();
-        Check(s.MaxNorm, nameof(saved));
-        return () => maxNorm = s.MaxNorm;
-    }
+    protected internal override Action PrepareLoad(SavedState saved) => SingleSetting.PrepareLoad(saved, Check, v => maxNorm = v);
 
     internal static double Check(double maxNorm, string paramName) =>
         maxNorm > 0 && double.IsFinite(maxNorm) ? maxNorm

@@ -37,19 +37,11 @@ internal sealed class ScaleState : TransformState
         set => factor = Check(value, nameof(value));
     }
 
-    sealed record Saved(double Factor);
+    /// <inheritdoc />
+    protected internal override object? SaveScalars() => new SingleSetting.Saved(factor);
 
     /// <inheritdoc />
-    protected internal override object? SaveScalars() => new Saved(factor);
-
-    /// <inheritdoc />
-    protected internal override Action PrepareLoad(SavedState saved)
-    {
-        ArgumentNullException.ThrowIfNull(saved);
-        var s = saved.Scalars<Saved>();
-        Check(s.Factor, nameof(saved));
-        return () => factor = s.Factor;
-    }
+    protected internal override Action PrepareLoad(SavedState saved) => SingleSetting.PrepareLoad(saved, Check, v => factor = v);
 
     internal static double Check(double factor, string paramName) =>
         double.IsFinite(factor) ? factor : throw new ArgumentException($"The scale factor must be finite, found {factor}.", paramName);
