@@ -34,7 +34,6 @@ public sealed class DataLoader : IDataLoader
 {
     readonly IDataset<Sample> dataset;
     readonly BatchSampler sampler;
-    readonly torch.Device torchDevice;
     // The loader's own transforms (Map, MapLabels): after the dataset's, on the batch's device.
     readonly Transform? transform;
     readonly Transform? targetTransform;
@@ -59,7 +58,6 @@ public sealed class DataLoader : IDataLoader
         Native.EnsureLoaded();
         this.dataset = dataset;
         Device = Devices.Check(device ?? Devices.Cpu);
-        torchDevice = Device;
         Workers = workers;
         Prefetch = prefetch ?? 2 * Math.Max(1, workers);
         if (shuffle && generator is null)
@@ -77,7 +75,6 @@ public sealed class DataLoader : IDataLoader
     {
         dataset = source.dataset;
         sampler = source.sampler;
-        torchDevice = source.torchDevice;
         Device = source.Device;
         Workers = source.Workers;
         Prefetch = source.Prefetch;
@@ -206,8 +203,8 @@ public sealed class DataLoader : IDataLoader
     {
         try
         {
-            x = ToDevice(x, torchDevice);
-            y = ToDevice(y, torchDevice);
+            x = ToDevice(x, Device);
+            y = ToDevice(y, Device);
             x = Transform.ApplyBatchToOwned(transform, x);
             y = Transform.ApplyBatchToOwned(targetTransform, y);
             // No dispose scope of the caller's (a training step's) may own the batch: the loader frees it.
@@ -226,8 +223,7 @@ public sealed class DataLoader : IDataLoader
     /// <summary>Moves a tensor to a device, disposing the source when a copy was made.</summary>
     static Tensor ToDevice(Tensor t, torch.Device device)
     {
-        if (Devices.IsOn(t, device)) return t;
-        var moved = t.to(device);
+        var moved = Devices.MoveTo(t, device);
         if (!ReferenceEquals(moved, t)) t.Dispose();
         return moved;
     }

@@ -213,8 +213,8 @@ public sealed class Trainer : IDisposable
             {
                 int size = batch.Count;
                 foreach (var c in listeners) c.OnBatchBegin(new BatchBegin(context, epoch, batchIndex, size));
-                var x = OnDevice(batch.Features, target);
-                var y = OnDevice(batch.Labels, target);
+                var x = Devices.MoveTo(batch.Features, target);
+                var y = Devices.MoveTo(batch.Labels, target);
                 var prediction = Model.forward(x);
                 var value = loss(prediction, y);
                 double scalar = value.ToDouble();
@@ -231,9 +231,6 @@ public sealed class Trainer : IDisposable
         }
         return batchIndex == 0 ? double.NaN : lossSum / batchIndex;
     }
-
-    static Tensor OnDevice(Tensor t, torch.Device device) =>
-        Devices.MoveTo(t, device);
 
     /// <summary>The tutorial's test_loop on this trainer's model, loss and device (see
     /// <see cref="Evaluate(nn.Module{Tensor, Tensor}, Loss, IDataLoader, Device?)"/>).</summary>
@@ -262,8 +259,8 @@ public sealed class Trainer : IDisposable
             foreach (var batch in data)
             {
                 using var scope = torch.NewDisposeScope();
-                var x = OnDevice(batch.Features, target);
-                var y = OnDevice(batch.Labels, target);
+                var x = Devices.MoveTo(batch.Features, target);
+                var y = Devices.MoveTo(batch.Labels, target);
                 var prediction = model.forward(x);
                 lossSum += loss(prediction, y).ToDouble();
                 if (y.dtype == ScalarType.Int64 && y.dim() == 1)
@@ -297,7 +294,7 @@ public sealed class Trainer : IDisposable
         {
             using var noGrad = torch.no_grad();
             using var scope = torch.NewDisposeScope();
-            var logits = model.forward(OnDevice(input, (device ?? DeviceOf(model))));
+            var logits = model.forward(Devices.MoveTo(input, (device ?? DeviceOf(model))));
             var probabilities = nn.functional.softmax(logits, 1);
             var classes = probabilities.argmax(1);
             return new Prediction(probabilities.MoveToOuterDisposeScope(), classes.MoveToOuterDisposeScope());
