@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Functional.Data;
 using Functional.Models;
-using Functional.Optimizers;
+using Functional.Optim;
 using Functional.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -141,7 +141,7 @@ static class TrainingBenchmark
         // Ours: the library's loader, ToTensor, the tutorial's network as Functional builds it, our SGD, Trainer.
         manual_seed(seed);
         var ourModel = new NeuralNetwork();
-        var ourOptimizer = new Optimizer(Optimizers.Optimizers.Sgd(1e-3), ourModel);
+        var ourOptimizer = new Functional.Optim.Optimizer(Optimizers.Sgd(1e-3), ourModel);
         var trainer = new Trainer(ourModel, Losses.CrossEntropy(), ourOptimizer, new TrainerOptions { Device = Devices.Cpu, Progress = false });
         var ourTrain = new DataLoader(new TensorDataset(trainImages, trainLabels), batchSize, shuffle: true, seed: seed).Map(new Transforms.ToTensor());
         var ourTest = new DataLoader(new TensorDataset(testImages, testLabels), batchSize).Map(new Transforms.ToTensor());

@@ -20,7 +20,7 @@ public class CheckpointTests : FileTestBase
             new(1, 0.1 + 0.2, 1.0 / 3.0, null, 1e-3, 2.5),
             new(2, double.NaN, double.PositiveInfinity, -0.0, double.NegativeInfinity, double.Epsilon),
         ]);
-        var scalars = new Functional.Optimizers.OptimizerScalars("chain(scaleByAdam)", 17,
+        var scalars = new Functional.Optim.OptimizerScalars("chain(scaleByAdam)", 17,
             System.Text.Json.JsonDocument.Parse("{\"lr\":0.001,\"betas\":[0.9,0.999]}").RootElement.Clone());
         var path = FilePath("ckpt.safetensors");
         var saved = new Checkpoint

@@ -221,7 +221,7 @@ public class CliTests
     [Test]
     public void CudaAskedForWithoutCudaIsAnErrorThatSaysWhatToDo()
     {
-        if (CudaInfo.IsAvailable) Assert.Ignore("this machine has CUDA, so asking for it is no mistake here.");
+        if (Devices.IsCudaAvailable) Assert.Ignore("this machine has CUDA, so asking for it is no mistake here.");
         var result = Cli("train", "--device", "cuda", "--data", subset);
         Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
         Assert.That(result.Error, Does.StartWith("error: cuda:0 was asked for, but CUDA is not available"));

@@ -1,7 +1,7 @@
 using Functional.Layers;
 using Functional.Training;
 using Functional.Models;
-using Functional.Optimizers;
+using Functional.Optim;
 using NUnit.Framework;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -58,7 +58,7 @@ public class ModelsTests
         using var g = new Generator(3);
         using var model = new NeuralNetwork(generator: g);
         var lossFn = Losses.CrossEntropy();
-        using var optimizer = Optimizers.Optimizers.Sgd(1e-1, momentum: 0.9).Bind(model);
+        using var optimizer = Optimizers.Sgd(1e-1, momentum: 0.9).Bind(model);
         using var x = rand(new long[] { 16, 1, 28, 28 }, generator: g);
         using var y = randint(10, new long[] { 16 }, generator: g);
 
@@ -86,7 +86,7 @@ public class ModelsTests
     public void OptimizerScalarsRoundTripThroughJson()
     {
         using var model = new NeuralNetwork();
-        using var optimizer = Optimizers.Optimizers.AdamW(1e-3).Bind(model);
+        using var optimizer = Optimizers.AdamW(1e-3).Bind(model);
         optimizer.LearningRate = 5e-4;
         var json = System.Text.Json.JsonSerializer.Serialize(optimizer.StateScalars());
         var back = System.Text.Json.JsonSerializer.Deserialize<OptimizerScalars>(json)!;

@@ -1,4 +1,4 @@
-using Functional.Optimizers;
+using Functional.Optim;
 using NUnit.Framework;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -82,7 +82,7 @@ public class OptimizersTests
         using var scope = NewDisposeScope();
         var ps = MakeParameters(1);
         var start = ps.Select(p => p.detach().clone()).ToArray();
-        using var optimizer = Optimizers.Optimizers.Chain(new RunningMean(0.5), Optimizers.Optimizers.Sgd(0.1)).Bind(ps);
+        using var optimizer = Optimizers.Chain(new RunningMean(0.5), Optimizers.Sgd(0.1)).Bind(ps);
         using var g = new Generator(2);
         var mean = ps.Select(p => zeros_like(p)).ToArray();
         var expected = start.Select(s => s.clone()).ToArray();
@@ -107,7 +107,7 @@ public class OptimizersTests
     public void AUsersStateIsSavedAndLoadedWithTheOptimizersAndAdjustedWhileTraining()
     {
         using var scope = NewDisposeScope();
-        GradientTransformation Build() => Optimizers.Optimizers.Chain(new RunningMean(0.9), Optimizers.Optimizers.Sgd(0.1, momentum: 0.5));
+        GradientTransformation Build() => Optimizers.Chain(new RunningMean(0.9), Optimizers.Sgd(0.1, momentum: 0.5));
         var a = MakeParameters(3);
         var b = MakeParameters(3);
         using var optA = Build().Bind(a);
@@ -136,8 +136,8 @@ public class OptimizersTests
         var halve = GradientTransformation.Create("halve", _ => new EmptyState(), (updates, _, _) => updates.Scaled(0.5));
         var ps = MakeParameters(5);
         var twin = ps.Select(p => new Parameter(p.detach().clone())).ToArray();
-        using var halved = Optimizers.Optimizers.Chain(Optimizers.Optimizers.Sgd(0.2, momentum: 0.9), halve).Bind(ps);
-        using var plain = Optimizers.Optimizers.Sgd(0.1, momentum: 0.9).Bind(twin);
+        using var halved = Optimizers.Chain(Optimizers.Sgd(0.2, momentum: 0.9), halve).Bind(ps);
+        using var plain = Optimizers.Sgd(0.1, momentum: 0.9).Bind(twin);
         using var g = new Generator(6);
         for (var step = 0; step < 3; step++)
         {
@@ -161,10 +161,10 @@ public class OptimizersTests
         var ps = MakeParameters(7);
         foreach (var (name, fromNumber, fromSchedule) in new[]
                  {
-                     ("sgd", Optimizers.Optimizers.Sgd(0.1), Optimizers.Optimizers.Sgd(schedule)),
-                     ("adam", Optimizers.Optimizers.Adam(0.1), Optimizers.Optimizers.Adam(schedule)),
-                     ("adamw", Optimizers.Optimizers.AdamW(0.1), Optimizers.Optimizers.AdamW(schedule)),
-                     ("scale", Optimizers.Optimizers.ScaleByLearningRate(0.1), Optimizers.Optimizers.ScaleByLearningRate(schedule)),
+                     ("sgd", Optimizers.Sgd(0.1), Optimizers.Sgd(schedule)),
+                     ("adam", Optimizers.Adam(0.1), Optimizers.Adam(schedule)),
+                     ("adamw", Optimizers.AdamW(0.1), Optimizers.AdamW(schedule)),
+                     ("scale", Optimizers.ScaleByLearningRate(0.1), Optimizers.ScaleByLearningRate(schedule)),
                  })
         {
             using var a = fromNumber.Bind(ps);
@@ -173,15 +173,15 @@ public class OptimizersTests
             Assert.That(b.LearningRate.Schedule, Is.SameAs(schedule), name);
             Assert.That(b.CurrentLearningRate, Is.EqualTo(0.1), name);
         }
-        using (var adam = Optimizers.Optimizers.Adam().Bind(ps)) Assert.That(adam.LearningRate.Value, Is.EqualTo(1e-3), "PyTorch's default");
-        using var optimizer = Optimizers.Optimizers.Sgd(0.1).Bind(ps);
+        using (var adam = Optimizers.Adam().Bind(ps)) Assert.That(adam.LearningRate.Value, Is.EqualTo(1e-3), "PyTorch's default");
+        using var optimizer = Optimizers.Sgd(0.1).Bind(ps);
         optimizer.LearningRate = 0.2;                                   // a number, through the implicit conversion
         Assert.That(optimizer.CurrentLearningRate, Is.EqualTo(0.2));
         optimizer.LearningRate = schedule;                              // a schedule
         Assert.Throws<InvalidOperationException>(() => optimizer.LearningRate = 0.3);
         Assert.That(optimizer.LearningRate.ToString(), Is.EqualTo("schedule"));
-        Assert.Throws<ArgumentException>(() => Optimizers.Optimizers.Sgd(double.NaN));
-        Assert.Throws<ArgumentNullException>(() => Optimizers.Optimizers.Sgd((Schedule)null!));
+        Assert.Throws<ArgumentException>(() => Optimizers.Sgd(double.NaN));
+        Assert.Throws<ArgumentNullException>(() => Optimizers.Sgd((Schedule)null!));
         foreach (var p in ps) p.Dispose();
     }
 }

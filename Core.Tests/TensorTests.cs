@@ -143,7 +143,7 @@ public class TensorTests
     public void ShareSeesWritesBothWays()
     {
         var n = new double[] { 1, 1, 1, 1, 1 };
-        using var t = HostMemory.Share(n);
+        using var t = Tensors.Share(n);
         t.add_(1);                                   // the tutorial's np.add(n, 1, out=n), the other way round
         Assert.That(n, Is.EqualTo(new double[] { 2, 2, 2, 2, 2 }));
         Assert.That(t.Format(), Is.EqualTo("tensor([2., 2., 2., 2., 2.], dtype=torch.float64)"));
@@ -155,14 +155,14 @@ public class TensorTests
     public void ShareWithShapeAndRectangularArrays()
     {
         var flat = new float[6];
-        using var t = HostMemory.Share(flat, 2, 3);
+        using var t = Tensors.Share(flat, 2, 3);
         t[1, 2].fill_(5f);
         Assert.That(flat[5], Is.EqualTo(5f));
         var grid = new int[2, 2];
-        using var g = HostMemory.Share(grid);
+        using var g = Tensors.Share(grid);
         g[0, 1].fill_(3);
         Assert.That(grid[0, 1], Is.EqualTo(3));
-        Assert.Throws<ArgumentException>(() => HostMemory.Share(flat, 4, 2));
+        Assert.Throws<ArgumentException>(() => Tensors.Share(flat, 4, 2));
     }
 
     [Test]
@@ -317,11 +317,11 @@ public class TensorTests
     public void GradJacobianHessianByHand()
     {
         using var x = torch.tensor(new[] { 1.0, 2.0, 3.0 });
-        using var g = Differentiation.Grad(t => (t * t * t).sum(), x);
+        using var g = Autograd.Grad(t => (t * t * t).sum(), x);
         Assert.That(g.ToArray<double>(), Is.EqualTo(new[] { 3.0, 12.0, 27.0 }).Within(1e-12));
-        using var h = Differentiation.Hessian(t => (t * t * t).sum(), x);
+        using var h = Autograd.Hessian(t => (t * t * t).sum(), x);
         Assert.That(h.ToArray<double>(), Is.EqualTo(new[] { 6.0, 0, 0, 0, 12, 0, 0, 0, 18 }).Within(1e-12));
-        using var j = Differentiation.Jacobian(t => t.sin(), x);
+        using var j = Autograd.Jacobian(t => t.sin(), x);
         Assert.That(j.shape, Is.EqualTo(new long[] { 3, 3 }));
         Assert.That(j[1, 1].item<double>(), Is.EqualTo(Math.Cos(2.0)).Within(1e-12));
         Assert.That(x.requires_grad, Is.False);
@@ -332,14 +332,14 @@ public class TensorTests
     {
         // A gradient penalty: g = ∇(Σx³) = 3x², then backward through g gives d(Σ g)/dx = 6x.
         using var x = torch.tensor(new[] { 1.0, -2.0 }).requires_grad_();
-        using var g = Differentiation.Grad(t => (t * t * t).sum(), x);
+        using var g = Autograd.Grad(t => (t * t * t).sum(), x);
         Assert.That(g.requires_grad, Is.True);
         g.sum().Backward();
         using var xg = x.grad!;
         Assert.That(xg.ToArray<double>(), Is.EqualTo(new[] { 6.0, -12.0 }));
 
         // The value of an f-form stays differentiable too: d(Σx³)/dx = 3x², added to x.grad.
-        var (value, gradient) = Differentiation.FGrad(t => (t * t * t).sum(), x);
+        var (value, gradient) = Autograd.FGrad(t => (t * t * t).sum(), x);
         using (value) using (gradient)
         {
             Assert.That(value.requires_grad, Is.True);
@@ -355,7 +355,7 @@ public class TensorTests
         using var x = torch.tensor(new[] { 3.0 });
         using (Autograd.NoGrad())
         {
-            using var g = Differentiation.Grad(t => (t * t).sum(), x);
+            using var g = Autograd.Grad(t => (t * t).sum(), x);
             Assert.That(g.item<double>(), Is.EqualTo(6.0));
             Assert.That(Autograd.IsGradEnabled, Is.False);
         }
@@ -368,7 +368,7 @@ public class TensorTests
         foreach (var at in new[] { -2.0, 0.0, 3.5 })
         {
             using var x0 = torch.tensor(at);
-            using var d = Differentiation.Diff(x => x * Differentiation.Diff(y => x + y, x), x0);
+            using var d = Autograd.Diff(x => x * Autograd.Diff(y => x + y, x), x0);
             Assert.That(d.item<double>(), Is.EqualTo(1.0));
         }
     }
@@ -377,12 +377,12 @@ public class TensorTests
     public void GradCheckPassesAndFailsHonestly()
     {
         using var x = torch.tensor(new[] { 0.3, -1.2, 2.0 });
-        var ok = GradCheck.Check(t => t.tanh() * t, x);
+        var ok = Autograd.GradCheck(t => t.tanh() * t, x);
         Assert.That(ok.Passed, Is.True, ok.ToString());
-        var second = GradCheck.CheckGradGrad(t => (t.tanh() * t).sum(), x);
+        var second = Autograd.GradGradCheck(t => (t.tanh() * t).sum(), x);
         Assert.That(second.Passed, Is.True, second.ToString());
         // A function whose backward is wrong: the forward is x², the gradient autograd sees is 3x.
-        var bad = GradCheck.Check(t => (t * t).detach() + 1.5 * t * t - (1.5 * t * t).detach(), x);
+        var bad = Autograd.GradCheck(t => (t * t).detach() + 1.5 * t * t - (1.5 * t * t).detach(), x);
         Assert.That(bad.Passed, Is.False);
         Assert.That(bad.ToString(), Does.Contain("FAILED").And.Contain("output [2] / input [2]"));
     }
@@ -392,13 +392,13 @@ public class TensorTests
     {
         using var x = torch.tensor(new[] { 0.5, 1.5 });
         Func<Tensor, Tensor> f = t => (t.exp() * t).sum();
-        for (var i = 0; i < 10; i++) Differentiation.Hessian(f, x).Dispose();   // warm up
+        for (var i = 0; i < 10; i++) Autograd.Hessian(f, x).Dispose();   // warm up
         GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();   // earlier garbage is finalized now, not mid-measurement
         var before = Tensor.TotalCount;
         for (var i = 0; i < 1000; i++)
         {
-            using var g = Differentiation.Grad(f, x);
-            using var h = Differentiation.Hessian(f, x);
+            using var g = Autograd.Grad(f, x);
+            using var h = Autograd.Hessian(f, x);
         }
         Assert.That(Tensor.TotalCount, Is.LessThanOrEqualTo(before));
     }

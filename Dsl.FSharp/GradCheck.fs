@@ -17,7 +17,7 @@ module GradCheck =
 
     /// Checks autograd's first derivatives of f at x with the given settings.
     let gradcheckWith (settings: GradCheckSettings) (f: torch.Tensor -> torch.Tensor) (x: torch.Tensor) : GradCheckReport =
-        Functional.GradCheck.Check(Func<_, _>(f), x, settings.Eps, settings.Atol, settings.Rtol)
+        Functional.Autograd.GradCheck(Func<_, _>(f), x, settings.Eps, settings.Atol, settings.Rtol)
 
     /// Checks autograd's first derivatives of f at x (PyTorch's defaults).
     let gradcheck (f: torch.Tensor -> torch.Tensor) (x: torch.Tensor) : GradCheckReport =
@@ -25,7 +25,7 @@ module GradCheck =
 
     /// Checks second derivatives (the derivative of x ↦ vᵀ J_f(x), v random from `seed`) with the given settings.
     let gradgradcheckWith (settings: GradCheckSettings) (seed: uint64) (f: torch.Tensor -> torch.Tensor) (x: torch.Tensor) : GradCheckReport =
-        Functional.GradCheck.CheckGradGrad(Func<_, _>(f), x, seed, settings.Eps, settings.Atol, settings.Rtol)
+        Functional.Autograd.GradGradCheck(Func<_, _>(f), x, seed, settings.Eps, settings.Atol, settings.Rtol)
 
     /// Checks second derivatives of f at x (PyTorch's defaults, v drawn from seed 0).
     let gradgradcheck (f: torch.Tensor -> torch.Tensor) (x: torch.Tensor) : GradCheckReport =

@@ -9,8 +9,8 @@ open Functional.Layers
 ///     Layer.sequential [ Layer.flatten; Layer.linear 512; Layer.relu; Layer.linear 10 ]
 ///     |> Model.build [1; 28; 28]
 ///
-/// For settings without a function here, use the spec's constructor with named arguments:
-/// `LayerSpec.Conv2d(32L, 3L, Stride = 2L, Padding = 1L) :> LayerSpec`.
+/// For settings without a function here, use the C# factory with named arguments:
+/// `Functional.Layers.Layer.Conv2d(32L, 3L, stride = 2L, padding = 1L)`.
 [<RequireQualifiedAccess>]
 module Layer =
     /// Flattens each sample to a vector (start_dim=1, end_dim=-1).

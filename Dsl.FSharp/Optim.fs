@@ -1,7 +1,7 @@
 namespace Functional.FSharp
 
 open TorchSharp
-open Functional.Optimizers
+open Functional.Optim
 
 /// Settings of SGD besides the learning rate (PyTorch's names and defaults).
 type SgdOptions =

@@ -5,7 +5,7 @@ open TorchSharp
 open Functional
 open Functional.Data
 open Functional.Layers
-open Functional.Optimizers
+open Functional.Optim
 open Functional.Serialization
 open Functional.Training
 

@@ -41,7 +41,7 @@ module Tensor =
         try op ()
         with :? ExternalException as e ->
             invalidArg "b" (String.Format("{0} of shapes {1} and {2} (dtypes {3} and {4}) failed: {5}", name, shapeText a.shape, shapeText b.shape,
-                                          TensorFormat.DTypeName a.dtype, TensorFormat.DTypeName b.dtype, e.Message.Split('\n').[0]))
+                                          Tensors.DTypeName a.dtype, Tensors.DTypeName b.dtype, e.Message.Split('\n').[0]))
 
     let private broadcastable (a: int64[]) (b: int64[]) = Functional.Shapes.Broadcastable(a, b)
 
@@ -76,10 +76,10 @@ module Tensor =
     // ---- printing -----------------------------------------------------------------------------
 
     /// The values as PyTorch prints them: `tensor([[1, 2],\n        [3, 4]])`.
-    let format (t: torch.Tensor) : string = TensorFormat.Format t
+    let format (t: torch.Tensor) : string = Tensors.Format t
 
     /// Prints the values as Python's `print(t)` does.
-    let print (t: torch.Tensor) : unit = TensorFormat.Print t
+    let print (t: torch.Tensor) : unit = Tensors.Print t
 
     // ---- creation -----------------------------------------------------------------------------
 
@@ -128,19 +128,19 @@ module Tensor =
     // ---- host memory --------------------------------------------------------------------------
 
     /// A CPU tensor over the array itself (no copy): writes through either are seen by the other.
-    let share<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (array: 'T[]) : torch.Tensor = HostMemory.Share<'T>(array)
+    let share<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (array: 'T[]) : torch.Tensor = Tensors.Share<'T>(array)
 
     /// A CPU tensor of the given shape over the array itself (no copy).
-    let shareAs<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (shape: int list) (array: 'T[]) : torch.Tensor = HostMemory.Share<'T>(array, dims shape)
+    let shareAs<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (shape: int list) (array: 'T[]) : torch.Tensor = Tensors.Share<'T>(array, dims shape)
 
     /// A span over a contiguous CPU tensor's own memory (no copy), PyTorch's `t.numpy()`; valid while the tensor lives.
-    let asSpan<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (t: torch.Tensor) : Span<'T> = HostMemory.AsSpan<'T>(t)
+    let asSpan<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (t: torch.Tensor) : Span<'T> = Tensors.AsSpan<'T>(t)
 
     /// Copies the elements (row-major, converted to 'T) into the array. C#'s `t.CopyTo(span)` takes a Span.
-    let copyTo<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (destination: 'T[]) (t: torch.Tensor) : unit = HostMemory.CopyTo<'T>(t, destination)
+    let copyTo<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (destination: 'T[]) (t: torch.Tensor) : unit = Tensors.CopyTo<'T>(t, destination)
 
     /// A new array with a copy of the elements in row-major order, converted to 'T.
-    let toArray<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (t: torch.Tensor) : 'T[] = HostMemory.ToArray<'T>(t)
+    let toArray<'T when 'T: unmanaged and 'T: (new: unit -> 'T) and 'T: struct and 'T :> System.ValueType> (t: torch.Tensor) : 'T[] = Tensors.ToArray<'T>(t)
 
     /// A 1-D tensor with a copy of a MathNet vector (float32 or float64).
     let ofVector (v: MathNet.Numerics.LinearAlgebra.Vector<'T>) : torch.Tensor = MathNetInterop.ToTensor(v)
@@ -171,7 +171,7 @@ module Tensor =
             invalidArg (nameof t) (String.Format("item needs a tensor with one element, but the shape is {0}. Index or reduce it first (t.[0], Tensor.sum).", shapeText t.shape))
         let target = typeof<'T>
         let fail (right: string) =
-            invalidArg (nameof t) (String.Format("item<{0}> does not fit a tensor of dtype {1}: use item<{2}>.", target.Name, TensorFormat.DTypeName t.dtype, right))
+            invalidArg (nameof t) (String.Format("item<{0}> does not fit a tensor of dtype {1}: use item<{2}>.", target.Name, Tensors.DTypeName t.dtype, right))
         use detached = t.detach()
         use cpu = detached.cpu()
         let value : obj =

@@ -5,10 +5,11 @@ open System.IO
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Optimizers
+open Functional.Optim
 open Functional.Training
 
-/// Callbacks for `Train.fit`: they receive the loop's events (fit, epoch and batch begin and end).
+/// Callbacks for `Train.fit`: they receive the loop's events (fit, epoch and batch begin and end),
+/// each with the fit's `TrainingContext` (model, optimizer, epoch, batch, loss, history).
 /// Each function returns a new callback, so one can be given to one fit only when it keeps state
 /// (early stopping, progress); make another for the next fit.
 ///
@@ -19,51 +20,51 @@ module Callback =
     /// The tutorial's printout on the console: `Epoch 1`, `loss: 2.306926  [    0/60000]` every 100
     /// batches, `Test Error: ` / ` Accuracy: 52.3%, Avg loss: 2.200312 ` and `Done!` (with a progress
     /// bar between the lines on an interactive terminal). `Train.defaults` already adds one.
-    let progress () : Callback = TutorialProgress()
+    let progress () : Callback = Callback.Progress()
 
     /// The tutorial's printout to `output`, a loss line every `every` batches, without a progress bar.
     let progressTo (every: int) (output: TextWriter) : Callback =
         if isNull output then nullArg (nameof output)
-        TutorialProgress(output, every, false)
+        Callback.Progress(output, every, false)
 
     /// Stops training when the watched figure (`Monitor.TestLoss`, `Monitor.TestAccuracy` or
     /// `Monitor.TrainLoss`, from Functional.Training) has not improved for `patience` epochs in a row.
-    let earlyStopping (monitor: Monitor) (patience: int) : Callback = EarlyStopping(monitor, patience)
+    let earlyStopping (monitor: Monitor) (patience: int) : Callback = Callback.EarlyStopping(monitor, patience)
 
     /// Early stopping where a change counts as an improvement only when it is larger than `minDelta`.
     let earlyStoppingWith (minDelta: float) (monitor: Monitor) (patience: int) : Callback =
-        EarlyStopping(monitor, patience, minDelta)
+        Callback.EarlyStopping(monitor, patience, minDelta)
 
     /// Saves a training checkpoint (weights, optimizer state, epoch, generators, history) to `path`
     /// after every epoch. Pass the training loader so that its shuffling is saved too; resume with
     /// `{ options with Resume = Some path }`.
-    let checkpoint (path: string) (loader: IDataLoader) : Callback = CheckpointCallback(path, loader)
+    let checkpoint (path: string) (loader: IDataLoader) : Callback = Callback.Checkpoint(path, loader)
 
     /// Saves a training checkpoint after every `every`-th epoch.
-    let checkpointEvery (every: int) (path: string) (loader: IDataLoader) : Callback = CheckpointCallback(path, loader, every)
+    let checkpointEvery (every: int) (path: string) (loader: IDataLoader) : Callback = Callback.Checkpoint(path, loader, every)
 
     /// Sets the learning rate at the start of each epoch from the 1-based epoch (PyTorch's epoch-wise
     /// lr_scheduler); per-step schedules belong in the optimizer (`Optim.sgd (Schedule.cosine 0.1 1000L)`).
-    let learningRate (byEpoch: int -> float) : Callback = LearningRateSchedule(Func<int, float> byEpoch)
+    let learningRate (byEpoch: int -> float) : Callback = Callback.LearningRate(Func<int, float> byEpoch)
 
     /// Calls `f` once before the first epoch.
-    let onFitBegin (f: FitBegin -> unit) : Callback = LambdaCallback(FitBegin = Action<FitBegin> f)
+    let onFitBegin (f: TrainingContext -> unit) : Callback = Callback.Create(onFitBegin = Action<TrainingContext> f)
 
     /// Calls `f` before each epoch.
-    let onEpochBegin (f: EpochBegin -> unit) : Callback = LambdaCallback(EpochBegin = Action<EpochBegin> f)
+    let onEpochBegin (f: TrainingContext -> unit) : Callback = Callback.Create(onEpochBegin = Action<TrainingContext> f)
 
     /// Calls `f` before each training batch's forward pass.
-    let onBatchBegin (f: BatchBegin -> unit) : Callback = LambdaCallback(BatchBegin = Action<BatchBegin> f)
+    let onBatchBegin (f: TrainingContext -> unit) : Callback = Callback.Create(onBatchBegin = Action<TrainingContext> f)
 
     /// Calls `f` after each training batch's optimizer step, with the batch's loss (`e.Loss`).
-    let onBatchEnd (f: BatchEnd -> unit) : Callback = LambdaCallback(BatchEnd = Action<BatchEnd> f)
+    let onBatchEnd (f: TrainingContext -> unit) : Callback = Callback.Create(onBatchEnd = Action<TrainingContext> f)
 
     /// Calls `f` after each epoch's training and evaluation, with its metrics (`e.Metrics`).
-    /// Call `e.Context.RequestStop reason` to end training there.
-    let onEpochEnd (f: EpochEnd -> unit) : Callback = LambdaCallback(EpochEnd = Action<EpochEnd> f)
+    /// Call `e.RequestStop reason` to end training there.
+    let onEpochEnd (f: TrainingContext -> unit) : Callback = Callback.Create(onEpochEnd = Action<TrainingContext> f)
 
     /// Calls `f` once after the last epoch, or after a stop.
-    let onFitEnd (f: FitEnd -> unit) : Callback = LambdaCallback(FitEnd = Action<FitEnd> f)
+    let onFitEnd (f: TrainingContext -> unit) : Callback = Callback.Create(onFitEnd = Action<TrainingContext> f)
 
 /// The optimisation loop: `Train.fit` runs the tutorial's train_loop and test_loop for each epoch
 /// through the core's `Trainer` (one dispose scope per step, train and eval modes switched for you,

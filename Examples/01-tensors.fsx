@@ -39,7 +39,7 @@ show "Zeros Tensor:" (Tensor.zeros shape)
 // ---- Attributes of a tensor -----------------------------------------------------------------------
 let attributes = Tensor.rand generator [ 3; 4 ]
 printfn "Shape of tensor: torch.Size([%s])" (String.Join(", ", Tensor.shape attributes))
-printfn "Datatype of tensor: %s" (TensorFormat.DTypeName(Tensor.dtype attributes))
+printfn "Datatype of tensor: %s" (Tensors.DTypeName(Tensor.dtype attributes))
 printfn "Device tensor is stored on: %O\n" (Tensor.device attributes)
 
 // ---- Operations on tensors ----------------------------------------------------------------------

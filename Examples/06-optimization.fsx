@@ -11,7 +11,7 @@ open Functional
 open Functional.Data
 open Functional.Training
 open Functional.Models
-open Functional.Optimizers
+open Functional.Optim
 open Functional.FSharp
 
 let ci = Environment.GetEnvironmentVariable "CI" = "true"

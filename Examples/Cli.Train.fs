@@ -7,7 +7,7 @@ open TorchSharp
 open Functional
 open Functional.Data
 open Functional.Models
-open Functional.Optimizers
+open Functional.Optim
 open Functional.Serialization
 open Functional.Training
 open Functional.Transforms

@@ -15,7 +15,7 @@ let smoke (_: string[]) =
     use b = a.matmul(a.t())
     printfn "LibTorch %s loaded from %s" TorchSharp.torch.__version__ (defaultArg (Option.ofObj Native.LoadedFrom) "TorchSharp's own search")
     printfn "ones(2, 3) @ ones(3, 2) = %s" (b.ToString(TorchSharp.TensorStringStyle.Numpy))
-    printfn "%s" (CudaInfo.Describe())
+    printfn "%s" (Devices.Describe())
     0
 
 let commands : Command list =

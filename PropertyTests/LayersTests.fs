@@ -168,9 +168,9 @@ let ``named sequences round-trip through JSON and refuse bad names`` () =
     let back = LayerSpec.FromJson(spec.ToJson())
     Assert.That(back, Is.EqualTo spec)
     Assert.That(back.ToJson(), Is.EqualTo(spec.ToJson()))
-    let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a", Layer.ReLU() :> LayerSpec), struct ("a", Layer.ReLU() :> LayerSpec)) |> ignore)
+    let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a", Layer.ReLU()), struct ("a", Layer.ReLU())) |> ignore)
     contains "'a' is used twice" e.Message
-    let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a.b", Layer.ReLU() :> LayerSpec)) |> ignore)
+    let e = throws<ArgumentException> (fun () -> Layer.Named(struct ("a.b", Layer.ReLU())) |> ignore)
     contains "contain no dot" e.Message
     let bad = """{"type":"Sequential","layers":[{"type":"ReLU"}],"names":["x","y"]}"""
     let e = throws<JsonException> (fun () -> LayerSpec.FromJson bad |> ignore)

@@ -9,7 +9,7 @@ open FsCheck.NUnit
 open TorchSharp
 open TorchSharp.Modules
 open Functional
-open Functional.Optimizers
+open Functional.Optim
 open Functional.FSharp
 
 

@@ -8,7 +8,7 @@ open FsCheck.NUnit
 open TorchSharp
 open TorchSharp.Modules
 open Functional
-open Functional.Optimizers
+open Functional.Optim
 open Functional.FSharp
 
 

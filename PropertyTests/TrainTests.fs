@@ -7,7 +7,7 @@ open NUnit.Framework
 open TorchSharp
 open Functional
 open Functional.Data
-open Functional.Optimizers
+open Functional.Optim
 open Functional.Training
 open Functional.FSharp
 
@@ -45,7 +45,7 @@ let ``Train.fit equals the C# Trainer's fit bit for bit`` () =
         let losses = ResizeArray<float>()
         let train = DataLoader(ds, 16, shuffle = true, seed = Nullable 99L).Map(Functional.Transforms.ToTensor())
         let test = DataLoader(ds, 32).Map(Functional.Transforms.ToTensor())
-        let history = trainer.Fit(train, test, 3, [ LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss)) :> Callback ])
+        let history = trainer.Fit(train, test, 3, [ Callback.Create(onBatchEnd = Action<TrainingContext>(fun e -> losses.Add e.Loss)) ])
         List.ofSeq losses, testLosses history
     // The DSL, with a loader whose shuffling seed is drawn at random: Seed overrides it.
     let fsharp =
@@ -149,7 +149,7 @@ let ``Callback.learningRate sets the rate of each epoch`` () =
     let history, optimizer =
         Train.fitWith { quiet with Epochs = 3
                                    Callbacks = [ Callback.learningRate (fun epoch -> 0.1 / float epoch)
-                                                 Callback.onBatchEnd (fun e -> seen.Add e.Context.Optimizer.CurrentLearningRate) ] }
+                                                 Callback.onBatchEnd (fun e -> seen.Add e.Optimizer.CurrentLearningRate) ] }
             (Loader.create 8 false ds |> Loader.map Transform.toTensor)
             (Loader.create 8 false ds |> Loader.map Transform.toTensor)
             Loss.crossEntropy (Optim.sgd 1.0) m

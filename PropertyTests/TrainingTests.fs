@@ -9,7 +9,7 @@ open TorchSharp
 open Functional
 open Functional.Data
 open Functional.Models
-open Functional.Optimizers
+open Functional.Optim
 open Functional.Training
 
 /// Random Fashion-MNIST-shaped data: uint8 images [n, 1, 28, 28] and int64 labels in 0..9.
@@ -31,8 +31,8 @@ let private fitLosses (seed: int64) epochs (ds: TensorDataset) (test: TensorData
     use optimizer = Optimizers.Sgd(1e-2).Bind(model)
     let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Seed = Nullable seed, Progress = false))
     let losses = ResizeArray<float>()
-    let record = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss))
-    let history = trainer.Fit(loader ds 16 true seed, loader test 16 false seed, epochs, [ record :> Callback ])
+    let record = Callback.Create(onBatchEnd = Action<TrainingContext>(fun e -> losses.Add e.Loss))
+    let history = trainer.Fit(loader ds 16 true seed, loader test 16 false seed, epochs, [ record ])
     List.ofSeq losses, history
 
 [<Test>]
@@ -83,12 +83,12 @@ let ``live tensors do not grow across steps and epochs`` () =
     let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let afterBatch = ResizeArray<int64>()
     let afterEpoch = ResizeArray<int64>()
-    let count = LambdaCallback(BatchEnd = Action<BatchEnd>(fun _ -> afterBatch.Add torch.Tensor.TotalCount),
-                               EpochEnd = Action<EpochEnd>(fun _ -> afterEpoch.Add torch.Tensor.TotalCount))
+    let count = Callback.Create(onBatchEnd = Action<TrainingContext>(fun _ -> afterBatch.Add torch.Tensor.TotalCount),
+                                onEpochEnd = Action<TrainingContext>(fun _ -> afterEpoch.Add torch.Tensor.TotalCount))
     let train = loader ds 16 true 0
     let test = loader ds 32 false 0
     Generators.settledTensorCount () |> ignore      // no finalizer of an earlier test's garbage runs mid-fit
-    trainer.Fit(train, test, 4, [ count :> Callback ]) |> ignore
+    trainer.Fit(train, test, 4, [ count ]) |> ignore
     // Adam's state appears in the first step; from the second batch on the count is flat.
     let steady = afterBatch |> Seq.skip 1 |> Seq.distinct |> List.ofSeq
     Assert.That(steady.Length, Is.EqualTo 1, sprintf "live tensors after each batch: %A" (List.ofSeq afterBatch))
@@ -102,14 +102,14 @@ let ``callbacks see the events in order`` () =
     use optimizer = Optimizers.Sgd(1e-3).Bind(model)
     let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let events = ResizeArray<string>()
-    let log = LambdaCallback(
-                FitBegin = Action<FitBegin>(fun e -> events.Add $"fit {e.FirstEpoch}-{e.Epochs} {e.TrainBatches}x {e.TrainSamples}"),
-                EpochBegin = Action<EpochBegin>(fun e -> events.Add $"epoch {e.Epoch}"),
-                BatchBegin = Action<BatchBegin>(fun e -> events.Add $"batch {e.Epoch}.{e.Batch} {e.Samples}"),
-                BatchEnd = Action<BatchEnd>(fun e -> events.Add $"end {e.Epoch}.{e.Batch} {e.SamplesBefore}/{e.DatasetSize}"),
-                EpochEnd = Action<EpochEnd>(fun e -> events.Add $"epoch end {e.Metrics.Epoch} {e.Metrics.TestAccuracy.HasValue}"),
-                FitEnd = Action<FitEnd>(fun e -> events.Add $"fit end {e.History.Count}"))
-    trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 2, [ log :> Callback ]) |> ignore
+    let log = Callback.Create(
+                onFitBegin = Action<TrainingContext>(fun e -> events.Add $"fit {e.FirstEpoch}-{e.Epochs} {e.Batches}x {e.DatasetSize}"),
+                onEpochBegin = Action<TrainingContext>(fun e -> events.Add $"epoch {e.Epoch}"),
+                onBatchBegin = Action<TrainingContext>(fun e -> events.Add $"batch {e.Epoch}.{e.Batch} {e.BatchSize}"),
+                onBatchEnd = Action<TrainingContext>(fun e -> events.Add $"end {e.Epoch}.{e.Batch} {e.SamplesBefore}/{e.DatasetSize}"),
+                onEpochEnd = Action<TrainingContext>(fun e -> events.Add $"epoch end {e.Metrics.Epoch} {e.Metrics.TestAccuracy.HasValue}"),
+                onFitEnd = Action<TrainingContext>(fun e -> events.Add $"fit end {e.History.Count}"))
+    trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 2, [ log ]) |> ignore
     let epoch e =
         [ $"epoch {e}"
           $"batch {e}.0 16"; $"end {e}.0 0/40"
@@ -137,12 +137,14 @@ let ``early stopping stops exactly after its patience`` (values: NonEmptyArray<N
     let stop = EarlyStopping(Monitor.TrainLoss, patience)
     use model = torch.nn.Linear(1L, 1L)
     use optimizer = Optimizers.Sgd(0.1).Bind(model)
-    let context = Activator.CreateInstance(typeof<TrainingContext>, Reflection.BindingFlags.NonPublic ||| Reflection.BindingFlags.Instance, null, [| box model; box optimizer; box Devices.Cpu |], null) :?> TrainingContext
-    stop.OnFitBegin(FitBegin(context, 1, values.Length, 1, 1))
+    let context = TrainingContext(model, optimizer, Devices.Cpu, History(), 1, values.Length, 1, 1)
+    stop.OnFitBegin(context)
     let mutable stoppedAfter = None
     values |> List.iteri (fun i v ->
         if stoppedAfter.IsNone then
-            stop.OnEpochEnd(EpochEnd(context, EpochMetrics(i + 1, v, Nullable(), Nullable(), 0.1, 0.0)))
+            context.Epoch <- i + 1
+            context.History.Add(EpochMetrics(i + 1, v, Nullable(), Nullable(), 0.1, 0.0))
+            stop.OnEpochEnd(context)
             if context.StopReason <> null then stoppedAfter <- Some(i + 1))
     stoppedAfter = expectedStop values patience
 
@@ -153,7 +155,7 @@ let ``early stopping ends fit after patience epochs without improvement`` () =
     use model = new NeuralNetwork()
     use optimizer = Optimizers.Sgd(0.0).Bind(model)          // learning rate 0: the test loss never changes
     let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
-    let history = trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 10, [ EarlyStopping(Monitor.TestLoss, 3) :> Callback ])
+    let history = trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 10, [ Callback.EarlyStopping(Monitor.TestLoss, 3) ])
     Assert.That(history.Count, Is.EqualTo 4)                  // epoch 1 sets the best; 2, 3, 4 do not improve
 
 [<Test>]
@@ -168,10 +170,10 @@ let ``a non-finite loss stops before the step, naming the epoch and batch`` () =
     use optimizer = Optimizers.Sgd(1e-2).Bind(model)
     let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     let snapshot = ResizeArray<torch.Tensor>()
-    let keep = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e ->
+    let keep = Callback.Create(onBatchEnd = Action<TrainingContext>(fun e ->
         if e.Batch = 1 then for p in model.parameters() do snapshot.Add(p.detach().clone().MoveToOuterDisposeScope())))
     let train = DataLoader(bad, 16).Map(Functional.Transforms.Lambda.Batched(Func<torch.Tensor, torch.Tensor>(fun x -> x.div(255.0f.ToScalar()))))
-    let e = Assert.Throws<NonFiniteLossException>(Action(fun () -> trainer.Fit(train, null, 3, [ keep :> Callback ]) |> ignore))
+    let e = Assert.Throws<NonFiniteLossException>(Action(fun () -> trainer.Fit(train, null, 3, [ keep ]) |> ignore))
     Assert.That(e.Epoch, Is.EqualTo 1)
     Assert.That(e.Batch, Is.EqualTo 2)
     Assert.That(e.Message, Does.Contain("epoch 1, batch 2").And.Contain("learning rate"))
@@ -251,12 +253,12 @@ let ``fit resumed from a checkpoint continues exactly as an uninterrupted run`` 
         let test = loader ds 32 false 0
         let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Seed = Nullable 5L, Progress = false))
         let losses = ResizeArray<float>()
-        let record = LambdaCallback(BatchEnd = Action<BatchEnd>(fun e -> losses.Add e.Loss))
+        let record = Callback.Create(onBatchEnd = Action<TrainingContext>(fun e -> losses.Add e.Loss))
         let resume = if restore then TrainingCheckpoint.Restore(path, model, optimizer, train) else null
-        let history = trainer.Fit(train, test, epochs, (record :> Callback) :: callbacks model optimizer train, resume)
+        let history = trainer.Fit(train, test, epochs, record :: callbacks model optimizer train, resume)
         List.ofSeq losses, history
     let whole, wholeHistory = run 4 (fun _ _ _ -> []) false
-    let first, _ = run 2 (fun _ _ train -> [ CheckpointCallback(path, train) ]) false
+    let first, _ = run 2 (fun _ _ train -> [ Callback.Checkpoint(path, train) ]) false
     let rest, restHistory = run 4 (fun _ _ _ -> []) true
     Assert.That(first @ rest, Is.EqualTo<float list>(whole))                      // bit for bit
     Assert.That(restHistory.Count, Is.EqualTo 4)

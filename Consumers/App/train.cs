@@ -4,7 +4,7 @@
 #:package TorchSharp-cpu@0.107.0
 using Functional.Data;
 using Functional.Layers;
-using Functional.Optimizers;
+using Functional.Optim;
 using Functional.Training;
 
 using var train = FashionMnist.Load(train: true);

@@ -4,7 +4,7 @@
 // Debian package is not searched, as on a machine with no data installed and no network.
 using Functional.Data;
 using Functional.Layers;
-using Functional.Optimizers;
+using Functional.Optim;
 using Functional.Training;
 using Functional.Transforms;
 

@@ -14,57 +14,57 @@ namespace Functional.Layers;
 public static class Layer
 {
     /// <summary>Flattens each sample to a vector (PyTorch's <c>nn.Flatten()</c>).</summary>
-    public static Flatten Flatten(long startDim = 1, long endDim = -1) => new(startDim, endDim);
+    public static LayerSpec Flatten(long startDim = 1, long endDim = -1) => new Flatten(startDim, endDim);
 
     /// <summary>A fully connected layer; the input size is inferred from the previous layer.</summary>
-    public static Linear Linear(long outFeatures, bool bias = true) => new(outFeatures, null, bias);
+    public static LayerSpec Linear(long outFeatures, bool bias = true) => new Linear(outFeatures, null, bias);
 
     /// <summary>A fully connected layer with an explicit input size, checked against the input shape when built.</summary>
-    public static Linear Linear(long inFeatures, long outFeatures, bool bias = true) => new(outFeatures, inFeatures, bias);
+    public static LayerSpec Linear(long inFeatures, long outFeatures, bool bias = true) => new Linear(outFeatures, inFeatures, bias);
 
     /// <summary>The rectified linear unit.</summary>
-    public static ReLU ReLU() => new();
+    public static LayerSpec ReLU() => new ReLU();
 
     /// <summary>Softmax over <paramref name="dim"/> of the batched tensor.</summary>
-    public static Softmax Softmax(long dim = 1) => new(dim);
+    public static LayerSpec Softmax(long dim = 1) => new Softmax(dim);
 
     /// <summary>Log-softmax over <paramref name="dim"/> of the batched tensor.</summary>
-    public static LogSoftmax LogSoftmax(long dim = 1) => new(dim);
+    public static LayerSpec LogSoftmax(long dim = 1) => new LogSoftmax(dim);
 
     /// <summary>Dropout with probability <paramref name="p"/> while training.</summary>
-    public static Dropout Dropout(double p = 0.5) => new(p);
+    public static LayerSpec Dropout(double p = 0.5) => new Dropout(p);
 
     /// <summary>A 2-d convolution; input channels are inferred from the previous layer.</summary>
-    public static Conv2d Conv2d(long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true) =>
-        new(outChannels, kernelSize, stride, padding, null, bias);
+    public static LayerSpec Conv2d(long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true) =>
+        new Conv2d(outChannels, kernelSize, stride, padding, null, bias);
 
     /// <summary>2-d max pooling; the stride defaults to the kernel size.</summary>
-    public static MaxPool2d MaxPool2d(long kernelSize, long? stride = null, long padding = 0) => new(kernelSize, stride, padding);
+    public static LayerSpec MaxPool2d(long kernelSize, long? stride = null, long padding = 0) => new MaxPool2d(kernelSize, stride, padding);
 
     /// <summary>Batch normalisation of [features] or [features, length] samples; features inferred.</summary>
-    public static BatchNorm1d BatchNorm1d(double eps = 1e-5, double momentum = 0.1) => new(null, eps, momentum);
+    public static LayerSpec BatchNorm1d(double eps = 1e-5, double momentum = 0.1) => new BatchNorm1d(null, eps, momentum);
 
     /// <summary>Batch normalisation of [channels, height, width] samples; channels inferred.</summary>
-    public static BatchNorm2d BatchNorm2d(double eps = 1e-5, double momentum = 0.1) => new(null, eps, momentum);
+    public static LayerSpec BatchNorm2d(double eps = 1e-5, double momentum = 0.1) => new BatchNorm2d(null, eps, momentum);
 
     /// <summary>Layers applied in order.</summary>
-    public static Sequential Sequential(params LayerSpec[] layers) => new(layers);
+    public static LayerSpec Sequential(params LayerSpec[] layers) => new Sequential(layers);
 
     /// <summary>Layers applied in order.</summary>
-    public static Sequential Sequential(IEnumerable<LayerSpec> layers) => new(layers);
+    public static LayerSpec Sequential(IEnumerable<LayerSpec> layers) => new Sequential(layers);
 
     /// <summary>A sequence whose children have names, so that parameters are named as in a module with
     /// fields (<c>linear_relu_stack.0.weight</c>).</summary>
-    public static Sequential Named(params (string Name, LayerSpec Layer)[] children) =>
-        new(children.Select(c => c.Layer), children.Select(c => c.Name));
+    public static LayerSpec Named(params (string Name, LayerSpec Layer)[] children) =>
+        new Sequential(children.Select(c => c.Layer), children.Select(c => c.Name));
 
     /// <summary>
     /// <paramref name="first"/> then <paramref name="second"/>, flattened into one
-    /// <see cref="LayerSpec.Sequential"/>: composing sequences concatenates their layers, so
+    /// sequence: composing sequences concatenates their layers, so
     /// composition is associative and the parameter names stay PyTorch's (<c>0.weight</c>, <c>2.weight</c>).
     /// Wrap a sequence in <see cref="Sequential(LayerSpec[])"/> yourself to keep it nested.
     /// </summary>
-    public static Sequential Compose(LayerSpec first, LayerSpec second)
+    public static LayerSpec Compose(LayerSpec first, LayerSpec second)
     {
         ArgumentNullException.ThrowIfNull(first);
         ArgumentNullException.ThrowIfNull(second);

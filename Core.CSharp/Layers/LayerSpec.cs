@@ -66,7 +66,7 @@ public abstract partial record LayerSpec
     }
 }
 
-/// <summary>The layer specs, nested in <see cref="LayerSpec"/> so that their names (<c>Linear</c>,
+/// <summary>The layer specs (made by <see cref="Layer"/>), nested in <see cref="LayerSpec"/> so that their names (<c>Linear</c>,
 /// <c>Sequential</c>, ...) never clash with TorchSharp's modules of the same names.</summary>
 public abstract partial record LayerSpec
 {
@@ -74,7 +74,7 @@ public abstract partial record LayerSpec
     /// tensor, as in PyTorch) into one; the defaults turn each sample into a vector.</summary>
     /// <param name="StartDim">First dimension to flatten, counting the batch dimension as 0; must not be 0.</param>
     /// <param name="EndDim">Last dimension to flatten; negative counts from the end.</param>
-    public sealed record Flatten(long StartDim = 1, long EndDim = -1) : LayerSpec
+    internal sealed record Flatten(long StartDim = 1, long EndDim = -1) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -108,7 +108,7 @@ public abstract partial record LayerSpec
     /// <param name="OutFeatures">Size of each output sample's last dimension.</param>
     /// <param name="InFeatures">Size of the input's last dimension; null infers it from the input shape.</param>
     /// <param name="Bias">Whether the layer learns an additive bias.</param>
-    public sealed record Linear(long OutFeatures, long? InFeatures = null, bool Bias = true) : LayerSpec
+    internal sealed record Linear(long OutFeatures, long? InFeatures = null, bool Bias = true) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -137,7 +137,7 @@ public abstract partial record LayerSpec
     }
 
     /// <summary>The rectified linear unit, max(0, x).</summary>
-    public sealed record ReLU : LayerSpec
+    internal sealed record ReLU : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -151,7 +151,7 @@ public abstract partial record LayerSpec
 
     /// <summary>Softmax along <see cref="Dim"/> of the batched tensor (1: the classes of a [batch, classes] input).</summary>
     /// <param name="Dim">The dimension of the batched tensor that sums to one.</param>
-    public sealed record Softmax(long Dim = 1) : LayerSpec
+    internal sealed record Softmax(long Dim = 1) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape) => Layer.CheckDim("Softmax", Dim, inputShape);
@@ -161,7 +161,7 @@ public abstract partial record LayerSpec
 
     /// <summary>Log of the softmax along <see cref="Dim"/> of the batched tensor; pairs with the NLL loss.</summary>
     /// <param name="Dim">The dimension of the batched tensor the softmax normalises.</param>
-    public sealed record LogSoftmax(long Dim = 1) : LayerSpec
+    internal sealed record LogSoftmax(long Dim = 1) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape) => Layer.CheckDim("LogSoftmax", Dim, inputShape);
@@ -172,7 +172,7 @@ public abstract partial record LayerSpec
     /// <summary>Zeroes each element with probability <see cref="P"/> while training (scaling the rest
     /// by 1/(1-p)); the identity in evaluation mode.</summary>
     /// <param name="P">The probability of zeroing an element, in [0, 1).</param>
-    public sealed record Dropout(double P = 0.5) : LayerSpec
+    internal sealed record Dropout(double P = 0.5) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -196,7 +196,7 @@ public abstract partial record LayerSpec
     /// <param name="Padding">Zero padding added on every side.</param>
     /// <param name="InChannels">Input channels; null infers them from the input shape.</param>
     /// <param name="Bias">Whether the layer learns an additive bias.</param>
-    public sealed record Conv2d(long OutChannels, long KernelSize, long Stride = 1, long Padding = 0, long? InChannels = null, bool Bias = true) : LayerSpec
+    internal sealed record Conv2d(long OutChannels, long KernelSize, long Stride = 1, long Padding = 0, long? InChannels = null, bool Bias = true) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -229,7 +229,7 @@ public abstract partial record LayerSpec
     /// <param name="KernelSize">Side of the square window.</param>
     /// <param name="Stride">Step between windows; null means the kernel size, as in PyTorch.</param>
     /// <param name="Padding">Implicit negative-infinity padding on every side.</param>
-    public sealed record MaxPool2d(long KernelSize, long? Stride = null, long Padding = 0) : LayerSpec
+    internal sealed record MaxPool2d(long KernelSize, long? Stride = null, long Padding = 0) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -259,7 +259,7 @@ public abstract partial record LayerSpec
     /// <param name="NumFeatures">Number of features; null infers it from the input shape.</param>
     /// <param name="Eps">Added to the variance for numerical stability.</param>
     /// <param name="Momentum">Weight of the current batch in the running statistics.</param>
-    public sealed record BatchNorm1d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1) : LayerSpec
+    internal sealed record BatchNorm1d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -283,7 +283,7 @@ public abstract partial record LayerSpec
     /// <param name="NumFeatures">Number of channels; null infers it from the input shape.</param>
     /// <param name="Eps">Added to the variance for numerical stability.</param>
     /// <param name="Momentum">Weight of the current batch in the running statistics.</param>
-    public sealed record BatchNorm2d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1) : LayerSpec
+    internal sealed record BatchNorm2d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -305,7 +305,7 @@ public abstract partial record LayerSpec
 
     /// <summary>Layers applied one after the other; builds a TorchSharp <c>Sequential</c> whose
     /// children are named 0, 1, 2, ... as in PyTorch, so parameter names match (<c>0.weight</c>).</summary>
-    public sealed record Sequential : LayerSpec
+    internal sealed record Sequential : LayerSpec
     {
         /// <summary>Creates the sequence; nested sequences stay nested (their parameters are named <c>1.0.weight</c>).</summary>
         public Sequential(IEnumerable<LayerSpec> layers) : this(layers, null) { }

@@ -33,7 +33,7 @@ public static class ModelFormat
     /// The module's class name as PyTorch shows it: the TorchSharp class for standard layers, the
     /// name the module gave itself (usually its class name) for hand-written ones.
     /// </summary>
-    public static string TypeName(nn.Module module)
+    internal static string TypeName(nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         var type = module.GetType();
@@ -47,7 +47,7 @@ public static class ModelFormat
     /// PyTorch's <c>extra_repr</c> of the standard layers (the text between the parentheses of a
     /// leaf); empty for layers without settings and for modules this does not know.
     /// </summary>
-    public static string ExtraRepr(nn.Module module)
+    internal static string ExtraRepr(nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         return module switch
@@ -99,7 +99,7 @@ public static class ModelFormat
     static string Bool(bool b) => b ? "True" : "False";
 
     /// <summary>A double as Python's <c>repr</c> prints it: <c>0.5</c>, <c>1e-05</c>, <c>1.0</c>.</summary>
-    public static string Float(double x)
+    internal static string Float(double x)
     {
         if (double.IsNaN(x)) return "nan";
         if (double.IsInfinity(x)) return x > 0 ? "inf" : "-inf";

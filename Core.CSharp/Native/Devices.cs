@@ -13,9 +13,9 @@ namespace Functional;
 /// var device = Devices.Auto;                         // cuda:0 when a CUDA LibTorch sees a GPU, else cpu
 /// using var x = torch.ones(2, 2, device: device);
 /// </code></example>
-public static class Devices
+public static partial class Devices
 {
-    static readonly Lazy<torch.Device> auto = new(() => CudaInfo.IsAvailable ? new torch.Device(DeviceType.CUDA, 0) : new torch.Device(DeviceType.CPU));
+    static readonly Lazy<torch.Device> auto = new(() => Devices.IsCudaAvailable ? new torch.Device(DeviceType.CUDA, 0) : new torch.Device(DeviceType.CPU));
 
     /// <summary>CUDA device 0 when a CUDA build of LibTorch sees a GPU, else the CPU (decided once, on first use).</summary>
     public static torch.Device Auto => auto.Value;
@@ -50,13 +50,13 @@ public static class Devices
     {
         ArgumentNullException.ThrowIfNull(device);
         if (device.type != DeviceType.CUDA) return device;
-        if (!CudaInfo.IsAvailable)
+        if (!Devices.IsCudaAvailable)
             throw new InvalidOperationException(
                 $"{device} was asked for, but CUDA is not available: this process runs the CPU build of LibTorch " +
                 "(package TorchSharp-cpu) or sees no NVIDIA GPU. Use Devices.Cpu or Devices.Auto, or switch to a CUDA " +
                 "build of LibTorch as the README explains.");
-        if (Math.Max(device.index, 0) >= CudaInfo.DeviceCount)
-            throw new InvalidOperationException($"{device} was asked for, but only {CudaInfo.DeviceCount} CUDA device(s) are present.");
+        if (Math.Max(device.index, 0) >= Devices.CudaDeviceCount)
+            throw new InvalidOperationException($"{device} was asked for, but only {Devices.CudaDeviceCount} CUDA device(s) are present.");
         return device;
     }
 

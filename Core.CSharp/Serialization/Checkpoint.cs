@@ -54,7 +54,7 @@ public sealed class Checkpoint : IDisposable
     static readonly IReadOnlyDictionary<string, string> NoStrings = new Dictionary<string, string>();
 
     /// <summary>Everything of a checkpoint but its tensors: the one record that its metadata holds.</summary>
-    internal sealed record CheckpointRecord(int Version, long Epoch, Optimizers.OptimizerScalars? Optimizer,
+    internal sealed record CheckpointRecord(int Version, long Epoch, Optim.OptimizerScalars? Optimizer,
         List<Training.EpochMetrics> History, Dictionary<string, string> User);
 
     /// <summary>The model's state dict (for example <c>model.state_dict()</c>).</summary>
@@ -64,9 +64,9 @@ public sealed class Checkpoint : IDisposable
     public IReadOnlyDictionary<string, Tensor> OptimizerState { get; init; } = NoTensors;
 
     /// <summary>The optimizer's non-tensor state (its structure, step count and typed scalars:
-    /// <see cref="Optimizers.Optimizer.StateScalars"/>); null when no optimizer was saved. Internal:
+    /// <see cref="Optim.Optimizer.StateScalars"/>); null when no optimizer was saved. Internal:
     /// <see cref="Training.TrainingCheckpoint"/> writes and reads it.</summary>
-    internal Optimizers.OptimizerScalars? Optimizer { get; init; }
+    internal Optim.OptimizerScalars? Optimizer { get; init; }
 
     /// <summary>The number of epochs completed; training resumes with the next one.</summary>
     public long Epoch { get; init; }

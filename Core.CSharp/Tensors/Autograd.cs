@@ -18,7 +18,7 @@ namespace Functional;
 /// loss.Backward(retainGraph: true);   // a second Backward is allowed
 /// using (Autograd.NoGrad()) { /* w * 2 does not require grad here */ }
 /// </code></example>
-public static class Autograd
+public static partial class Autograd
 {
     /// <summary>A scope in which operations are not recorded by autograd (PyTorch's <c>with torch.no_grad():</c>);
     /// dispose it to restore the previous mode.</summary>

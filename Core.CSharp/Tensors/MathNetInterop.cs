@@ -32,7 +32,7 @@ public static class MathNetInterop
     {
         ArgumentNullException.ThrowIfNull(vector);
         CheckElement<T>();
-        return Tensors.Create(vector.ToArray(), HostMemory.DTypeOf(typeof(T)), device);
+        return Tensors.Create(vector.ToArray(), Tensors.DTypeOf(typeof(T)), device);
     }
 
     /// <summary>A 2-D tensor [rows, columns] with a copy of the matrix's values.</summary>
@@ -41,7 +41,7 @@ public static class MathNetInterop
     {
         ArgumentNullException.ThrowIfNull(matrix);
         CheckElement<T>();
-        return Tensors.Create(matrix.ToArray(), HostMemory.DTypeOf(typeof(T)), device);
+        return Tensors.Create(matrix.ToArray(), Tensors.DTypeOf(typeof(T)), device);
     }
 
     /// <summary>A CPU tensor over the dense vector's own storage: no copy, writes seen both ways.</summary>
@@ -53,7 +53,7 @@ public static class MathNetInterop
         CheckElement<T>();
         var storage = vector.AsArray()
             ?? throw new ArgumentException("Only a dense vector's storage can be shared; this one is sparse. Use ToTensor, which copies.", nameof(vector));
-        return HostMemory.Share(storage);
+        return Tensors.Share(storage);
     }
 
     /// <summary>A CPU tensor [rows, columns] over the dense matrix's own (column-major) storage: no copy,
@@ -66,7 +66,7 @@ public static class MathNetInterop
         CheckElement<T>();
         var storage = matrix.AsColumnMajorArray()
             ?? throw new ArgumentException("Only a dense matrix's storage can be shared; this one is not dense. Use ToTensor, which copies.", nameof(matrix));
-        using var columns = HostMemory.Share(storage, matrix.ColumnCount, matrix.RowCount);
+        using var columns = Tensors.Share(storage, matrix.ColumnCount, matrix.RowCount);
         return columns.t();
     }
 

@@ -10,13 +10,13 @@ namespace Functional;
 /// </summary>
 /// <remarks>
 /// Every method here copies: the result never shares memory with its argument. Zero-copy views
-/// over .NET arrays are in <see cref="HostMemory"/>.
+/// over .NET arrays are the Share/ToArray/AsSpan/CopyTo members here.
 /// </remarks>
 /// <example><code>
 /// using var x = Tensors.Create(new[,] { { 1, 2 }, { 3, 4 } });   // int64, shape [2, 2]
 /// using var r = Tensors.RandLike(x, new torch.Generator(0), ScalarType.Float32);
 /// </code></example>
-public static class Tensors
+public static partial class Tensors
 {
     enum Kind { Bool, Int, Float }
 
@@ -41,7 +41,7 @@ public static class Tensors
         ArgumentNullException.ThrowIfNull(data);
         Native.EnsureLoaded();
         Tensor cpuTensor;
-        if (data is Array array && HostMemory.IsShareable(array.GetType().GetElementType()!))
+        if (data is Array array && Tensors.IsShareable(array.GetType().GetElementType()!))
         {
             // Rectangular array of numbers: borrow it without copying, then convert (which copies).
             using var view = torch.from_array(array);
@@ -178,7 +178,7 @@ public static class Tensors
         var target = dtype ?? like.dtype;
         if (!IsFloatingPoint(target))
             throw new ArgumentException(
-                $"{method} draws floating-point random numbers, but the dtype is {TensorFormat.DTypeName(target)} (ScalarType.{target}, from " +
+                $"{method} draws floating-point random numbers, but the dtype is {Tensors.DTypeName(target)} (ScalarType.{target}, from " +
                 $"{(dtype is null ? $"the tensor of shape {Shapes.Text(like.shape)}" : "the dtype argument")}). " +
                 $"Pass a floating dtype, e.g. {method}(t, generator, ScalarType.Float32) (PyTorch: torch.rand_like(t, dtype=torch.float)).",
                 dtype is null ? "like" : "dtype");
@@ -264,7 +264,7 @@ public static class Tensors
             Fail($"the last size of the first ({sa[^1]}) must equal the {(sb.Length == 1 ? "only" : "second-to-last")} size of the second ({inner}).");
         long[] ba = sa.Length > 2 ? sa[..^2] : Array.Empty<long>(), bb = sb.Length > 2 ? sb[..^2] : Array.Empty<long>();
         if (!Shapes.Broadcastable(ba, bb)) Fail("the batch dimensions cannot be broadcast together.");
-        if (a.dtype != b.dtype) Fail($"the dtypes differ ({TensorFormat.DTypeName(a.dtype)} and {TensorFormat.DTypeName(b.dtype)}); convert one first.");
+        if (a.dtype != b.dtype) Fail($"the dtypes differ ({Tensors.DTypeName(a.dtype)} and {Tensors.DTypeName(b.dtype)}); convert one first.");
         if (!Devices.IsOn(b, a.device)) Fail("the tensors are on different devices.");
         return torch.matmul(a, b);
     }

@@ -7,7 +7,7 @@ namespace Functional.Training;
 /// <see cref="Every"/> batches, <c>Test Error: </c> / <c> Accuracy: 52.3%, Avg loss: 2.200312 </c>
 /// after each epoch, and <c>Done!</c>. On an interactive terminal a progress bar runs between the lines.
 /// </summary>
-public sealed class TutorialProgress : Callback
+sealed class TutorialProgress : Callback
 {
     readonly TextWriter output;
     readonly bool bar;
@@ -15,7 +15,7 @@ public sealed class TutorialProgress : Callback
 
     /// <summary>Prints to <paramref name="output"/> (default: the console). The progress bar is drawn only
     /// when the output is the console and the console is not redirected, unless <paramref name="progressBar"/> says otherwise.</summary>
-    public TutorialProgress(TextWriter? output = null, int every = 100, bool? progressBar = null)
+    internal TutorialProgress(TextWriter? output = null, int every = 100, bool? progressBar = null)
     {
         if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), every, "Print every 1 or more batches.");
         this.output = output ?? Console.Out;
@@ -36,14 +36,14 @@ public sealed class TutorialProgress : Callback
     }
 
     /// <inheritdoc />
-    public override void OnEpochBegin(EpochBegin e)
+    public override void OnEpochBegin(TrainingContext e)
     {
         output.WriteLine($"Epoch {e.Epoch}");
         output.WriteLine("-------------------------------");
     }
 
     /// <inheritdoc />
-    public override void OnBatchEnd(BatchEnd e)
+    public override void OnBatchEnd(TrainingContext e)
     {
         if (e.Batch % Every == 0)
         {
@@ -62,10 +62,10 @@ public sealed class TutorialProgress : Callback
     }
 
     /// <inheritdoc />
-    public override void OnEpochEnd(EpochEnd e)
+    public override void OnEpochEnd(TrainingContext e)
     {
         ClearBar();
-        if (e.Metrics.TestAccuracy is double accuracy && e.Metrics.TestLoss is double loss)
+        if (e.Metrics is { TestAccuracy: double accuracy, TestLoss: double loss })
         {
             // Python: print(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
             output.WriteLine("Test Error: ");
@@ -75,7 +75,7 @@ public sealed class TutorialProgress : Callback
     }
 
     /// <inheritdoc />
-    public override void OnFitEnd(FitEnd e)
+    public override void OnFitEnd(TrainingContext e)
     {
         ClearBar();
         if (e.StopReason is not null) output.WriteLine($"Stopped: {e.StopReason}");
@@ -83,27 +83,16 @@ public sealed class TutorialProgress : Callback
     }
 }
 
-/// <summary>Which epoch figure a callback watches.</summary>
-public enum Monitor
-{
-    /// <summary>The test loader's average loss (lower is better).</summary>
-    TestLoss,
-    /// <summary>The test accuracy (higher is better).</summary>
-    TestAccuracy,
-    /// <summary>The mean training loss (lower is better).</summary>
-    TrainLoss,
-}
-
 /// <summary>Stops training when the watched figure has not improved by more than
 /// <see cref="MinDelta"/> for <see cref="Patience"/> epochs in a row: with patience 2, an improvement at
 /// epoch 3 and none at epochs 4 and 5 stops after epoch 5.</summary>
-public sealed class EarlyStopping : Callback
+sealed class EarlyStopping : Callback
 {
     double best = double.NaN;
     int waited;
 
     /// <summary>Creates the callback.</summary>
-    public EarlyStopping(Monitor monitor = Monitor.TestLoss, int patience = 3, double minDelta = 0)
+    internal EarlyStopping(Monitor monitor = Monitor.TestLoss, int patience = 3, double minDelta = 0)
     {
         if (patience < 1) throw new ArgumentOutOfRangeException(nameof(patience), patience, "Patience is 1 epoch or more.");
         if (minDelta < 0) throw new ArgumentOutOfRangeException(nameof(minDelta), minDelta, "minDelta is 0 or more.");
@@ -123,73 +112,79 @@ public sealed class EarlyStopping : Callback
     public int BestEpoch { get; private set; }
 
     /// <inheritdoc />
-    public override void OnFitBegin(FitBegin e)
+    public override void OnFitBegin(TrainingContext e)
     {
         best = double.NaN; waited = 0; BestEpoch = 0;
     }
 
     /// <inheritdoc />
-    public override void OnEpochEnd(EpochEnd e)
+    public override void OnEpochEnd(TrainingContext e)
     {
         double? watched = Monitor switch
         {
-            Monitor.TestLoss => e.Metrics.TestLoss,
-            Monitor.TestAccuracy => e.Metrics.TestAccuracy,
-            _ => e.Metrics.TrainLoss,
+            Monitor.TestLoss => e.Metrics!.TestLoss,
+            Monitor.TestAccuracy => e.Metrics!.TestAccuracy,
+            _ => e.Metrics!.TrainLoss,
         };
         if (watched is not double value)
-            throw new InvalidOperationException($"EarlyStopping watches {Monitor}, but epoch {e.Metrics.Epoch} has no such figure: pass a test loader to Fit, or watch Monitor.TrainLoss.");
+            throw new InvalidOperationException($"EarlyStopping watches {Monitor}, but epoch {e.Epoch} has no such figure: pass a test loader to Fit, or watch Monitor.TrainLoss.");
         bool higherIsBetter = Monitor == Monitor.TestAccuracy;
         bool improved = double.IsNaN(best) || (higherIsBetter ? value > best + MinDelta : value < best - MinDelta);
         if (improved)
         {
-            best = value; waited = 0; BestEpoch = e.Metrics.Epoch;
+            best = value; waited = 0; BestEpoch = e.Epoch;
             return;
         }
         if (++waited >= Patience)
-            e.Context.RequestStop($"early stopping: {Monitor} has not improved for {Patience} epoch(s) since epoch {BestEpoch}");
+            e.RequestStop($"early stopping: {Monitor} has not improved for {Patience} epoch(s) since epoch {BestEpoch}");
     }
 }
 
 /// <summary>Sets the optimizer's learning rate at the start of each epoch from a function of the
 /// 1-based epoch (PyTorch's epoch-wise lr_scheduler). Per-step schedules belong in the optimizer chain.</summary>
-public sealed class LearningRateSchedule : Callback
+sealed class LearningRateSchedule : Callback
 {
     readonly Func<int, double> byEpoch;
 
     /// <summary>Creates the callback.</summary>
-    public LearningRateSchedule(Func<int, double> byEpoch) => this.byEpoch = byEpoch ?? throw new ArgumentNullException(nameof(byEpoch));
+    internal LearningRateSchedule(Func<int, double> byEpoch) => this.byEpoch = byEpoch ?? throw new ArgumentNullException(nameof(byEpoch));
 
     /// <inheritdoc />
-    public override void OnEpochBegin(EpochBegin e) => e.Context.Optimizer.LearningRate = byEpoch(e.Epoch);
+    public override void OnEpochBegin(TrainingContext e) => e.Optimizer.LearningRate = byEpoch(e.Epoch);
 }
 
-/// <summary>Calls functions on the loop's events: a callback without a class.</summary>
-public sealed class LambdaCallback : Callback
+/// <summary>Calls functions on the loop's events (<see cref="Callback.Create"/>).</summary>
+sealed class FunctionCallback(Action<TrainingContext>? fitBegin, Action<TrainingContext>? epochBegin, Action<TrainingContext>? batchBegin,
+                              Action<TrainingContext>? batchEnd, Action<TrainingContext>? epochEnd, Action<TrainingContext>? fitEnd) : Callback
 {
-    /// <summary>Called on fit begin.</summary>
-    public Action<FitBegin>? FitBegin { get; init; }
-    /// <summary>Called on epoch begin.</summary>
-    public Action<EpochBegin>? EpochBegin { get; init; }
-    /// <summary>Called on batch begin.</summary>
-    public Action<BatchBegin>? BatchBegin { get; init; }
-    /// <summary>Called on batch end.</summary>
-    public Action<BatchEnd>? BatchEnd { get; init; }
-    /// <summary>Called on epoch end.</summary>
-    public Action<EpochEnd>? EpochEnd { get; init; }
-    /// <summary>Called on fit end.</summary>
-    public Action<FitEnd>? FitEnd { get; init; }
+    public override void OnFitBegin(TrainingContext context) => fitBegin?.Invoke(context);
+    public override void OnEpochBegin(TrainingContext context) => epochBegin?.Invoke(context);
+    public override void OnBatchBegin(TrainingContext context) => batchBegin?.Invoke(context);
+    public override void OnBatchEnd(TrainingContext context) => batchEnd?.Invoke(context);
+    public override void OnEpochEnd(TrainingContext context) => epochEnd?.Invoke(context);
+    public override void OnFitEnd(TrainingContext context) => fitEnd?.Invoke(context);
+}
 
-    /// <inheritdoc />
-    public override void OnFitBegin(FitBegin e) => FitBegin?.Invoke(e);
-    /// <inheritdoc />
-    public override void OnEpochBegin(EpochBegin e) => EpochBegin?.Invoke(e);
-    /// <inheritdoc />
-    public override void OnBatchBegin(BatchBegin e) => BatchBegin?.Invoke(e);
-    /// <inheritdoc />
-    public override void OnBatchEnd(BatchEnd e) => BatchEnd?.Invoke(e);
-    /// <inheritdoc />
-    public override void OnEpochEnd(EpochEnd e) => EpochEnd?.Invoke(e);
-    /// <inheritdoc />
-    public override void OnFitEnd(FitEnd e) => FitEnd?.Invoke(e);
+/// <summary>Saves a <see cref="TrainingCheckpoint"/> after every <see cref="Every"/>-th epoch, atomically,
+/// to the same file (the latest checkpoint): <see cref="Callback.Checkpoint"/>.</summary>
+sealed class CheckpointCallback : Callback
+{
+    readonly Functional.Data.IDataLoader? train;
+
+    internal CheckpointCallback(string path, Functional.Data.IDataLoader? train = null, int every = 1)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), every, "Save every 1 or more epochs.");
+        Path = path; this.train = train; Every = every;
+    }
+
+    public string Path { get; }
+
+    public int Every { get; }
+
+    public override void OnEpochEnd(TrainingContext context)
+    {
+        if (context.Epoch % Every == 0)
+            TrainingCheckpoint.Save(Path, context.Model, context.Optimizer, context.Epoch, context.History, train);
+    }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Functional.Data;
-using Functional.Optimizers;
+using Functional.Optim;
 using Functional.Serialization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,7 +16,7 @@ namespace Functional.Training;
 /// </summary>
 /// <example><code>
 /// // first run, saving after each epoch
-/// trainer.Fit(train, test, epochs: 10, callbacks: new Callback[] { new CheckpointCallback("run.ckpt", train) });
+/// trainer.Fit(train, test, epochs: 10, callbacks: [Callback.Checkpoint("run.ckpt", train)]);
 /// // later, in a new process with a freshly built model, optimizer and loaders:
 /// var done = TrainingCheckpoint.Restore("run.ckpt", model, optimizer, train);
 /// trainer.Fit(train, test, epochs: 10, resume: done);      // continues at the next epoch
@@ -87,33 +87,5 @@ public static class TrainingCheckpoint
         if (checkpoint.GeneratorStates.TryGetValue(TorchGenerator, out var torchState)) torch.set_rng_state(torchState);
         if (shuffle is not null) shuffle.set_state(shuffleState!);
         return history;
-    }
-}
-
-/// <summary>Saves a <see cref="TrainingCheckpoint"/> after every <see cref="Every"/>-th epoch, atomically,
-/// to the same file (the latest checkpoint).</summary>
-public sealed class CheckpointCallback : Callback
-{
-    readonly IDataLoader? train;
-
-    /// <summary>Creates the callback. Pass the training loader so that its shuffling generator is saved too.</summary>
-    public CheckpointCallback(string path, IDataLoader? train = null, int every = 1)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), every, "Save every 1 or more epochs.");
-        Path = path; this.train = train; Every = every;
-    }
-
-    /// <summary>The checkpoint file.</summary>
-    public string Path { get; }
-
-    /// <summary>Epochs between saves.</summary>
-    public int Every { get; }
-
-    /// <inheritdoc />
-    public override void OnEpochEnd(EpochEnd e)
-    {
-        if (e.Metrics.Epoch % Every == 0)
-            TrainingCheckpoint.Save(Path, e.Context.Model, e.Context.Optimizer, e.Metrics.Epoch, e.Context.History, train);
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Functional.Data;
 using Functional.Training;
-using Functional.Optimizers;
+using Functional.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,10 +20,21 @@ public sealed class NonFiniteLossException : InvalidOperationException
         Epoch = epoch; Batch = batch; Loss = loss;
     }
 
+    NonFiniteLossException(int epoch, double meanLoss, string message) : base(message)
+    {
+        Epoch = epoch; Batch = -1; Loss = meanLoss;
+    }
+
+    /// <summary>Off the CPU, batch losses are not read one by one (that would wait for the device at every
+    /// step): a non-finite loss is found at the end of the epoch, after its steps.</summary>
+    internal static NonFiniteLossException InEpoch(int epoch, double meanLoss) => new(epoch, meanLoss,
+        $"The mean training loss of epoch {epoch} is {meanLoss}: a batch's loss became NaN or infinite, and the steps after it " +
+        "changed the weights. Lower the learning rate, clip gradients (Optim.ClipByGlobalNorm), or check the inputs for NaN or infinite values.");
+
     /// <summary>1-based epoch.</summary>
     public int Epoch { get; }
 
-    /// <summary>0-based batch index in the epoch.</summary>
+    /// <summary>0-based batch index in the epoch; -1 when the loss was found at the end of the epoch.</summary>
     public int Batch { get; }
 
     /// <summary>The non-finite loss.</summary>
@@ -176,8 +187,8 @@ public sealed class Trainer : IDisposable
         if (Options.Progress) listeners.Add(new TutorialProgress());
         listeners.AddRange(callbacks ?? []);
         if (Options.Checkpoint is { } to) listeners.Add(new CheckpointCallback(to, train));
-        var context = new TrainingContext(Model, Optimizer, Device) { History = new History(resume?.Epochs ?? Array.Empty<EpochMetrics>()) };
-        int first = context.History.Count + 1;
+        var history = new History(resume?.Epochs ?? Array.Empty<EpochMetrics>());
+        var context = new TrainingContext(Model, Optimizer, Device, history, history.Count + 1, epochs, train.BatchCount, train.SampleCount);
         if (Options.Seed is long seed && resume is null)
         {
             // One seed for the whole run: dropout and other random layers draw from LibTorch's generator,
@@ -186,50 +197,71 @@ public sealed class Trainer : IDisposable
             train.ShuffleGenerator?.manual_seed(seed);
         }
 
-        foreach (var c in listeners) c.OnFitBegin(new FitBegin(context, first, epochs, train.BatchCount, train.SampleCount));
-        for (int epoch = first; epoch <= epochs && context.StopReason is null; epoch++)
+        var events = listeners.ToArray();
+        foreach (var c in events) c.OnFitBegin(context);
+        for (int epoch = context.FirstEpoch; epoch <= epochs && context.StopReason is null; epoch++)
         {
             var clock = Stopwatch.StartNew();
-            foreach (var c in listeners) c.OnEpochBegin(new EpochBegin(context, epoch));
-            double trainLoss = TrainEpoch(train, epoch, context, listeners.ToArray());
+            context.Epoch = epoch;
+            foreach (var c in events) c.OnEpochBegin(context);
+            double trainLoss = TrainEpoch(train, context, events);
             Evaluation? evaluation = test is null ? null : Evaluate(test);
-            var metrics = new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, Optimizer.CurrentLearningRate, clock.Elapsed.TotalSeconds);
-            context.History.Add(metrics);
-            foreach (var c in listeners) c.OnEpochEnd(new EpochEnd(context, metrics));
+            history.Add(new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, Optimizer.CurrentLearningRate, clock.Elapsed.TotalSeconds));
+            foreach (var c in events) c.OnEpochEnd(context);
         }
-        foreach (var c in listeners) c.OnFitEnd(new FitEnd(context, context.History, context.StopReason));
-        return context.History;
+        foreach (var c in events) c.OnFitEnd(context);
+        return history;
     }
 
-    double TrainEpoch(IDataLoader train, int epoch, TrainingContext context, Callback[] listeners)
+    /// <summary>One epoch of the tutorial's train_loop. The batch losses are summed on the device and read once,
+    /// at the end: a batch's loss reaches the host only when a callback reads <see cref="TrainingContext.Loss"/>
+    /// (the progress printout does every 100 batches), or on the CPU, where reading it costs nothing, to stop
+    /// before a non-finite loss's step.</summary>
+    double TrainEpoch(IDataLoader train, TrainingContext context, Callback[] events)
     {
         Model.train();
         var target = Device;
-        int batchIndex = 0, samplesBefore = 0, datasetSize = train.SampleCount, batches = train.BatchCount;
-        double lossSum = 0;
+        int epoch = context.Epoch;
+        bool checkEachBatch = Options.StopOnNonFiniteLoss && target.type == DeviceType.CPU;
+        int batchIndex = 0, samplesBefore = 0;
+        using var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, target);
         foreach (var batch in train)
         {
             using (var scope = torch.NewDisposeScope())
             {
                 int size = batch.Count;
-                foreach (var c in listeners) c.OnBatchBegin(new BatchBegin(context, epoch, batchIndex, size));
+                context.SetBatch(batchIndex, size, samplesBefore);
+                foreach (var c in events) c.OnBatchBegin(context);
                 var x = Devices.MoveTo(batch.Features, target);
                 var y = Devices.MoveTo(batch.Labels, target);
                 var prediction = Model.forward(x);
                 var value = loss(prediction, y);
-                double scalar = value.ToDouble();
-                if (!double.IsFinite(scalar) && Options.StopOnNonFiniteLoss) throw new NonFiniteLossException(epoch, batchIndex, scalar);
+                if (checkEachBatch)
+                {
+                    double scalar = value.ToDouble();
+                    if (!double.IsFinite(scalar)) throw new NonFiniteLossException(epoch, batchIndex, scalar);
+                    context.SetBatchLoss(value, scalar);
+                }
+                else
+                {
+                    context.SetBatchLoss(value);
+                }
                 Optimizer.ZeroGrad();
                 value.backward();
                 Optimizer.Step();
-                lossSum += scalar;
-                foreach (var c in listeners) c.OnBatchEnd(new BatchEnd(context, epoch, batchIndex, scalar, size, samplesBefore, datasetSize, batches));
+                lossSum.add_(value.detach());
+                foreach (var c in events) c.OnBatchEnd(context);
+                context.SetBatchLoss(null);
                 samplesBefore += size;
             }
             batchIndex++;
             if (context.StopReason is not null) break;
         }
-        return batchIndex == 0 ? double.NaN : lossSum / batchIndex;
+        if (batchIndex == 0) return double.NaN;
+        double mean = lossSum.ToDouble() / batchIndex;
+        if (Options.StopOnNonFiniteLoss && !double.IsFinite(mean))
+            throw NonFiniteLossException.InEpoch(epoch, mean);
+        return mean;
     }
 
     /// <summary>The tutorial's test_loop on this trainer's model, loss and device (see
@@ -249,24 +281,24 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(data);
         bool wasTraining = model.training;
         var target = (device ?? DeviceOf(model));
-        double lossSum = 0;
-        long correct = 0;
         int samples = 0, batches = 0;
         model.eval();
+        // Sums stay on the device and are read once, after the last batch: no wait for the device per batch.
+        using var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, target);
+        using var correct = torch.zeros(Array.Empty<long>(), ScalarType.Int64, target);
         try
         {
-            using var noGrad = torch.no_grad();
+            using var noGrad = torch.inference_mode();
             foreach (var batch in data)
             {
                 using var scope = torch.NewDisposeScope();
                 var x = Devices.MoveTo(batch.Features, target);
                 var y = Devices.MoveTo(batch.Labels, target);
                 var prediction = model.forward(x);
-                lossSum += loss(prediction, y).ToDouble();
-                if (y.dtype == ScalarType.Int64 && y.dim() == 1)
-                    correct += prediction.argmax(1).eq(y).sum().ToInt64();
-                else
-                    correct += prediction.argmax(1).eq(y.argmax(1)).sum().ToInt64();   // one-hot or probability targets
+                lossSum.add_(loss(prediction, y));
+                var classes = prediction.argmax(1);
+                // Class-index targets, or one-hot / probability targets.
+                correct.add_(classes.eq(y.dtype == ScalarType.Int64 && y.dim() == 1 ? y : y.argmax(1)).sum());
                 samples += batch.Count;
                 batches++;
             }
@@ -275,7 +307,7 @@ public sealed class Trainer : IDisposable
         {
             model.train(wasTraining);
         }
-        return new Evaluation(batches == 0 ? double.NaN : lossSum / batches, samples == 0 ? double.NaN : (double)correct / samples, samples, batches);
+        return new Evaluation(batches == 0 ? double.NaN : lossSum.ToDouble() / batches, samples == 0 ? double.NaN : (double)correct.ToInt64() / samples, samples, batches);
     }
 
     /// <summary>Class probabilities and classes for a batch of inputs, with this trainer's model.</summary>
@@ -324,7 +356,7 @@ public sealed class TrainerOptions
     /// touched (build the model from a seeded generator for that).</summary>
     public long? Seed { get; init; }
 
-    /// <summary>Print the tutorial's lines (<see cref="TutorialProgress"/>; default true).</summary>
+    /// <summary>Print the tutorial's lines (<see cref="Callback.Progress"/>; default true).</summary>
     public bool Progress { get; init; } = true;
 
     /// <summary>Save a training checkpoint to this file after every epoch (atomically); null for none.</summary>

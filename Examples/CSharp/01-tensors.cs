@@ -46,7 +46,7 @@ Show("Zeros Tensor:", torch.zeros(shape));
 // ---- Attributes of a tensor -----------------------------------------------------------------------
 var tensor = torch.rand([3, 4], generator: generator);
 Console.WriteLine($"Shape of tensor: torch.Size({List(tensor.shape)})");
-Console.WriteLine($"Datatype of tensor: {TensorFormat.DTypeName(tensor.dtype)}");
+Console.WriteLine($"Datatype of tensor: {Tensors.DTypeName(tensor.dtype)}");
 Console.WriteLine($"Device tensor is stored on: {tensor.device}\n");
 
 // ---- Operations on tensors ----------------------------------------------------------------------
@@ -115,7 +115,7 @@ using (var ones = torch.ones(5))
 // tensor is disposed.
 var array = new double[5];
 Array.Fill(array, 1.0);
-using var shared = HostMemory.Share(array);
+using var shared = Tensors.Share(array);
 for (var i = 0; i < array.Length; i++) array[i] += 1;   // np.add(n, 1, out=n): a change in the array is seen in the tensor
 Show("t:", shared);
 Console.WriteLine($"n: {List(array)}\n");

@@ -38,7 +38,7 @@ Console.WriteLine($"{testData}\n");
 using (var sample = trainingData[0])
 {
     var (image, label) = sample;
-    Console.WriteLine($"training_data[0]: image {Size(image)} {TensorFormat.DTypeName(image.dtype)}, label {sample.ClassIndex} ({FashionMnist.Classes[sample.ClassIndex]}), a {TensorFormat.DTypeName(label.dtype)} scalar");
+    Console.WriteLine($"training_data[0]: image {Size(image)} {Tensors.DTypeName(image.dtype)}, label {sample.ClassIndex} ({FashionMnist.Classes[sample.ClassIndex]}), a {Tensors.DTypeName(label.dtype)} scalar");
 }
 
 // The tutorial's figure: a 3x3 grid of random training samples titled with their class names.

@@ -42,8 +42,8 @@ Console.WriteLine($"{ds}\n");
 using var raw = FashionMnist.Load(train: true);
 using var before = raw[0];
 using var after = ds[0];
-Console.WriteLine($"before ToTensor: {TensorFormat.DTypeName(before.Features.dtype)} {Shape(before.Features)}, values {Range(before.Features)}");
-Console.WriteLine($"after ToTensor:  {TensorFormat.DTypeName(after.Features.dtype)} {Shape(after.Features)}, values {Range(after.Features)}");
+Console.WriteLine($"before ToTensor: {Tensors.DTypeName(before.Features.dtype)} {Shape(before.Features)}, values {Range(before.Features)}");
+Console.WriteLine($"after ToTensor:  {Tensors.DTypeName(after.Features.dtype)} {Shape(after.Features)}, values {Range(after.Features)}");
 // Each value is divided by exactly 255: 255 becomes 1.0 (TorchVision's own MNIST example divides by 256).
 using (var all = torch.arange(256).to_type(torch.ScalarType.Byte).reshape(1, 16, 16))
 using (var scaled = new ToTensor().Apply(all))
@@ -66,7 +66,7 @@ using (var normalized = toInput.Apply(before.Features))
 // In a loader, the pipeline runs once per batch (one call on [64, 1, 28, 28]), not once per image.
 var loader = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0).Map(toInput).MapLabels(new OneHot(10));
 using (var batch = loader.Peek())
-    Console.WriteLine($"a batch after Map: features {Shape(batch.Features)} {TensorFormat.DTypeName(batch.Features.dtype)} in {Range(batch.Features)}, labels {Shape(batch.Labels)}");
+    Console.WriteLine($"a batch after Map: features {Shape(batch.Features)} {Tensors.DTypeName(batch.Features.dtype)} in {Range(batch.Features)}, labels {Shape(batch.Labels)}");
 
 // ---- Random augmentation with an explicit generator ---------------------------------------------
 // The same seed gives the same flips and crops, so a training run can be repeated bit for bit.

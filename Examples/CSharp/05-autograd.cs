@@ -68,15 +68,15 @@ Console.WriteLine($"\nCall after zeroing gradients\n{inp.grad!.Format()}\n");
 static Tensor Cube(Tensor t) => (t * t * t).sum();
 static Tensor Square(Tensor t) => t * t;
 var at = Tensors.Create(new[] { 1.0, 2.0, 3.0 }, torch.ScalarType.Float64);
-Console.WriteLine($"grad (sum x^3) at [1, 2, 3]    = {Differentiation.Grad(Cube, at).Format()}");
-Console.WriteLine($"hessian (sum x^3) at [1, 2, 3] =\n{Differentiation.Hessian(Cube, at).Format()}");
-Console.WriteLine($"jacobian sin at [1, 2, 3]      =\n{Differentiation.Jacobian(t => t.sin(), at).Format()}");
+Console.WriteLine($"grad (sum x^3) at [1, 2, 3]    = {Autograd.Grad(Cube, at).Format()}");
+Console.WriteLine($"hessian (sum x^3) at [1, 2, 3] =\n{Autograd.Hessian(Cube, at).Format()}");
+Console.WriteLine($"jacobian sin at [1, 2, 3]      =\n{Autograd.Jacobian(t => t.sin(), at).Format()}");
 var v = Tensors.Create(new[] { 1.0, 0.0, -1.0 }, torch.ScalarType.Float64);
-Console.WriteLine($"jvp (x^2) along [1, 0, -1]      = {Differentiation.Jvp(Square, at, v).Format()}");
-Console.WriteLine($"vjp (x^2) with [1, 0, -1]       = {Differentiation.Vjp(Square, at, v).Format()}");
+Console.WriteLine($"jvp (x^2) along [1, 0, -1]      = {Autograd.Jvp(Square, at, v).Format()}");
+Console.WriteLine($"vjp (x^2) with [1, 0, -1]       = {Autograd.Vjp(Square, at, v).Format()}");
 // Calls nest: d/dx (x * d/dy (x + y)) = 1 (no perturbation confusion).
 var x0 = Tensors.Create(3.0, torch.ScalarType.Float64);
-Console.WriteLine($"d/dx (x * d/dy (x + y)) at 3   = {Differentiation.Diff(u => u * Differentiation.Diff(t => u + t, u), x0).Format()}");
+Console.WriteLine($"d/dx (x * d/dy (x + y)) at 3   = {Autograd.Diff(u => u * Autograd.Diff(t => u + t, u), x0).Format()}");
 // And every derivative can be checked against central differences.
-Console.WriteLine(GradCheck.Check(t => t.tanh() * t, at));
-Console.WriteLine(GradCheck.CheckGradGrad(t => (t.tanh() * t).sum(), at));
+Console.WriteLine(Autograd.GradCheck(t => t.tanh() * t, at));
+Console.WriteLine(Autograd.GradGradCheck(t => (t.tanh() * t).sum(), at));

@@ -12,7 +12,7 @@ using System.Globalization;
 using Functional;
 using Functional.Data;
 using Functional.Models;
-using Functional.Optimizers;
+using Functional.Optim;
 using Functional.Training;
 using Functional.Transforms;
 using TorchSharp;
@@ -93,7 +93,7 @@ using var trainer = new Trainer(model2, lossFn, Optimizers.Sgd(learningRate), ne
 var batchLosses = new List<double>();
 watch.Restart();
 var history = trainer.Fit(trainDataloader, testDataloader, epochs,
-    [new LambdaCallback { BatchEnd = e => batchLosses.Add(e.Loss) }]);
+    [Callback.Create(onBatchEnd: c => batchLosses.Add(c.Loss))]);
 Console.WriteLine($"(Trainer.Fit: {watch.Elapsed.TotalSeconds:F1} s)\n");
 Console.WriteLine(history);
 

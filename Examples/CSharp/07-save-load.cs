@@ -11,7 +11,7 @@ using Functional;
 using Functional.Data;
 using Functional.Layers;
 using Functional.Models;
-using Functional.Optimizers;
+using Functional.Optim;
 using Functional.Serialization;
 using Functional.Training;
 using Functional.Transforms;

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>
-/// A learning rate: a constant or a <see cref="Functional.Optimizers.Schedule"/> of the step number. Every
+/// A learning rate: a constant or a <see cref="Functional.Optim.Schedule"/> of the step number. Every
 /// optimizer takes one, so there is one parameter for both cases: a <c>double</c> or a schedule
 /// converts implicitly (<c>Optimizers.Sgd(1e-3)</c>, <c>Optimizers.Sgd(Schedules.Cosine(0.1, 1000))</c>).
 /// </summary>

@@ -1,4 +1,4 @@
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 public static partial class Optimizers
 {

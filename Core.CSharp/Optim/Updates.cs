@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>
 /// What flows through a chain of gradient transformations: per-parameter <see cref="Values"/> and

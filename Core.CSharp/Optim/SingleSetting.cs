@@ -1,4 +1,4 @@
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>What the states with one checked setting (weight decay, scale factor, clipping norm) share:
 /// the record their scalars are saved as, and a load that checks the value before anything changes.</summary>

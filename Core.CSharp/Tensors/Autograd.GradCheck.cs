@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Functional;
 
 /// <summary>
-/// The outcome of <see cref="GradCheck.Check"/> or <see cref="GradCheck.CheckGradGrad"/>: whether the
+/// The outcome of <see cref="Autograd.GradCheck"/> or <see cref="Autograd.GradGradCheck"/>: whether the
 /// analytic derivative matched central differences, and the element that matched worst.
 /// </summary>
 public sealed class GradCheckReport
@@ -88,14 +88,14 @@ public sealed class GradCheckReport
 /// inside will be measured at float32 precision and may fail for that reason.
 /// </remarks>
 /// <example><code>
-/// var report = GradCheck.Check(t => t.sin().sum(), torch.randn(3, 2, generator: gen));
+/// var report = Autograd.GradCheck(t => t.sin().sum(), torch.randn(3, 2, generator: gen));
 /// Console.WriteLine(report);   // "gradcheck passed (...)"
 /// </code></example>
-public static class GradCheck
+public static partial class Autograd
 {
     /// <summary>Compares the Jacobian of <paramref name="f"/> at <paramref name="x"/> computed by autograd
     /// with central differences (f(x + eps) − f(x − eps)) / (2 eps).</summary>
-    public static GradCheckReport Check(Func<Tensor, Tensor> f, Tensor x, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3)
+    public static GradCheckReport GradCheck(Func<Tensor, Tensor> f, Tensor x, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3)
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
@@ -104,9 +104,9 @@ public static class GradCheck
 
     /// <summary>
     /// Checks second derivatives: the vector-Jacobian product x ↦ vᵀ J_f(x), for a fixed random v
-    /// drawn from <paramref name="seed"/>, must itself pass <see cref="Check"/>.
+    /// drawn from <paramref name="seed"/>, must itself pass <see cref="GradCheck"/>.
     /// </summary>
-    public static GradCheckReport CheckGradGrad(Func<Tensor, Tensor> f, Tensor x, ulong seed = 0, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3)
+    public static GradCheckReport GradGradCheck(Func<Tensor, Tensor> f, Tensor x, ulong seed = 0, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3)
     {
         ArgumentNullException.ThrowIfNull(f);
         ArgumentNullException.ThrowIfNull(x);
@@ -117,7 +117,7 @@ public static class GradCheck
         using (torch.no_grad()) outputShape = f(x64.clone()).shape;
         using var generator = new Generator(seed);
         var v = torch.randn(outputShape, ScalarType.Float64, generator: generator).to(x64.device);
-        return Compare(z => Differentiation.Vjp(f, z, v), x, 2, eps, atol, rtol);
+        return Compare(z => Autograd.Vjp(f, z, v), x, 2, eps, atol, rtol);
     }
 
     static double[] Evaluate(Func<Tensor, Tensor> f, double[] point, long[] shape, torch.Device device)
@@ -146,7 +146,7 @@ public static class GradCheck
         using var scope = torch.NewDisposeScope();
         var x64 = x.detach().to(ScalarType.Float64).contiguous();
         var inputShape = x64.shape;
-        var (value, jacobian) = Differentiation.FJacobian(f, x64);
+        var (value, jacobian) = Autograd.FJacobian(f, x64);
         var outputShape = value.shape;
         var m = (int)value.numel();
         var n = (int)x64.numel();

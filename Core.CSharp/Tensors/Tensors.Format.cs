@@ -18,7 +18,7 @@ namespace Functional;
 /// A non-leaf tensor that requires grad is printed with <c>requires_grad=True</c> where PyTorch would
 /// print <c>grad_fn=&lt;AddBackward0&gt;</c>: TorchSharp 0.107 does not expose the autograd node's name.
 /// </remarks>
-public static class TensorFormat
+public static partial class Tensors
 {
     const int Threshold = 1000, EdgeItems = 3, LineWidth = 80, Precision = 4;
 

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>
 /// The state of a gradient transformation, as data of its own type: <see cref="TraceState"/> holds

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 using Functional.Layers;
 using static TorchSharp.torch;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>
 /// One state's part of a saved optimizer state, as <see cref="TransformState.PrepareLoad"/> reads it:

@@ -2,7 +2,7 @@ using System.Text.Json;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>
 /// The scalar half of an optimizer's state, for checkpoints (the tensor half is
@@ -124,7 +124,7 @@ public sealed class Optimizer : IDisposable
     /// The learning rate of the (first) <see cref="Optimizers.ScaleByLearningRate"/> link, a constant or
     /// a schedule; setting it takes effect at the next step. A constant may be replaced by a constant or
     /// a schedule, a schedule by a schedule; assigning a constant while a schedule drives the rate is an
-    /// error (see <see cref="ScaleByLearningRateState.LearningRate"/>). For the number, read <see cref="CurrentLearningRate"/>.
+    /// error . For the number, read <see cref="CurrentLearningRate"/>.
     /// </summary>
     /// <example><c>optimizer.LearningRate = 1e-4;</c> or <c>optimizer.LearningRate = Schedules.Cosine(1e-3, 1000);</c></example>
     /// <exception cref="InvalidOperationException">The transformation has no learning-rate link, or a constant is assigned while a schedule drives the rate.</exception>

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 public static partial class Optimizers
 {

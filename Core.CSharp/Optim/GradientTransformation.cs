@@ -2,7 +2,7 @@ using Functional.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>
 /// A gradient transformation in the optax style: <see cref="Init"/> makes the state for some

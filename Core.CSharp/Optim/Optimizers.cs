@@ -1,4 +1,4 @@
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>
 /// The gradient transformations and the optimizers built from them, optax style: small links

@@ -17,10 +17,10 @@ namespace Functional;
 /// </remarks>
 /// <example><code>
 /// var n = new double[] { 1, 1, 1, 1, 1 };
-/// using var t = HostMemory.Share(n);
+/// using var t = Tensors.Share(n);
 /// t.add_(1);                                 // n is now { 2, 2, 2, 2, 2 }
 /// </code></example>
-public static class HostMemory
+public static partial class Tensors
 {
     internal static bool IsShareable(Type t) =>
         t == typeof(bool) || t == typeof(byte) || t == typeof(sbyte) || t == typeof(short) ||
@@ -97,7 +97,7 @@ public static class HostMemory
         var problem =
             tensor.device_type != DeviceType.CPU ? "it is not on the CPU (copy it with .cpu() first)" :
             !tensor.is_contiguous() ? "it is not contiguous (use .contiguous(), which copies)" :
-            tensor.dtype != dtype ? $"its dtype is {TensorFormat.DTypeName(tensor.dtype)}, not {TensorFormat.DTypeName(dtype)} (ask for the matching element type)" :
+            tensor.dtype != dtype ? $"its dtype is {Tensors.DTypeName(tensor.dtype)}, not {Tensors.DTypeName(dtype)} (ask for the matching element type)" :
             null;
         if (problem is not null)
             throw new ArgumentException($"A span over the tensor of shape {Shapes.Text(tensor.shape)} is not possible: {problem}.", nameof(tensor));

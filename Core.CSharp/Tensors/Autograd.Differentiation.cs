@@ -20,10 +20,10 @@ namespace Functional;
 /// </remarks>
 /// <example><code>
 /// using var x = torch.tensor(new[] { 1.0, 2.0 });
-/// using var g = Differentiation.Grad(t => (t * t).sum(), x);     // [2, 4]
-/// using var h = Differentiation.Hessian(t => (t * t * t).sum(), x); // diag(6x)
+/// using var g = Autograd.Grad(t => (t * t).sum(), x);     // [2, 4]
+/// using var h = Autograd.Hessian(t => (t * t * t).sum(), x); // diag(6x)
 /// </code></example>
-public static class Differentiation
+public static partial class Autograd
 {
     [ThreadStatic] static int depth;
 
@@ -51,7 +51,7 @@ public static class Differentiation
     {
         if (!Tensors.IsFloatingPoint(x.dtype))
             throw new ArgumentException(
-                $"Only floating-point tensors can be differentiated, but {name} has dtype {TensorFormat.DTypeName(x.dtype)} and shape {Shapes.Of(x)}. " +
+                $"Only floating-point tensors can be differentiated, but {name} has dtype {Tensors.DTypeName(x.dtype)} and shape {Shapes.Of(x)}. " +
                 $"Convert it first, e.g. x.to(ScalarType.Float64).", name);
         // A tracked x gets a fresh node so that the derivative is taken with respect to this call's input only.
         return x.requires_grad ? x.view_as(x) : x.detach().requires_grad_(true);

@@ -1,4 +1,4 @@
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 /// <summary>A learning rate as a function of the step number (0 for the first update).</summary>
 /// <param name="step">How many updates have been made before this one.</param>

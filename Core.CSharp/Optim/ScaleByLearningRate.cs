@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Functional.Optimizers;
+namespace Functional.Optim;
 
 public static partial class Optimizers
 {
@@ -9,7 +9,7 @@ public static partial class Optimizers
     /// a schedule, by <c>-schedule(step)</c>, where step counts the updates made so far (0 for the
     /// first). Only the scale of the <see cref="Updates"/> changes, so <see cref="Optimizer.Step"/>
     /// fuses the multiplication into the parameter update. The rate is read and set while training
-    /// through <see cref="Optimizer.LearningRate"/> (or <see cref="ScaleByLearningRateState.LearningRate"/>).
+    /// through <see cref="Optimizer.LearningRate"/>.
     /// </summary>
     /// <example><c>Optimizers.ScaleByLearningRate(1e-3)</c>, <c>Optimizers.ScaleByLearningRate(Schedules.Cosine(0.1, 1000))</c></example>
     /// <exception cref="ArgumentException">A constant learning rate is negative or not finite.</exception>
@@ -33,7 +33,7 @@ public static partial class Optimizers
 /// The state of <see cref="Optimizers.ScaleByLearningRate"/>: the learning rate (a constant or a
 /// schedule) and the number of updates made, which is the step a schedule is asked for.
 /// </summary>
-public sealed class ScaleByLearningRateState : TransformState
+internal sealed class ScaleByLearningRateState : TransformState
 {
     LearningRate learningRate;
 
