@@ -42,7 +42,7 @@ public static class LoaderBenchmark
         var n = quick ? Math.Min(4096, full.Count) : full.Count;
         using var images = full.Features.narrow(0, 0, n);
         using var labels = full.Labels.narrow(0, 0, n);
-        using var ours = new TensorDataset(images, labels, new ToTensor());
+        using var ours = new TensorDataset(images, labels, Transform.ToTensor());
         using var theirs = new TorchSharpFashionMnist(images, labels);
         var oursLoader = new Functional.Data.DataLoader(ours, batchSize: 64, shuffle: true, seed: 1);
         using var theirsLoader = torch.utils.data.DataLoader(theirs, 64, shuffle: true, seed: 1, disposeDataset: false);
@@ -69,7 +69,7 @@ public static class LoaderBenchmark
                 lines.Add($"{name},{sample.ClassIndex}");
             }
             File.WriteAllLines(Path.Combine(folder, "annotations.csv"), lines);
-            var dataset = new ImageFolderCsvDataset(Path.Combine(folder, "annotations.csv"), folder, new ToTensor());
+            var dataset = new ImageFolderCsvDataset(Path.Combine(folder, "annotations.csv"), folder, Transform.ToTensor());
             Console.WriteLine($"\n2. CSV image folder: {n} PNG files (28x28 gray) decoded with SkiaSharp, batch 64, shuffle, ToTensor");
             var contenders = new[] { 0, 1, 2, 4 }
                 .Select(w => ($"{w} worker{(w == 1 ? "" : "s")}", (Func<double>)(() => EpochOurs(new Functional.Data.DataLoader(dataset, 64, true, seed: 1, workers: w)))))

@@ -143,8 +143,8 @@ static class TrainingBenchmark
         var ourModel = new NeuralNetwork();
         var ourOptimizer = new Functional.Optim.Optimizer(Optimizers.Sgd(1e-3), ourModel);
         var trainer = new Trainer(ourModel, Losses.CrossEntropy(), ourOptimizer, new TrainerOptions { Device = Devices.Cpu, Progress = false });
-        var ourTrain = new DataLoader(new TensorDataset(trainImages, trainLabels), batchSize, shuffle: true, seed: seed).Map(new Transforms.ToTensor());
-        var ourTest = new DataLoader(new TensorDataset(testImages, testLabels), batchSize).Map(new Transforms.ToTensor());
+        var ourTrain = new DataLoader(new TensorDataset(trainImages, trainLabels), batchSize, shuffle: true, seed: seed).Map(Functional.Transforms.Transform.ToTensor());
+        var ourTest = new DataLoader(new TensorDataset(testImages, testLabels), batchSize).Map(Functional.Transforms.Transform.ToTensor());
 
         // Raw: the tutorial on TorchSharp.
         manual_seed(seed);

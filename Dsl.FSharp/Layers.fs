@@ -14,43 +14,43 @@ open Functional.Layers
 [<RequireQualifiedAccess>]
 module Layer =
     /// Flattens each sample to a vector (start_dim=1, end_dim=-1).
-    let flatten : LayerSpec = LayerSpec.Flatten()
+    let flatten : LayerSpec = Functional.Layers.Layer.Flatten()
 
     /// A fully connected layer to `outFeatures`; the input size is inferred from the previous layer.
-    let linear (outFeatures: int) : LayerSpec = LayerSpec.Linear(int64 outFeatures)
+    let linear (outFeatures: int) : LayerSpec = Functional.Layers.Layer.Linear(int64 outFeatures)
 
     /// A fully connected layer with an explicit input size (checked when the model is built).
-    let linearFrom (inFeatures: int) (outFeatures: int) : LayerSpec = LayerSpec.Linear(int64 outFeatures, System.Nullable(int64 inFeatures))
+    let linearFrom (inFeatures: int) (outFeatures: int) : LayerSpec = Functional.Layers.Layer.Linear(int64 inFeatures, int64 outFeatures)
 
     /// The rectified linear unit.
-    let relu : LayerSpec = LayerSpec.ReLU()
+    let relu : LayerSpec = Functional.Layers.Layer.ReLU()
 
     /// Softmax over the classes (dim 1 of the batched tensor).
-    let softmax : LayerSpec = LayerSpec.Softmax()
+    let softmax : LayerSpec = Functional.Layers.Layer.Softmax()
 
     /// Softmax over dimension `dim` of the batched tensor.
-    let softmaxDim (dim: int) : LayerSpec = LayerSpec.Softmax(int64 dim)
+    let softmaxDim (dim: int) : LayerSpec = Functional.Layers.Layer.Softmax(int64 dim)
 
     /// Log-softmax over the classes (dim 1); pairs with `Loss.nll`.
-    let logSoftmax : LayerSpec = LayerSpec.LogSoftmax()
+    let logSoftmax : LayerSpec = Functional.Layers.Layer.LogSoftmax()
 
     /// Dropout with probability `p` while training.
-    let dropout (p: float) : LayerSpec = LayerSpec.Dropout(p)
+    let dropout (p: float) : LayerSpec = Functional.Layers.Layer.Dropout(p)
 
     /// A 2-d convolution with `outChannels` square `kernelSize` kernels, stride 1, no padding; input channels inferred.
-    let conv2d (outChannels: int) (kernelSize: int) : LayerSpec = LayerSpec.Conv2d(int64 outChannels, int64 kernelSize)
+    let conv2d (outChannels: int) (kernelSize: int) : LayerSpec = Functional.Layers.Layer.Conv2d(int64 outChannels, int64 kernelSize)
 
     /// 2-d max pooling with a square window, stride equal to the window.
-    let maxPool2d (kernelSize: int) : LayerSpec = LayerSpec.MaxPool2d(int64 kernelSize)
+    let maxPool2d (kernelSize: int) : LayerSpec = Functional.Layers.Layer.MaxPool2d(int64 kernelSize)
 
     /// Batch normalisation of [features] or [features, length] samples; features inferred.
-    let batchNorm1d : LayerSpec = LayerSpec.BatchNorm1d()
+    let batchNorm1d : LayerSpec = Functional.Layers.Layer.BatchNorm1d()
 
     /// Batch normalisation of [channels, height, width] samples; channels inferred.
-    let batchNorm2d : LayerSpec = LayerSpec.BatchNorm2d()
+    let batchNorm2d : LayerSpec = Functional.Layers.Layer.BatchNorm2d()
 
     /// The layers applied in order (a TorchSharp Sequential with children 0, 1, 2, ...).
-    let sequential (layers: LayerSpec list) : LayerSpec = LayerSpec.Sequential(layers)
+    let sequential (layers: LayerSpec list) : LayerSpec = Functional.Layers.Layer.Sequential(layers)
 
     /// `first` then `second`, flattened into one sequence (associative; `-->` is this).
     let compose (first: LayerSpec) (second: LayerSpec) : LayerSpec = Functional.Layers.Layer.Compose(first, second)

@@ -44,8 +44,8 @@ module internal Slicing =
     let set (t: torch.Tensor) (indices: torch.TensorIndex[]) (value: torch.Tensor) : unit =
         use view = t.index(indices)
         let vs, ts = (value: torch.Tensor).shape, view.shape
-        if not (Functional.Shapes.BroadcastsTo(vs, ts)) then
-            invalidArg (nameof value) (String.Format("A value of shape {0} cannot be written into a slice of shape {1}: it must broadcast to the slice.", Functional.Shapes.Text vs, Functional.Shapes.Text ts))
+        if not (Functional.Tensors.BroadcastsTo(vs, ts)) then
+            invalidArg (nameof value) (String.Format("A value of shape {0} cannot be written into a slice of shape {1}: it must broadcast to the slice.", Functional.Tensors.ShapeText vs, Functional.Tensors.ShapeText ts))
         view.copy_(value) |> ignore
 
     /// Writes a number into every element of a slice.

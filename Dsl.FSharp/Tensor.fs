@@ -31,7 +31,7 @@ module TensorCreation =
 /// Functions on `torch.Tensor`, subject last so that they pipe: `t |> Tensor.reshape [2; 3]`.
 [<RequireQualifiedAccess>]
 module Tensor =
-    let private shapeText (shape: int64[]) = Functional.Shapes.Text shape
+    let private shapeText (shape: int64[]) = Tensors.ShapeText shape
 
     let private dims (shape: int list) = shape |> List.map int64 |> Array.ofList
 
@@ -43,7 +43,7 @@ module Tensor =
             invalidArg "b" (String.Format("{0} of shapes {1} and {2} (dtypes {3} and {4}) failed: {5}", name, shapeText a.shape, shapeText b.shape,
                                           Tensors.DTypeName a.dtype, Tensors.DTypeName b.dtype, e.Message.Split('\n').[0]))
 
-    let private broadcastable (a: int64[]) (b: int64[]) = Functional.Shapes.Broadcastable(a, b)
+    let private broadcastable (a: int64[]) (b: int64[]) = Tensors.AreBroadcastable(a, b)
 
     let private elementwise (name: string) (op: torch.Tensor -> torch.Tensor -> torch.Tensor) (b: torch.Tensor) (a: torch.Tensor) =
         if not (broadcastable a.shape b.shape) then
@@ -303,7 +303,7 @@ module Tensor =
     let fillInPlace (value: float) (t: torch.Tensor) : unit = t.fill_(value.ToScalar()) |> ignore
     /// Copies `source` into `t` in place (broadcasting `source`), PyTorch's `t.copy_(source)`.
     let copyInPlace (source: torch.Tensor) (t: torch.Tensor) : unit =
-        if not (Functional.Shapes.BroadcastsTo(source.shape, t.shape)) then
+        if not (Tensors.BroadcastsTo(source.shape, t.shape)) then
             invalidArg (nameof source) (String.Format("copyInPlace: a source of shape {0} cannot be broadcast to {1}.", shapeText source.shape, shapeText t.shape))
         t.copy_(source) |> ignore
 

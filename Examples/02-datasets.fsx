@@ -51,7 +51,7 @@ let lines =
           ImageFile.WriteTensor(Path.Combine(folder, name), s.Features)
           yield sprintf "%s,%d" name s.ClassIndex ]
 File.WriteAllLines(Path.Combine(folder, "annotations.csv"), lines)
-let custom = new ImageFolderCsvDataset(Path.Combine(folder, "annotations.csv"), folder, Functional.Transforms.ToTensor())
+let custom = new ImageFolderCsvDataset(Path.Combine(folder, "annotations.csv"), folder, Transform.toTensor)
 printfn "\n%O" custom
 let first = Dataset.item 0 custom
 let struct (firstFile, _) = custom.Entry 0

@@ -120,7 +120,7 @@ printfn "\nTraining on %d images, 2 epochs%s" count (if ci then " (CI=true: 2,00
 let newRun () =
     let m = spec |> Model.buildWith (new torch.Generator(5UL)) inputShape
     let optimizer = Optim.sgd 1e-3 |> Optim.bind m
-    let loader = DataLoader(data, 64, shuffle = true, seed = 7L).Map(ToTensor())
+    let loader = DataLoader(data, 64, shuffle = true, seed = 7L).Map(Transform.toTensor)
     m, optimizer, loader, new Trainer(m, Loss.crossEntropy, optimizer, TrainerOptions(Device = Devices.Cpu, Seed = 11L, Progress = false))
 
 let printHistory (name: string) (history: History) =

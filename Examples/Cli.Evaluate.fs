@@ -27,7 +27,7 @@ let runEval (args: string[]) =
     use model = model
     let test = FashionMnist.Load(Options.folder "eval" "data" o |> Option.toObj, train = false)
     printfn "%s" (Train.describeTestSource test)
-    let loader = DataLoader(test, batchSize, device = device).Map(ToTensor())
+    let loader = DataLoader(test, batchSize, device = device).Map(Transform.ToTensor())
     let result = Trainer.Evaluate(model, Losses.CrossEntropy(), loader, device)
     printfn "Test Error: "
     printfn " Accuracy: %s%%, Avg loss: %8s " ((100.0 * result.Accuracy).ToString("F1", Globalization.CultureInfo.InvariantCulture))

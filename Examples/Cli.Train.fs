@@ -100,8 +100,8 @@ let run (args: string[]) =
         | other -> invalidArg "optimizer" $"train: --optimizer expects sgd, adam or adamw, got '{other}'."
     // The trainer moves the model to the device, binds the optimizer, seeds the run and prints the tutorial's lines.
     use trainer = new Trainer(model, Losses.CrossEntropy(), transformation, TrainerOptions(Device = device, Seed = Option.toNullable seed))
-    let trainLoader = DataLoader(train, batchSize, shuffle = true, seed = Option.toNullable seed, device = device).Map(ToTensor())
-    let testLoader = DataLoader(test, batchSize, device = device).Map(ToTensor())
+    let trainLoader = DataLoader(train, batchSize, shuffle = true, seed = Option.toNullable seed, device = device).Map(Transform.ToTensor())
+    let testLoader = DataLoader(test, batchSize, device = device).Map(Transform.ToTensor())
     let history = trainer.Fit(trainLoader, testLoader, epochs)
 
     savePath |> Option.iter (fun full ->

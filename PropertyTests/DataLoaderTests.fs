@@ -328,8 +328,8 @@ let ``in-memory data: a batched transform runs once per batch, a per-sample one 
         let mutable batchCalls = 0
         let mutable sampleCalls = 0
         let double (x: torch.Tensor) = x.mul(torch.tensor 2uy)
-        let batched = Lambda.Batched(Func<_, _>(fun x -> batchCalls <- batchCalls + 1; double x))
-        let perSample = Lambda(Func<_, _>(fun x -> sampleCalls <- sampleCalls + 1; double x))
+        let batched = Functional.Transforms.Transform.Lambda(Func<_, _>(fun x -> batchCalls <- batchCalls + 1; double x), true)
+        let perSample = Functional.Transforms.Transform.Lambda(Func<_, _>(fun x -> sampleCalls <- sampleCalls + 1; double x))
         let loader = DataLoader(data, batchSize, shuffle, seed, dropLast = dropLast)
         let features (l: DataLoader) = [ for b in l -> b.Features.data<byte>().ToArray() ]
         let a = features (loader.Map batched)
@@ -342,7 +342,7 @@ let ``Map leaves its loader as it was, and maps after what came before`` () =
     use labels = torch.arange(10L)
     use data = new TensorDataset(images, labels, ToTensor())
     let loader = DataLoader(data, 4)
-    let mapped = loader.Map(Normalize([ 0.5 ], [ 0.5 ])).Map(Lambda.Batched(Func<_, _>(fun x -> x.neg()))).MapLabels(OneHot 10)
+    let mapped = loader.Map(Normalize([ 0.5 ], [ 0.5 ])).Map(Functional.Transforms.Transform.Lambda(Func<_, _>(fun x -> x.neg()), true)).MapLabels(OneHot 10)
     use plain = loader.Peek()
     use both = mapped.Peek()
     use expected = plain.Features.sub(torch.tensor 0.5f).div(torch.tensor 0.5f).neg()

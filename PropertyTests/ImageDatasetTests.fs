@@ -129,7 +129,7 @@ let ``images of different sizes are transformed one by one, as PyTorch does, whe
     // 1.png and 3.png are 5 wide and 4 high, the others 4 x 3; the values say which pixel is where.
     for i in [ 1; 3 ] do encode (Path.Combine(dir, sprintf "%d.png" i)) 5 4 true true (Array.init 20 (fun p -> byte (10 * i + p)))
     // The user's per-sample function: the top-left 4 x 3 window of the image [C, H, W].
-    let crop = Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.narrow(1L, 0L, 3L).narrow(2L, 0L, 4L).contiguous()))
+    let crop = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.narrow(1L, 0L, 3L).narrow(2L, 0L, 4L).contiguous()))
     let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, Compose(crop, ToTensor()), OneHot 5)
     for workers in [ 0; 2 ] do
         let batches = [ for b in DataLoader(data, 2, workers = workers) -> b.Features.clone(), b.Labels.clone() ]

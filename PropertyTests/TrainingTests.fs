@@ -22,7 +22,7 @@ let private data (n: int) (seed: int64) =
 let private toFloat (x: torch.Tensor) = x.``to``(torch.ScalarType.Float32).div(255.0f.ToScalar())
 
 let private loader (ds: TensorDataset) batch shuffle seed =
-    DataLoader(ds, batch, shuffle = shuffle, seed = Nullable(int64 seed)).Map(Functional.Transforms.Lambda.Batched(Func<torch.Tensor, torch.Tensor> toFloat))
+    DataLoader(ds, batch, shuffle = shuffle, seed = Nullable(int64 seed)).Map(Functional.Transforms.Transform.Lambda(Func<torch.Tensor, torch.Tensor> toFloat, true))
 
 /// A run of the library's loop: losses of every batch, then the history.
 let private fitLosses (seed: int64) epochs (ds: TensorDataset) (test: TensorDataset) =
@@ -172,7 +172,7 @@ let ``a non-finite loss stops before the step, naming the epoch and batch`` () =
     let snapshot = ResizeArray<torch.Tensor>()
     let keep = Callback.Create(onBatchEnd = Action<TrainingContext>(fun e ->
         if e.Batch = 1 then for p in model.parameters() do snapshot.Add(p.detach().clone().MoveToOuterDisposeScope())))
-    let train = DataLoader(bad, 16).Map(Functional.Transforms.Lambda.Batched(Func<torch.Tensor, torch.Tensor>(fun x -> x.div(255.0f.ToScalar()))))
+    let train = DataLoader(bad, 16).Map(Functional.Transforms.Transform.Lambda(Func<torch.Tensor, torch.Tensor>(fun x -> x.div(255.0f.ToScalar())), true))
     let e = Assert.Throws<NonFiniteLossException>(Action(fun () -> trainer.Fit(train, null, 3, [ keep ]) |> ignore))
     Assert.That(e.Epoch, Is.EqualTo 1)
     Assert.That(e.Batch, Is.EqualTo 2)

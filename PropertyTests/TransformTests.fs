@@ -235,12 +235,12 @@ let ``RandomCrop of the full size without padding is the identity`` () =
 [<Test>]
 let ``Lambda runs per sample unless it is batched`` () =
     let mutable calls = 0
-    let perSample = Lambda(Func<_, _>(fun (t: torch.Tensor) -> calls <- calls + 1; t.mul(torch.tensor 2L)))
+    let perSample = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (t: torch.Tensor) -> calls <- calls + 1; t.mul(torch.tensor 2L)))
     use batch = torch.ones(3L, 2L, dtype = torch.ScalarType.Int64)
     use y = perSample.ApplyBatch batch
     Assert.That(calls, equalTo 3)
     Assert.That(y.sum().item<int64>(), equalTo 12L)
-    let batched = Lambda.Batched(Func<_, _>(fun (t: torch.Tensor) -> calls <- calls + 1; t.mul(torch.tensor 2L)))
+    let batched = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (t: torch.Tensor) -> calls <- calls + 1; t.mul(torch.tensor 2L)), true)
     use z = batched.ApplyBatch batch
     Assert.That(calls, equalTo 4)
     Assert.That(same z y, Is.True)
@@ -248,23 +248,23 @@ let ``Lambda runs per sample unless it is batched`` () =
 [<Test>]
 let ``a batched Lambda runs on one sample as a batch of one, and must keep the batch dimension`` () =
     // A function that needs the batch dimension: flatten each sample.
-    let flatten = Lambda.Batched(Func<_, _>(fun (t: torch.Tensor) -> t.flatten(1L)))
+    let flatten = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (t: torch.Tensor) -> t.flatten(1L)), true)
     use sample = torch.arange(6L).reshape(1L, 2L, 3L)
     use flat = flatten.Apply sample
     Assert.That(flat.shape, equalTo [| 6L |])
-    let total = Lambda.Batched(Func<_, _>(fun (t: torch.Tensor) -> t.sum()))
+    let total = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (t: torch.Tensor) -> t.sum()), true)
     let e = throws<InvalidOperationException>(fun () -> total.Apply sample |> ignore)
     Assert.That(e.Message, Does.Contain "[1, 1, 2, 3]")
 
 [<Test>]
 let ``the tutorial's per-sample one-hot Lambda gives a batch of one-hot rows`` () =
     // target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1))
-    let oneHot = Lambda(Func<_, _>(fun (y: torch.Tensor) -> torch.zeros(10L).scatter_(0L, y, torch.tensor 1.0f)))
+    let oneHot = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (y: torch.Tensor) -> torch.zeros(10L).scatter_(0L, y, torch.tensor 1.0f)))
     use labels = torch.tensor([| 3L; 0L; 9L |])
     use hot = oneHot.ApplyBatch labels
     use expected = OneHot(10).ApplyBatch labels
     Assert.That(same hot expected, Is.True)
-    let mismatched = Lambda(Func<_, _>(fun (y: torch.Tensor) -> torch.zeros(y.item<int64>() + 1L)))
+    let mismatched = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (y: torch.Tensor) -> torch.zeros(y.item<int64>() + 1L)))
     let e = throws<ArgumentException>(fun () -> mismatched.ApplyBatch labels |> ignore)
     Assert.That(e.Message, Does.Contain("Lambda()").And.Contain("sample 1 gives"))
 
@@ -306,8 +306,8 @@ let ``each library transform on a batch equals the transform per sample, stacked
               "RandomHorizontalFlip", (fun () -> RandomHorizontalFlip(seed)), images
               "RandomCrop", (fun () -> RandomCrop(min h w, seed, padding)), images
               "Compose", (fun () -> Compose(ToTensor(), RandomHorizontalFlip(seed), RandomCrop(min h w, seed + 1L, padding), Normalize([ 0.5 ], [ 0.5 ]))), images
-              "Lambda.Batched", (fun () -> Lambda.Batched(Func<_, _>(fun (x: torch.Tensor) -> x.flatten(1L)))), images
-              "Lambda", (fun () -> Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.sum(0L)))), images ]
+              "Lambda.Batched", (fun () -> Functional.Transforms.Transform.Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.flatten(1L)), true)), images
+              "Lambda", (fun () -> Functional.Transforms.Transform.Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.sum(0L)))), images ]
         let failures =
             cases
             |> List.filter (fun (_, make, input) ->

@@ -13,7 +13,7 @@ Console.WriteLine($"Fashion-MNIST from {train.Source}");
 Console.WriteLine($"LibTorch loaded from {Functional.Native.LoadedFrom}");
 
 static TensorDataset Slice(TensorDataset data, long count) =>
-    new(data.Features.narrow(0, 0, count), data.Labels.narrow(0, 0, count), new Functional.Transforms.ToTensor());
+    new(data.Features.narrow(0, 0, count), data.Labels.narrow(0, 0, count), Transform.ToTensor());
 var trainLoader = new DataLoader(Slice(train, 6000), batchSize: 64, shuffle: true, seed: 0);
 var testLoader = new DataLoader(Slice(test, 2000), batchSize: 64);
 

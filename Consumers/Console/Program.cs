@@ -9,8 +9,8 @@ using Functional.Training;
 using Functional.Transforms;
 
 var subset = FashionMnist.FindShippedSubset();
-using var train = new FashionMnist(root: null, train: true, transform: new ToTensor(), fallback: subset, searchSystem: false);
-using var test = new FashionMnist(root: null, train: false, transform: new ToTensor(), fallback: subset, searchSystem: false);
+using var train = new FashionMnist(root: null, train: true, transform: Transform.ToTensor(), fallback: subset, searchSystem: false);
+using var test = new FashionMnist(root: null, train: false, transform: Transform.ToTensor(), fallback: subset, searchSystem: false);
 Console.WriteLine($"Fashion-MNIST from {train.Source}: {train.Count} training and {test.Count} test images");
 Console.WriteLine($"LibTorch loaded from {Functional.Native.LoadedFrom}");
 if (train.Source.Kind != DataSource.ShippedSubset)

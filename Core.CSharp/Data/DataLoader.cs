@@ -15,7 +15,7 @@ namespace Functional.Data;
 /// like Python's <c>next(iter(loader))</c>.</para>
 /// <para>Transforms run as each transform says (see <see cref="Transform"/>): a function of yours
 /// (<see cref="Lambda"/>) on each sample, as in PyTorch; the library's transforms, and
-/// <see cref="Lambda.Batched"/>, once per batch. They come from the dataset (its <c>transform</c> and
+/// <see cref="Transform.Lambda"/> with <c>batched: true</c>, once per batch. They come from the dataset (its <c>transform</c> and
 /// <c>target_transform</c>) and from <see cref="Map"/> and <see cref="MapLabels"/>.</para>
 /// <para>In-memory datasets (<see cref="TensorDataset"/>, <see cref="FashionMnist"/>) are batched with one
 /// native gather per batch, then each transform runs on the batch: with batched transforms there is no
@@ -27,7 +27,7 @@ namespace Functional.Data;
 /// </remarks>
 /// <example><code>
 /// var train = FashionMnist.Load(root: null, train: true);
-/// var loader = new DataLoader(train, batchSize: 64, shuffle: true, seed: 0).Map(new ToTensor());
+/// var loader = new DataLoader(train, batchSize: 64, shuffle: true, seed: 0).Map(Transform.ToTensor());
 /// foreach (var batch in loader) { /* batch.Features [64, 1, 28, 28] float32, batch.Labels [64] */ }
 /// </code></example>
 public sealed class DataLoader : IDataLoader
@@ -86,7 +86,7 @@ public sealed class DataLoader : IDataLoader
 
     /// <summary>This loader with <paramref name="features"/> applied to the features of every batch,
     /// after the dataset's own transform, on the batch's device: the way to transform the data of a
-    /// dataset made without one, e.g. <c>loader.Map(new ToTensor())</c>.</summary>
+    /// dataset made without one, e.g. <c>loader.Map(Transform.ToTensor())</c>.</summary>
     /// <remarks>The new loader shares this one's dataset, settings and shuffling generator (the two
     /// draw their epochs from it in turn); this loader is unchanged. A batched transform runs once per
     /// batch; a per-sample one (a <see cref="Lambda"/>) on each sample of it.</remarks>
@@ -97,7 +97,7 @@ public sealed class DataLoader : IDataLoader
     }
 
     /// <summary>This loader with <paramref name="labels"/> applied to the labels of every batch, after
-    /// the dataset's own target transform, e.g. <c>loader.MapLabels(new OneHot(10))</c>; see <see cref="Map"/>.</summary>
+    /// the dataset's own target transform, e.g. <c>loader.MapLabels(Transform.OneHot(10))</c>; see <see cref="Map"/>.</summary>
     public DataLoader MapLabels(Transform labels)
     {
         ArgumentNullException.ThrowIfNull(labels);

@@ -14,7 +14,7 @@ namespace Functional.Data;
 /// usual entry point: it also falls back to the small subset that ships with Functional.
 /// </remarks>
 /// <example><code>
-/// var train = FashionMnist.Load(root: "data", train: true, transform: new ToTensor());
+/// var train = FashionMnist.Load(root: "data", train: true, transform: Transform.ToTensor());
 /// Console.WriteLine(train);                      // Dataset FashionMNIST, Number of datapoints: 60000, ...
 /// var (image, label) = train[0];                 // float32 [1, 28, 28], int64 scalar
 /// Console.WriteLine(FashionMnist.Classes[(int)label.item&lt;long&gt;()]);

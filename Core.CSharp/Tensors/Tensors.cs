@@ -269,6 +269,17 @@ public static partial class Tensors
         return torch.matmul(a, b);
     }
 
+    /// <summary>A shape as PyTorch prints it in messages, e.g. <c>[64, 1, 28, 28]</c>.</summary>
+    public static string ShapeText(IEnumerable<long> shape) => Shapes.Text(shape);
+
+    /// <summary>Whether two shapes broadcast together (PyTorch's rule: aligned from the last dimension,
+    /// each pair equal or one of them 1).</summary>
+    public static bool AreBroadcastable(IReadOnlyList<long> a, IReadOnlyList<long> b) => Shapes.Broadcastable(a, b);
+
+    /// <summary>Whether a tensor of shape <paramref name="source"/> broadcasts to <paramref name="target"/>
+    /// without changing it (what an in-place write or <c>expand</c> needs).</summary>
+    public static bool BroadcastsTo(IReadOnlyList<long> source, IReadOnlyList<long> target) => Shapes.BroadcastsTo(source, target);
+
     /// <summary>Whether the dtype is a floating-point type (float16, bfloat16, float32, float64).</summary>
     public static bool IsFloatingPoint(ScalarType dtype) =>
         dtype is ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64;

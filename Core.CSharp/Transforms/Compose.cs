@@ -6,15 +6,15 @@ namespace Functional.Transforms;
 /// <remarks>A batch goes through each transform's own <see cref="Transform.ApplyBatch"/>, so element-wise
 /// steps stay one call per batch even when another step works sample by sample. Intermediate results
 /// are disposed as soon as the next step has used them.</remarks>
-public sealed class Compose : Transform
+sealed class Compose : Transform
 {
     readonly Transform[] steps;
 
     /// <summary>Composes the transforms, applied in the order given.</summary>
-    public Compose(params Transform[] transforms) : this((IEnumerable<Transform>)transforms) { }
+    internal Compose(params Transform[] transforms) : this((IEnumerable<Transform>)transforms) { }
 
     /// <summary>Composes the transforms, applied in the order given.</summary>
-    public Compose(IEnumerable<Transform> transforms)
+    internal Compose(IEnumerable<Transform> transforms)
     {
         ArgumentNullException.ThrowIfNull(transforms);
         var list = new List<Transform>();

@@ -6,14 +6,14 @@ namespace Functional.Transforms;
 /// <summary>Normalizes each channel of a float image: <c>(x - mean[c]) / std[c]</c>, as in PyTorch.</summary>
 /// <remarks>The channel dimension is the third from the end ([C, H, W] or [N, C, H, W]), so the same
 /// transform works on a sample and on a batch; one mean and one std apply to every channel.</remarks>
-public sealed class Normalize : Transform
+sealed class Normalize : Transform
 {
     readonly double[] mean;
     readonly double[] std;
 
     /// <summary>Creates the transform; <paramref name="mean"/> and <paramref name="std"/> have one value per channel (or one for all).</summary>
     /// <exception cref="ArgumentException">The lists are empty, differ in length, or a std is not positive.</exception>
-    public Normalize(IEnumerable<double> mean, IEnumerable<double> std)
+    internal Normalize(IEnumerable<double> mean, IEnumerable<double> std)
     {
         ArgumentNullException.ThrowIfNull(mean);
         ArgumentNullException.ThrowIfNull(std);

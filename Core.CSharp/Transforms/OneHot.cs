@@ -7,10 +7,10 @@ namespace Functional.Transforms;
 /// <see cref="NumClasses"/>: the tutorial's target transform
 /// <c>Lambda(lambda y: torch.zeros(10).scatter_(0, torch.tensor(y), value=1))</c>.</summary>
 /// <remarks>A scalar label gives [NumClasses]; a batch of labels [N] gives [N, NumClasses].</remarks>
-public sealed class OneHot : Transform
+sealed class OneHot : Transform
 {
     /// <summary>Creates the transform for labels 0 .. <paramref name="numClasses"/> - 1.</summary>
-    public OneHot(int numClasses)
+    internal OneHot(int numClasses)
     {
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "OneHot needs at least one class.");
         NumClasses = numClasses;

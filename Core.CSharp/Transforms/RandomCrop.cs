@@ -8,12 +8,12 @@ namespace Functional.Transforms;
 /// generator it was given (the usual augmentation for small images: <c>RandomCrop(28, padding: 4)</c>).</summary>
 /// <remarks>Works on the last two dimensions of [..., H, W]. On a batch the padding is one call and each
 /// sample draws its own window, the same draw it would make alone.</remarks>
-public sealed class RandomCrop : Transform
+sealed class RandomCrop : Transform
 {
     readonly Generator generator;
 
     /// <summary>Creates the transform drawing from <paramref name="generator"/> (a CPU generator).</summary>
-    public RandomCrop(int height, int width, Generator generator, int padding = 0, double fill = 0)
+    internal RandomCrop(int height, int width, Generator generator, int padding = 0, double fill = 0)
     {
         ArgumentNullException.ThrowIfNull(generator);
         if (height < 1) throw new ArgumentOutOfRangeException(nameof(height), height, "The crop height is 1 or more.");
@@ -27,8 +27,8 @@ public sealed class RandomCrop : Transform
     }
 
     /// <summary>Creates a square crop with its own generator seeded with <paramref name="seed"/>.</summary>
-    public RandomCrop(int size, long seed, int padding = 0, double fill = 0)
-        : this(size, size, RandomHorizontalFlip.Seeded(seed), padding, fill) { }
+    internal RandomCrop(int size, long seed, int padding = 0, double fill = 0)
+        : this(size, size, Functional.Transforms.RandomHorizontalFlip.Seeded(seed), padding, fill) { }
 
     /// <summary>The height of the window.</summary>
     public int Height { get; }

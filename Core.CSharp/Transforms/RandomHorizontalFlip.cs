@@ -7,12 +7,12 @@ namespace Functional.Transforms;
 /// the generator it was given, so that the same seed flips the same samples.</summary>
 /// <remarks>Works on the last dimension (the width) of [..., H, W]. On a batch, each sample draws its
 /// own coin (the same coin it would draw alone), and the flip is one call for the whole batch.</remarks>
-public sealed class RandomHorizontalFlip : Transform
+sealed class RandomHorizontalFlip : Transform
 {
     readonly Generator generator;
 
     /// <summary>Creates the transform drawing from <paramref name="generator"/> (a CPU generator).</summary>
-    public RandomHorizontalFlip(Generator generator, double p = 0.5)
+    internal RandomHorizontalFlip(Generator generator, double p = 0.5)
     {
         ArgumentNullException.ThrowIfNull(generator);
         if (!(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A probability is between 0 and 1.");
@@ -21,7 +21,7 @@ public sealed class RandomHorizontalFlip : Transform
     }
 
     /// <summary>Creates the transform with its own generator seeded with <paramref name="seed"/>.</summary>
-    public RandomHorizontalFlip(long seed, double p = 0.5) : this(Seeded(seed), p) { }
+    internal RandomHorizontalFlip(long seed, double p = 0.5) : this(Seeded(seed), p) { }
 
     internal static Generator Seeded(long seed)
     {

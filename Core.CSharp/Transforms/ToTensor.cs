@@ -17,12 +17,12 @@ public enum ImageLayout
 /// <remarks>A [H, W] image becomes [1, H, W]; with <see cref="ImageLayout.Hwc"/> a [H, W, C] image becomes
 /// [C, H, W]. Element-wise: a batch is converted in one call.</remarks>
 /// <example><code>
-/// using var x = new ToTensor().Apply(image);   // uint8 [1, 28, 28] -> float32 [1, 28, 28] in [0, 1]
+/// using var x = Transform.ToTensor().Apply(image);   // uint8 [1, 28, 28] -> float32 [1, 28, 28] in [0, 1]
 /// </code></example>
-public sealed class ToTensor : Transform
+sealed class ToTensor : Transform
 {
     /// <summary>Creates the transform for images laid out as <paramref name="layout"/> says.</summary>
-    public ToTensor(ImageLayout layout = ImageLayout.Chw) => Layout = layout;
+    internal ToTensor(ImageLayout layout = ImageLayout.Chw) => Layout = layout;
 
     /// <summary>The layout of the input images.</summary>
     public ImageLayout Layout { get; }

@@ -13,7 +13,7 @@ public class DataLoaderTests
     {
         var subset = FashionMnist.FindShippedSubset();
         Assert.That(subset, Is.Not.Null, "the subset embedded in Functional.Core should be found");
-        using var train = new FashionMnist(root: null, train: true, transform: new ToTensor(), fallback: subset, searchSystem: false);
+        using var train = new FashionMnist(root: null, train: true, transform: Transform.ToTensor(), fallback: subset, searchSystem: false);
         Assert.That(train.Source, Is.EqualTo(new DataSource(DataSource.ShippedSubset, subset!)));
         Assert.That(train.Count, Is.EqualTo(10000));
         Assert.That(train.ToString(), Does.StartWith("Dataset FashionMNIST\n    Number of datapoints: 10000\n    Split: Train\n    Source: shipped subset"));
@@ -55,8 +55,8 @@ public class DataLoaderTests
     {
         // target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1)):
         // written for one label, it runs on each label of a batch, as in PyTorch's Dataset.
-        var oneHot = new Lambda(y => zeros(10).scatter_(0, y, tensor(1f)));
-        using var train = FashionMnist.Load(train: true, transform: new ToTensor(), targetTransform: oneHot);
+        var oneHot = Transform.Lambda(y => zeros(10).scatter_(0, y, tensor(1f)));
+        using var train = FashionMnist.Load(train: true, transform: Transform.ToTensor(), targetTransform: oneHot);
         using var batch = new DataLoader(train, batchSize: 64, shuffle: true, seed: 0).Peek();
         Assert.That(batch.Labels.shape, Is.EqualTo(new long[] { 64, 10 }));
         Assert.That(batch.Labels.dtype, Is.EqualTo(ScalarType.Float32));
@@ -65,7 +65,7 @@ public class DataLoaderTests
         using var raw = FashionMnist.Load(train: true);
         var indices = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0);
         using var rawBatch = indices.Peek();
-        using var expected = new OneHot(10).ApplyBatch(rawBatch.Labels);
+        using var expected = Transform.OneHot(10).ApplyBatch(rawBatch.Labels);
         using (var equal = batch.Labels.eq(expected).all())
             Assert.That(equal.item<bool>(), Is.True, "each row is the one-hot vector of its label");
         // The same function given to the loader instead of the dataset: the same batch.

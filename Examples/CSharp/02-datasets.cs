@@ -28,8 +28,8 @@ Directory.CreateDirectory(output);
 // training_data = datasets.FashionMNIST(root="data", train=True, download=True, transform=ToTensor())
 // The files are found in root, in the Debian package dataset-fashion-mnist, or (on a fresh machine
 // with no network) in the small subset that ships in the repository; the printout says which.
-using var trainingData = FashionMnist.Load(train: true, transform: new ToTensor());
-using var testData = FashionMnist.Load(train: false, transform: new ToTensor());
+using var trainingData = FashionMnist.Load(train: true, transform: Transform.ToTensor());
+using var testData = FashionMnist.Load(train: false, transform: Transform.ToTensor());
 Console.WriteLine($"{trainingData}\n");
 Console.WriteLine($"{testData}\n");
 
@@ -66,13 +66,13 @@ File.WriteAllLines(annotations, lines);
 
 // The class written by hand, as in the tutorial (it is at the end of this file): Count is __len__,
 // the indexer is __getitem__.
-var byHand = new CustomImageDataset(annotations, folder, transform: new ToTensor());
+var byHand = new CustomImageDataset(annotations, folder, transform: Transform.ToTensor());
 using (var first = byHand[0])
     Console.WriteLine($"\nCustomImageDataset: {byHand.Count} samples; [0] is {first}");
 
 // The library's version of the same class, ImageFolderCsvDataset, also checks every CSV line and file
 // up front (an error names the line), and lets a loader decode the images in worker threads.
-var custom = new ImageFolderCsvDataset(annotations, folder, new ToTensor());
+var custom = new ImageFolderCsvDataset(annotations, folder, Transform.ToTensor());
 Console.WriteLine($"\n{custom}");
 using (var a = byHand[0])
 using (var b = custom[0])

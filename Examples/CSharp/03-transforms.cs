@@ -29,13 +29,13 @@ static bool Same(Tensor a, Tensor b) => a.equal(b).all().item<bool>();
 //          target_transform=Lambda(lambda y: torch.zeros(10, dtype=torch.float).scatter_(0, torch.tensor(y), value=1)))
 // The tutorial's Lambda in C#: TorchSharp's scatter_ takes the index as a vector and the value as a
 // tensor, and the function frees what it makes besides its result.
-var oneHotByHand = new Lambda(y =>
+var oneHotByHand = Transform.Lambda(y =>
 {
     using var index = y.reshape(1);
     using var one = torch.ones(1);
     return torch.zeros(10, dtype: torch.ScalarType.Float32).scatter_(0, index, one);
 });
-using var ds = FashionMnist.Load(train: true, transform: new ToTensor(), targetTransform: oneHotByHand);
+using var ds = FashionMnist.Load(train: true, transform: Transform.ToTensor(), targetTransform: oneHotByHand);
 Console.WriteLine($"{ds}\n");
 
 // ---- ToTensor ------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ Console.WriteLine($"before ToTensor: {Tensors.DTypeName(before.Features.dtype)} 
 Console.WriteLine($"after ToTensor:  {Tensors.DTypeName(after.Features.dtype)} {Shape(after.Features)}, values {Range(after.Features)}");
 // Each value is divided by exactly 255: 255 becomes 1.0 (TorchVision's own MNIST example divides by 256).
 using (var all = torch.arange(256).to_type(torch.ScalarType.Byte).reshape(1, 16, 16))
-using (var scaled = new ToTensor().Apply(all))
+using (var scaled = Transform.ToTensor().Apply(all))
     Console.WriteLine("ToTensor of 0, 1, 254, 255: " + string.Join(" ",
         new[] { scaled[0, 0, 0], scaled[0, 0, 1], scaled[0, 15, 14], scaled[0, 15, 15] }.Select(v => v.item<float>().ToString("F6"))));
 
@@ -54,17 +54,17 @@ using (var scaled = new ToTensor().Apply(all))
 Console.WriteLine($"\nlabel {before.ClassIndex} ({FashionMnist.Classes[before.ClassIndex]}) -> one-hot {after.Label.Format()}");
 // OneHot(10) is the same transform, written once for a sample and once for a whole batch: a loader
 // calls it once per batch, where a Lambda runs sample by sample.
-using (var library = new OneHot(10).Apply(before.Label))
+using (var library = Transform.OneHot(10).Apply(before.Label))
     Console.WriteLine($"OneHot(10) gives the same vector: {Same(library, after.Label)}");
 
 // ---- Composing transforms -----------------------------------------------------------------------
 // transforms.Compose([ToTensor(), Normalize((0.5,), (0.5,))]): the values go from [0, 1] to [-1, 1].
-var toInput = new Compose(new ToTensor(), new Normalize([0.5], [0.5]));
+var toInput = Transform.Compose(Transform.ToTensor(), Transform.Normalize([0.5], [0.5]));
 using (var normalized = toInput.Apply(before.Features))
     Console.WriteLine($"\n{toInput}: values {Range(normalized)}");
 
 // In a loader, the pipeline runs once per batch (one call on [64, 1, 28, 28]), not once per image.
-var loader = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0).Map(toInput).MapLabels(new OneHot(10));
+var loader = new DataLoader(raw, batchSize: 64, shuffle: true, seed: 0).Map(toInput).MapLabels(Transform.OneHot(10));
 using (var batch = loader.Peek())
     Console.WriteLine($"a batch after Map: features {Shape(batch.Features)} {Tensors.DTypeName(batch.Features.dtype)} in {Range(batch.Features)}, labels {Shape(batch.Labels)}");
 
@@ -73,7 +73,7 @@ using (var batch = loader.Peek())
 static Transform Augment(long seed)
 {
     var generator = new torch.Generator((ulong)seed);
-    return new Compose(new ToTensor(), new RandomHorizontalFlip(generator, p: 0.5), new RandomCrop(28, 28, generator, padding: 4));
+    return Transform.Compose(Transform.ToTensor(), Transform.RandomHorizontalFlip(generator, p: 0.5), Transform.RandomCrop(28, 28, generator, padding: 4));
 }
 using var images = raw.Features.narrow(0, 0, ci ? 8 : 64);
 using var a = Augment(42).ApplyBatch(images);

@@ -48,9 +48,9 @@ Console.WriteLine(ci
 
 // DataLoader(training_data, batch_size=64, shuffle=True): ToTensor runs once per batch (uint8 -> float / 255).
 // The seed makes the shuffling repeat: a new loader with the same seed visits the same batches.
-IDataLoader TrainLoader() => new DataLoader(train, batchSize, shuffle: true, seed: 0, device: device).Map(new ToTensor());
+IDataLoader TrainLoader() => new DataLoader(train, batchSize, shuffle: true, seed: 0, device: device).Map(Transform.ToTensor());
 var trainDataloader = TrainLoader();
-var testDataloader = new DataLoader(test, batchSize, device: device).Map(new ToTensor());
+var testDataloader = new DataLoader(test, batchSize, device: device).Map(Transform.ToTensor());
 
 // model = NeuralNetwork(): the tutorial's 784-512-512-10 network, its weights drawn from a seeded generator.
 Model NewModel()

@@ -147,7 +147,7 @@ Console.WriteLine($"\nTraining on {count} images, 2 epochs{(ci ? " (CI=true: 2,0
 {
     var m = Build(5);
     var optimizer = Optimizers.Sgd(1e-3).Bind(m);
-    var loader = new DataLoader(data, 64, shuffle: true, seed: 7).Map(new ToTensor());
+    var loader = new DataLoader(data, 64, shuffle: true, seed: 7).Map(Transform.ToTensor());
     return (m, optimizer, loader, new Trainer(m, Losses.CrossEntropy(), optimizer, new TrainerOptions { Device = Devices.Cpu, Seed = 11, Progress = false }));
 }
 static void PrintHistory(string name, History history)
