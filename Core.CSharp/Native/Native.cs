@@ -93,6 +93,7 @@ public static class Native
                 Console.SetOut(original);
             }
             loadedFrom = shim;
+            Threads.ApplyDefault();
             loaded = true;
         }
     }
