@@ -12,7 +12,9 @@ namespace Functional.Benchmarks;
 /// The main job's epoch against the same epoch written directly on TorchSharp the way the tutorial
 /// writes it, in one process, alternating, on the same in-memory data and the same batches (both
 /// shuffle with randperm from a generator seeded alike). Reports medians of train and test time per
-/// epoch, their ratios (ours / raw: 1.0 means no overhead), and the peak working set during each.
+/// epoch, their ratios (ours / raw: 1.0 means no overhead), the ratio to the GEMM floor (the step's
+/// matrix products alone, timed in the same rounds), the loaders' throughput alone, the peak working
+/// set during each, and the live tensor count after each of our epochs.
 /// </summary>
 static class TrainingBenchmark
 {
@@ -73,6 +75,67 @@ static class TrainingBenchmark
             }
         }
         return (testLoss / batches, correct / size);
+    }
+
+    /// <summary>
+    /// The GEMM floor of one training epoch: the 8 matrix products a step of the tutorial's network cannot
+    /// avoid (3 forward, 2 for the input gradients of layers 2 and 3, 3 for the weight gradients), for every
+    /// batch of the epoch, into preallocated outputs (<c>out.addmm_(a, b, beta: 0)</c>). Nothing else: no activation, loss, update or data.
+    /// </summary>
+    static void GemmFloorEpoch(long samples, int batchSize, Tensor w1, Tensor w2, Tensor w3, GemmBuffers[] buffers)
+    {
+        using var noGrad = no_grad();
+        using var w1T = w1.t(); using var w2T = w2.t(); using var w3T = w3.t();
+        for (long start = 0; start < samples; start += batchSize)
+        {
+            var b = buffers[Math.Min(batchSize, samples - start) == batchSize ? 0 : 1];
+            b.H1.addmm_(b.X, w1T, 0, 1);          // [n, 784] x [784, 512]
+            b.H2.addmm_(b.H1, w2T, 0, 1);         // [n, 512] x [512, 512]
+            b.Out.addmm_(b.H2, w3T, 0, 1);        // [n, 512] x [512, 10]
+            b.GW3.addmm_(b.OutT, b.H2, 0, 1);     // [10, n] x [n, 512]
+            b.G2.addmm_(b.Out, w3, 0, 1);         // [n, 10] x [10, 512]
+            b.GW2.addmm_(b.G2T, b.H1, 0, 1);      // [512, n] x [n, 512]
+            b.G1.addmm_(b.G2, w2, 0, 1);          // [n, 512] x [512, 512]
+            b.GW1.addmm_(b.G1T, b.X, 0, 1);       // [512, n] x [n, 784]
+        }
+    }
+
+    /// <summary>Preallocated operands and outputs of <see cref="GemmFloorEpoch"/> for one batch size
+    /// (with the transposed views it reads, made once).</summary>
+    sealed record GemmBuffers(Tensor X, Tensor H1, Tensor H2, Tensor Out, Tensor G2, Tensor G1, Tensor GW1, Tensor GW2, Tensor GW3)
+    {
+        public Tensor OutT { get; } = Out.t();
+        public Tensor G2T { get; } = G2.t();
+        public Tensor G1T { get; } = G1.t();
+
+        public static GemmBuffers For(long n) => new(
+            rand(n, 784), empty(n, 512), empty(n, 512), empty(n, 10), empty(n, 512), empty(n, 512),
+            empty(512, 784), empty(512, 512), empty(10, 512));
+    }
+
+    /// <summary>Samples per second through our loader (shuffled batches, ToTensor), with nothing else.</summary>
+    static double OurLoaderSamplesPerSecond(IDataLoader loader)
+    {
+        var clock = Stopwatch.StartNew();
+        long samples = 0;
+        foreach (var batch in loader) { samples += batch.Count; batch.Dispose(); }
+        return samples / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Samples per second through the tutorial's batches on raw TorchSharp (randperm, index_select, /255).</summary>
+    static double RawLoaderSamplesPerSecond(Tensor images, Tensor labels, int batchSize, Generator generator)
+    {
+        var clock = Stopwatch.StartNew();
+        long size = images.shape[0];
+        using var permutation = randperm(size, ScalarType.Int64, CPU, false, generator);
+        for (long start = 0; start < size; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var index = permutation.narrow(0, start, Math.Min(batchSize, size - start));
+            var X = images.index_select(0, index).to(ScalarType.Float32).div_(255f);
+            var y = labels.index_select(0, index);
+        }
+        return size / clock.Elapsed.TotalSeconds;
     }
 
     sealed class PeakSampler : IDisposable
@@ -153,7 +216,13 @@ static class TrainingBenchmark
         var rawLoss = nn.CrossEntropyLoss();
         var rawGenerator = new Generator((ulong)seed, CPU);
 
-        var times = new Dictionary<string, List<double>> { ["ours train"] = new(), ["raw train"] = new(), ["ours test"] = new(), ["raw test"] = new() };
+        // The GEMM floor: the same weights' shapes, random operands, preallocated outputs.
+        long trainSamples = trainImages.shape[0];
+        using var fw1 = rand(512, 784); using var fw2 = rand(512, 512); using var fw3 = rand(10, 512);
+        var floorBuffers = new[] { GemmBuffers.For(batchSize), GemmBuffers.For(Math.Max(1, trainSamples % batchSize)) };
+
+        var times = new Dictionary<string, List<double>> { ["ours train"] = new(), ["raw train"] = new(), ["ours test"] = new(), ["raw test"] = new(), ["floor"] = new() };
+        var liveAfterEpoch = new List<long>();
         long oursPeak = 0, rawPeak = 0, oursGrowth = 0, rawGrowth = 0;
         for (int epoch = 0; epoch < epochs + 1; epoch++)   // the first round warms up and is not counted
         {
@@ -172,10 +241,17 @@ static class TrainingBenchmark
                 if (epoch == 0) continue;
                 times[(ours ? "ours" : "raw") + " train"].Add(trainSeconds);
                 times[(ours ? "ours" : "raw") + " test"].Add(testSeconds);
-                if (ours) { oursPeak = Math.Max(oursPeak, sampler.Peak); oursGrowth = Math.Max(oursGrowth, sampler.Growth); }
+                if (ours) { oursPeak = Math.Max(oursPeak, sampler.Peak); oursGrowth = Math.Max(oursGrowth, sampler.Growth); liveAfterEpoch.Add(Tensor.TotalCount); }
                 else { rawPeak = Math.Max(rawPeak, sampler.Peak); rawGrowth = Math.Max(rawGrowth, sampler.Growth); }
             }
+            var floorClock = Stopwatch.StartNew();
+            GemmFloorEpoch(trainSamples, batchSize, fw1, fw2, fw3, floorBuffers);
+            if (epoch > 0) times["floor"].Add(floorClock.Elapsed.TotalSeconds);
         }
+        // Loader throughput, alone: our loader (shuffle, gather, ToTensor) and the same batches on raw TorchSharp.
+        var loaderRates = new List<(double Ours, double Raw)>();
+        for (int round = 0; round < 3; round++)
+            loaderRates.Add((OurLoaderSamplesPerSecond(ourTrain), RawLoaderSamplesPerSecond(trainImages, trainLabels, batchSize, rawGenerator)));
         double oursTrain = Median(times["ours train"]), rawTrain = Median(times["raw train"]);
         double oursTest = Median(times["ours test"]), rawTest = Median(times["raw test"]);
         // Each round runs both back to back, so the ratio within a round is robust to the machine's speed drifting.
@@ -184,7 +260,13 @@ static class TrainingBenchmark
         Console.WriteLine($"test pass    median: ours {oursTest:F3} s, raw {rawTest:F3} s, ratio {oursTest / rawTest:F3} (median of per-round ratios {PairedRatio("test"):F3})");
         Console.WriteLine($"peak working set of the process during epochs: ours {oursPeak / 1e6:F0} MB, raw {rawPeak / 1e6:F0} MB");
         Console.WriteLine($"largest growth of the working set within an epoch: ours {oursGrowth / 1e6:F1} MB, raw {rawGrowth / 1e6:F1} MB");
-        Console.WriteLine($"live tensors after the run: {Tensor.TotalCount}");
+        double floor = Median(times["floor"]);
+        double FloorRatio() => Median(times["ours train"].Zip(times["floor"], (o, f) => o / f).ToList());
+        Console.WriteLine($"GEMM floor   median: {floor:F3} s per epoch (the step's 8 matrix products alone); ours/floor {oursTrain / floor:F3} (median of per-round ratios {FloorRatio():F3}), raw/floor {rawTrain / floor:F3}");
+        double oursRate = Median(loaderRates.Select(r => r.Ours).ToList()), rawRate = Median(loaderRates.Select(r => r.Raw).ToList());
+        Console.WriteLine($"loader alone median: ours {oursRate:F0} samples/s, raw {rawRate:F0} samples/s, ratio ours/raw {oursRate / rawRate:F3}");
+        Console.WriteLine($"live tensors after each of our epochs: {string.Join(", ", liveAfterEpoch)}; after the run: {Tensor.TotalCount}");
+        Console.WriteLine($"ratios: train ours/raw {PairedRatio("train"):F3}, test ours/raw {PairedRatio("test"):F3}, train ours/GEMM floor {FloorRatio():F3}, loader ours/raw {oursRate / rawRate:F3}");
         return 0;
     }
 }
