@@ -43,6 +43,18 @@ module Callback =
     /// Saves a training checkpoint after every `every`-th epoch.
     let checkpointEvery (every: int) (path: string) (loader: IDataLoader) : Callback = Callback.Checkpoint(path, loader, every)
 
+    /// Writes TensorBoard event files into `logDir` (`tensorboard --logdir logDir`): the loss of every
+    /// step, and per epoch the test loss and accuracy and the learning rate (`Callback.TensorBoard`).
+    let tensorBoard (logDir: string) : Callback = Callback.TensorBoard(logDir)
+
+    /// `tensorBoard` that also writes the hyperparameters, as a text summary (`hparams`).
+    let tensorBoardWith (hyperparameters: (string * string) list) (logDir: string) : Callback =
+        Callback.TensorBoard(logDir, dict hyperparameters |> Collections.Generic.Dictionary)
+
+    /// Writes the history to a CSV file after every epoch, atomically: one row per epoch under the
+    /// header `epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds` (`Callback.MetricsCsv`).
+    let metricsCsv (path: string) : Callback = Callback.MetricsCsv(path)
+
     /// Sets the learning rate at the start of each epoch from the 1-based epoch (PyTorch's epoch-wise
     /// lr_scheduler); per-step schedules belong in the optimizer (`Optim.sgd (Schedule.cosine 0.1 1000L)`).
     let learningRate (byEpoch: int -> float) : Callback = Callback.LearningRate(Func<int, float> byEpoch)

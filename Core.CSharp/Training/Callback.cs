@@ -68,6 +68,37 @@ public abstract class Callback
     /// training loader so that its shuffling generator is saved too.</summary>
     public static Callback Checkpoint(string path, IDataLoader? train = null, int every = 1) =>
         new CheckpointCallback(path, train, every);
+
+    /// <summary>
+    /// Writes TensorBoard event files (with TorchSharp's <c>torch.utils.tensorboard.SummaryWriter</c>) into
+    /// <paramref name="logDir"/>: <c>loss/train</c> for every step (the global step, 0-based, counts batches
+    /// across epochs), and per epoch (step = the 1-based epoch) <c>loss/train_epoch</c>, <c>loss/test</c>,
+    /// <c>accuracy/test</c> (0..1) and <c>learning_rate</c>. The hyperparameters are written once, as a text
+    /// summary <c>hparams</c> (a Markdown table; TensorBoard lists it as <c>hparams/text_summary</c>, as for PyTorch's <c>add_text</c>): TorchSharp's writer has no <c>add_hparams</c>.
+    /// View with <c>tensorboard --logdir DIR</c>.
+    /// </summary>
+    /// <remarks>Each step's loss is copied, on the device, into a buffer of <paramref name="flushEvery"/>
+    /// values, which is read (one wait for the device) and written when it is full and at the end of each
+    /// epoch, so the callback adds no wait per step. Wall times are whole seconds (what TorchSharp's writer
+    /// takes).</remarks>
+    /// <param name="logDir">The folder of the run's event files; created if missing. A new file is added per fit.</param>
+    /// <param name="hyperparameters">Names and values shown in TensorBoard's text tab, or null.</param>
+    /// <param name="flushEvery">Steps buffered on the device before they are read and written.</param>
+    /// <example><code>
+    /// trainer.Fit(train, test, epochs: 10, callbacks: [
+    ///     Callback.TensorBoard("runs/sgd", new Dictionary&lt;string, string&gt; { ["lr"] = "0.001" }) ]);
+    /// </code></example>
+    public static Callback TensorBoard(string logDir, IReadOnlyDictionary<string, string>? hyperparameters = null, int flushEvery = 100) =>
+        new TensorBoardCallback(logDir, hyperparameters, flushEvery);
+
+    /// <summary>
+    /// Writes the history as CSV after every epoch, atomically (a run killed at any moment leaves a whole
+    /// file): a header <c>epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds</c> and one row per
+    /// epoch (resumed epochs included), numbers in the invariant culture, round-trippable (<c>"R"</c>);
+    /// test figures are empty without a test loader. Reads as is with <c>pandas.read_csv</c>.
+    /// </summary>
+    /// <param name="path">The CSV file; its folder must exist.</param>
+    public static Callback MetricsCsv(string path) => new MetricsCsvCallback(path);
 }
 
 /// <summary>Which epoch figure a callback watches.</summary>

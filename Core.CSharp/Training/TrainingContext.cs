@@ -73,6 +73,10 @@ public sealed class TrainingContext
     /// <summary>Asks the loop to stop at the end of the current epoch (or batch, when called from a batch event).</summary>
     public void RequestStop(string reason) => StopReason ??= reason;
 
+    /// <summary>The current batch's loss tensor, still on the device (null outside a batch): the library's
+    /// callbacks copy it on the device instead of reading it, so that they add no wait for the device.</summary>
+    internal Tensor? LossTensor => batchLoss;
+
     internal void SetBatch(int batch, int size, int samplesBefore)
     {
         Batch = batch; BatchSize = size; SamplesBefore = samplesBefore;
