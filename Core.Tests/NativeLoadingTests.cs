@@ -23,9 +23,9 @@ public class NativeLoadingTests
         return target;
     }
 
-    static (int Exit, string Output) RunSmoke(string folder, string home)
+    static (int Exit, string Output) RunInfo(string folder, string home)
     {
-        var result = ExamplesCli.Run(Path.Combine(folder, "Functional.Examples.dll"), ["smoke"], TimeSpan.FromSeconds(60), start =>
+        var result = ExamplesCli.Run(Path.Combine(folder, "Functional.Examples.dll"), ["info"], TimeSpan.FromSeconds(60), start =>
         {
             start.Environment["HOME"] = home;
             start.Environment["XDG_DATA_HOME"] = Path.Combine(home, ".local", "share");
@@ -38,7 +38,7 @@ public class NativeLoadingTests
     {
         if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux)) Assert.Ignore("the copy below removes Linux .so files");
         var folder = CopyWithout(name => name.Contains(".so"), _ => false);
-        var (exit, output) = RunSmoke(folder, folder);
+        var (exit, output) = RunInfo(folder, folder);
         Assert.That(exit, Is.EqualTo(3), output);
         Assert.That(output.Trim().Split('\n'), Has.Length.EqualTo(1), "one line: " + output);
         Assert.That(output, Does.Contain("Functional could not load LibTorch"));
@@ -60,13 +60,13 @@ public class NativeLoadingTests
         var home = Path.Combine(folder, "home");
         Directory.CreateDirectory(home);
 
-        var (exit, output) = RunSmoke(folder, home);
+        var (exit, output) = RunInfo(folder, home);
 
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("LibTorch 2.10.0.0 loaded from " + Path.Combine(home, ".local", "share", "Functional", "native")));
         Assert.That(output, Does.Contain("[[3, 3]"));
         // A second run finds the first run's patched copy instead of making another.
-        var (exitAgain, outputAgain) = RunSmoke(folder, home);
+        var (exitAgain, outputAgain) = RunInfo(folder, home);
         Assert.That(exitAgain, Is.EqualTo(0), outputAgain);
         Assert.That(Directory.GetDirectories(Path.Combine(home, ".local", "share", "Functional", "native")), Has.Length.EqualTo(1));
         // The copy in the output folder is left as it was shipped.

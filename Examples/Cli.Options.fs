@@ -1,67 +1,134 @@
-/// A small parser for the command line's `--name value` options and `--flag`s, with errors that
-/// name the option and what was expected.
+/// The options the commands share, made with System.CommandLine, and the usage errors of the command line.
+/// Each command reads its options into a record, checks that record in one plain `validate` function (a
+/// usage error is an ArgumentException: exit 2, one line), then runs.
 module Functional.Examples.Cli.Options
 
 open System
+open System.CommandLine
+open System.CommandLine.Parsing
 open System.Globalization
-open Functional
+open System.Text.RegularExpressions
 
-/// Parsed options: values by name (without the dashes) and the flags present.
-type Parsed = { Values: Map<string, string>; Flags: Set<string> }
+/// System.CommandLine's option types (F#'s `Option` is the option type).
+type CliOption<'T> = System.CommandLine.Option<'T>
+type CliOption = System.CommandLine.Option
 
-/// Parses `args` given the names that take a value and the names that are flags. Unknown names,
-/// a missing value or a stray word raise ArgumentException saying what the command takes.
-let parse (command: string) (valued: string list) (flags: string list) (args: string[]) =
-    let takes () =
-        (valued |> List.map (fun v -> $"--{v} <value>")) @ (flags |> List.map (fun f -> $"--{f}")) |> String.concat " "
-    let rec go i (values: Map<string, string>) (present: Set<string>) =
-        if i >= args.Length then { Values = values; Flags = present }
+/// A usage error: the program prints `error: <command>: <message>` on one line and exits with 2.
+let usageError (message: string) : 'T = raise (ArgumentException message)
+
+/// An option with a description and, when given, a default that --help shows.
+let private make<'T> (name: string) (helpName: string) (description: string) (fallback: 'T option) =
+    let o = CliOption<'T>(name)
+    o.Description <- description
+    if helpName <> "" then o.HelpName <- helpName
+    fallback |> Option.iter (fun d -> o.DefaultValueFactory <- Func<ArgumentResult, 'T>(fun _ -> d))
+    o
+
+/// An option whose value is parsed by `tryParse`; a bad value is a parse error that names the option,
+/// what it expects and what it got.
+let private parsed<'T> (name: string) (description: string) (fallback: 'T) (expected: string) (tryParse: string -> bool * 'T) =
+    let o = make<'T> name (if typeof<'T> = typeof<double> then "number" else "N") description (Some fallback)
+    o.CustomParser <- Func<ArgumentResult, 'T>(fun result ->
+        if result.Tokens.Count = 0 then fallback
         else
-            let a = args[i]
-            if not (a.StartsWith "--") then invalidArg "args" $"{command}: unexpected '{a}'. It takes: {takes ()}"
-            let name = a.Substring 2
-            if List.contains name flags then go (i + 1) values (present.Add name)
-            elif List.contains name valued then
-                if i + 1 >= args.Length then invalidArg "args" $"{command}: --{name} needs a value."
-                go (i + 2) (values.Add(name, args[i + 1])) present
-            else invalidArg "args" $"{command}: unknown option '{a}'. It takes: {takes ()}"
-    go 0 Map.empty Set.empty
+            let text = result.Tokens[0].Value
+            match tryParse text with
+            | true, value -> value
+            | _ ->
+                result.AddError $"{name} expects {expected}, got '{text}'."
+                fallback)
+    o
 
-let private convert (command: string) name (value: string) (expected: string) (tryParse: string -> bool * 'T) =
-    match tryParse value with
-    | true, v -> v
-    | _ -> invalidArg name $"{command}: --{name} expects {expected}, got '{value}'."
+/// An integer option with a default.
+let int (name: string) (description: string) (fallback: int) =
+    parsed name description fallback "an integer" (fun s -> Int32.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture))
 
-/// An integer option, with a default.
-let int (command: string) name fallback (p: Parsed) =
-    match p.Values.TryFind name with
-    | None -> fallback
-    | Some v -> convert command name v "an integer" (fun s -> Int32.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture))
+/// A floating-point option with a default.
+let float (name: string) (description: string) (fallback: float) =
+    parsed name description fallback "a number (e.g. 1e-3)" (fun s -> Double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture))
 
-/// A floating-point option, with a default.
-let float (command: string) name fallback (p: Parsed) =
-    match p.Values.TryFind name with
-    | None -> fallback
-    | Some v -> convert command name v "a number (e.g. 1e-3)" (fun s -> Double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture))
+/// An optional 64-bit integer option (no default).
+let int64 (name: string) (description: string) =
+    let o = parsed<Nullable<int64>> name description (Nullable()) "an integer" (fun s ->
+        match Int64.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture) with
+        | true, v -> true, Nullable v
+        | _ -> false, Nullable())
+    o.DefaultValueFactory <- null   // no default: --help shows none
+    o
 
-/// An optional string option.
-let string name (p: Parsed) = p.Values.TryFind name
+/// An optional text option (a path, usually).
+let text (name: string) (helpName: string) (description: string) = make<string> name helpName description None
 
-/// True when the flag was given.
-let flag name (p: Parsed) = p.Flags.Contains name
+/// A text option with a default.
+let textOr (name: string) (helpName: string) (description: string) (fallback: string) = make<string> name helpName description (Some fallback)
 
-/// An optional folder option that must name an existing folder: a mistyped `--data` fails here
-/// instead of silently falling back to another copy of the data.
-let folder (command: string) name (p: Parsed) =
-    match p.Values.TryFind name with
-    | Some v when not (IO.Directory.Exists v) -> invalidArg name $"{command}: --{name} expects an existing folder, got '{v}' (no such folder)."
-    | value -> value
+/// A flag.
+let flag (name: string) (description: string) = make<bool> name "" description None
 
-/// The `--device` option (default auto), resolved: a misspelt device fails naming the option.
-/// Asking for CUDA on a machine without it stays Devices.Check's InvalidOperationException.
-let device (command: string) (p: Parsed) =
-    let text = defaultArg (p.Values.TryFind "device") "auto"
-    let parsed =
-        try Devices.Parse text
-        with :? ArgumentException -> invalidArg "device" $"{command}: --device expects auto, cpu, cuda or cuda:N, got '{text}'."
-    Devices.Check parsed
+/// Adds options to a command and returns it.
+let withOptions (options: CliOption list) (command: Command) =
+    for o in options do command.Options.Add o
+    command
+
+/// The value of an option, or None when it was neither given nor has a default.
+let tryValue (o: CliOption<'T>) (result: ParseResult) = result.GetValue o |> Option.ofObj
+
+/// True when the option was typed on the command line (not taken from its default).
+let given (o: CliOption) (result: ParseResult) =
+    match result.GetResult o with
+    | null -> false
+    | r -> not r.Implicit
+
+// The shared options: one name means one thing in every command.
+
+/// `--data DIR`: the Fashion-MNIST folder.
+let data () =
+    text "--data" "folder" "The Fashion-MNIST folder (IDX files, .gz or not) [default: the Debian package dataset-fashion-mnist, else the subset shipped with Functional]"
+
+/// `--device auto|cpu|cuda[:N]`.
+let device () = textOr "--device" "auto|cpu|cuda[:N]" "Where to compute: auto (CUDA when available), cpu, cuda or cuda:N" "auto"
+
+/// `--batch-size N`.
+let batchSize () = int "--batch-size" "Samples per batch" 64
+
+/// `--model FILE`: a model file written by `train --save`.
+let model () = text "--model" "file" "A model file written by train --save (spec and weights, safetensors)"
+
+// Checks for the plain validate functions of the commands.
+
+/// `--data` must name an existing folder: a mistyped folder fails instead of silently falling back to another copy.
+let checkFolder (name: string) (value: string option) =
+    match value with
+    | Some v when not (IO.Directory.Exists v) -> usageError $"{name} expects an existing folder, got '{v}' (no such folder)."
+    | _ -> ()
+
+/// A count of 1 or more.
+let checkPositive (name: string) (value: int) =
+    if value < 1 then usageError $"{name} must be 1 or more, got {value}."
+
+/// A device as `Devices.Parse` reads it; CUDA asked for on a machine without it is checked when the command runs (exit 1).
+let checkDevice (value: string) =
+    if not (Regex.IsMatch(value, @"^(auto|cpu|cuda(:\d+)?)$", RegexOptions.IgnoreCase)) then
+        usageError $"--device expects auto, cpu, cuda or cuda:N, got '{value}'."
+
+/// A required option.
+let required (name: string) (what: string) (value: string option) =
+    match value with
+    | Some v -> v
+    | None -> usageError $"{name} <file> is required ({what})."
+
+/// Makes the folder of an output file (so a bad path fails before any work) and returns the full path.
+let outputFile (path: string) =
+    let full = IO.Path.GetFullPath path
+    match IO.Path.GetDirectoryName full with
+    | null | "" -> ()
+    | folder -> IO.Directory.CreateDirectory folder |> ignore
+    full
+
+/// The command's action: reads the parse result into the command's record, validates it, runs it.
+let setAction (read: ParseResult -> 'Args) (validate: 'Args -> unit) (run: 'Args -> int) (command: Command) =
+    command.SetAction(Func<ParseResult, int>(fun result ->
+        let args = read result
+        validate args
+        run args))
+    command

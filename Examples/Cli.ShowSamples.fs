@@ -1,44 +1,50 @@
 /// `show-samples`: the tutorial's picture of Fashion-MNIST samples, written to PNG.
-///   dotnet run --project Examples -c Release -- show-samples --out samples.png [--seed 0] [--test] [--root DIR] [--index N]
 module Functional.Examples.Cli.ShowSamples
 
 open System
 open Functional.Data
 open Functional.FSharp
-open Functional.Examples.Cli
 
-let private command = "show-samples"
+/// The command's options, as parsed.
+type Args = { Out: string; Seed: int64; Test: bool; Data: string option; Index: int option }
 
-let private draw (args: string[]) : int =
-    // The command line's shared parser: unknown options, missing values and bad numbers are named the same way as in train.
-    let o = Options.parse command [ "out"; "seed"; "root"; "index" ] [ "test"; "train" ] args
-    let options =
-        {| Out = Options.string "out" o |> Option.defaultValue "samples.png"
-           Seed = int64 (Options.int command "seed" 0 o)
-           Train = not (Options.flag "test" o)
-           Root = Options.folder command "root" o
-           Index = Options.string "index" o |> Option.map (fun _ -> Options.int command "index" 0 o) |}
-    use data = FashionMnist.load { FashionMnist.defaults with Train = options.Train; Root = options.Root }
+let private out = Options.textOr "--out" "png" "The PNG file to write" "samples.png"
+let private seed = Options.int64 "--seed" "Seeds the choice of the nine samples [default: 0]"
+let private test = Options.flag "--test" "Draw from the test split instead of the training split"
+let private data = Options.data ()
+let private index = Options.int "--index" "Draw this one sample instead of a grid [default: a 3x3 grid]" -1
+
+let private read (r: System.CommandLine.ParseResult) =
+    { Out = r.GetValue out
+      Seed = r.GetValue seed |> Option.ofNullable |> Option.defaultValue 0L
+      Test = r.GetValue test
+      Data = Options.tryValue data r
+      Index = if Options.given index r then Some(r.GetValue index) else None }
+
+let private validate (a: Args) = Options.checkFolder "--data" a.Data
+
+let private run (a: Args) =
+    let out = Options.outputFile a.Out
+    use data = FashionMnist.load { FashionMnist.defaults with Train = not a.Test; Root = a.Data }
     printfn "%O" data
     if data.Source.Kind = DataSource.ShippedSubset then
-        printfn "(the small subset shipped with Functional; install dataset-fashion-mnist or pass --root for the full dataset)"
-    match options.Index with
+        printfn "(the small subset shipped with Functional; install dataset-fashion-mnist or pass --data for the full dataset)"
+    match a.Index with
     | Some i ->
-        if i < 0 || i >= data.Count then invalidArg "--index" (sprintf "--index is 0 to %d, got %d." (data.Count - 1) i)
+        if i < 0 || i >= data.Count then Options.usageError $"--index is 0 to {data.Count - 1}, got {i}."
         use sample = data[i]
         let name = FashionMnist.className sample.ClassIndex
-        Pictures.saveImage options.Out name sample.Features
-        printfn "sample %d (%s) written to %s" i name options.Out
+        Pictures.saveImage out name sample.Features
+        printfn "sample %d (%s) written to %s" i name out
     | None ->
-        let indices = Pictures.saveGrid options.Out options.Seed data
+        let indices = Pictures.saveGrid out a.Seed data
         let names = indices |> Array.map (fun i -> use s = data[i] in FashionMnist.className s.ClassIndex)
-        printfn "samples %s (%s) written to %s" (String.Join(", ", indices)) (String.Join(", ", names)) options.Out
+        printfn "samples %s (%s) written to %s" (String.Join(", ", indices)) (String.Join(", ", names)) out
     if not SamplePictures.HasFont then eprintfn "note: no font was found, so the picture has no titles"
     0
 
-/// Runs the command; returns the exit code (1 when the data is missing or damaged, with the reason).
-let run (args: string[]) : int =
-    try draw args
-    with
-    | :? DatasetNotFoundException as e -> eprintfn "%s" e.Message; 1
-    | :? System.IO.InvalidDataException as e -> eprintfn "error: %s" e.Message; 1
+/// The command.
+let command =
+    System.CommandLine.Command("show-samples", "Draw a 3x3 grid of Fashion-MNIST samples (or one sample) to PNG")
+    |> Options.withOptions [ out; seed; test; data; index ]
+    |> Options.setAction read validate run

@@ -1,8 +1,12 @@
 /// `train`: the main job. Trains the tutorial's network (784-512-512-10 with ReLU) on Fashion-MNIST
-/// and prints exactly what the tutorial prints.
+/// and prints exactly what the tutorial prints; checkpoints, resumes, and keeps records of the run.
 module Functional.Examples.Cli.Train
 
 open System
+open System.Collections.Generic
+open System.Globalization
+open System.IO
+open System.Text.Json
 open TorchSharp
 open Functional
 open Functional.Data
@@ -12,18 +16,10 @@ open Functional.Serialization
 open Functional.Training
 open Functional.Transforms
 
-let private valued = [ "epochs"; "batch-size"; "lr"; "optimizer"; "seed"; "device"; "data"; "save"; "plot" ]
-let private flags = [ "extra-relu" ]
-
-/// The usage text of the command.
-let usage =
-    "train [--epochs 10] [--batch-size 64] [--lr 1e-3] [--optimizer sgd|adam|adamw] [--seed N] [--device auto|cpu|cuda[:N]]\n" +
-    "      [--data <root>] [--save <model.safetensors>] [--plot <png>] [--extra-relu]"
-
 /// Where a split came from, in words.
 let private sourceKind (data: FashionMnist) =
     match data.Source.Kind with
-    | k when k = DataSource.ShippedSubset -> "the subset shipped with Functional (the full data set was not found: apt-get install dataset-fashion-mnist, or pass --data <root>)"
+    | k when k = DataSource.ShippedSubset -> "the subset shipped with Functional (the full data set was not found: apt-get install dataset-fashion-mnist, or pass --data <folder>)"
     | k when k = DataSource.DebianPackage -> "the Debian package dataset-fashion-mnist"
     | k when k = DataSource.Downloaded -> "a download"
     | _ -> "the given root"
@@ -54,58 +50,196 @@ let plot (path: string) (history: History) =
     plt.Axes.Left.Label.Text <- "loss"
     plt.Title "Fashion-MNIST: loss and accuracy per epoch"
     plt.ShowLegend() |> ignore
-    let full = IO.Path.GetFullPath path
-    match IO.Path.GetDirectoryName full with
-    | null | "" -> ()
-    | folder -> IO.Directory.CreateDirectory folder |> ignore
+    let full = Options.outputFile path
     plt.SavePng(full, 900, 540) |> ignore
     full
 
+/// The command's options, as parsed.
+type Args =
+    { Epochs: int
+      BatchSize: int
+      LearningRate: float
+      Optimizer: string
+      Seed: int64 option
+      Device: string
+      Data: string option
+      ExtraReLU: bool
+      Save: string option
+      Plot: string option
+      CheckpointDir: string option
+      Resume: string option
+      TensorBoard: string option
+      Log: string option
+      /// The options typed on the command line (the others are defaults), by name.
+      Given: Set<string> }
+
+let private epochs = Options.int "--epochs" "Epochs to train (the last epoch, when resuming)" 10
+let private batchSize = Options.batchSize ()
+let private lr = Options.float "--lr" "Learning rate" 1e-3
+let private optimizer = Options.textOr "--optimizer" "sgd|adam|adamw" "The optimizer" "sgd"
+let private seed = Options.int64 "--seed" "Seeds the weights, dropout and shuffling: a CPU run then repeats exactly [default: none]"
+let private device = Options.device ()
+let private data = Options.data ()
+let private extraReLU = Options.flag "--extra-relu" "Add the older tutorial's final ReLU"
+let private save = Options.text "--save" "file" "Save the trained model (spec, weights and how it was trained) to this file"
+let private plotOption = Options.text "--plot" "png" "Draw loss and accuracy per epoch to this PNG file"
+let private checkpointDir = Options.text "--checkpoint-dir" "folder" "Save a checkpoint to this folder after every epoch, atomically"
+let private resume = Options.text "--resume" "folder" "Continue the run saved in this checkpoint folder, with its settings (give --epochs to train longer)"
+let private tensorBoard = Options.text "--tensorboard" "folder" "Write TensorBoard event files to this folder (tensorboard --logdir DIR)"
+let private log = Options.text "--log" "csv" "Write one CSV row per epoch to this file (epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds)"
+
+let private all : Options.CliOption list =
+    [ epochs; batchSize; lr; optimizer; seed; device; data; extraReLU; save; plotOption; checkpointDir; resume; tensorBoard; log ]
+
+/// Reads the parse result.
+let read (r: System.CommandLine.ParseResult) =
+    { Epochs = r.GetValue epochs
+      BatchSize = r.GetValue batchSize
+      LearningRate = r.GetValue lr
+      Optimizer = r.GetValue(optimizer).ToLowerInvariant()
+      Seed = r.GetValue seed |> Option.ofNullable
+      Device = r.GetValue device
+      Data = Options.tryValue data r
+      ExtraReLU = r.GetValue extraReLU
+      Save = Options.tryValue save r
+      Plot = Options.tryValue plotOption r
+      CheckpointDir = Options.tryValue checkpointDir r
+      Resume = Options.tryValue resume r
+      TensorBoard = Options.tryValue tensorBoard r
+      Log = Options.tryValue log r
+      Given = all |> List.filter (fun o -> Options.given o r) |> List.map (fun o -> o.Name) |> Set.ofList }
+
+/// The checkpoint in a checkpoint folder.
+let checkpointFile (folder: string) = Path.Combine(folder, "checkpoint.ckpt")
+
+/// The settings of the run, beside the checkpoint: `--resume` continues with them.
+let runFile (folder: string) = Path.Combine(folder, "run.json")
+
+/// Checks the options, without touching the data or the model: every usage error is found before any work.
+let validate (a: Args) =
+    Options.checkPositive "--epochs" a.Epochs
+    Options.checkPositive "--batch-size" a.BatchSize
+    if not (a.LearningRate > 0.0) then Options.usageError $"--lr must be positive, got {a.LearningRate}."
+    if not (List.contains a.Optimizer [ "sgd"; "adam"; "adamw" ]) then
+        Options.usageError $"--optimizer expects sgd, adam or adamw, got '{a.Optimizer}'."
+    Options.checkDevice a.Device
+    Options.checkFolder "--data" a.Data
+    a.Resume |> Option.iter (fun folder ->
+        if not (File.Exists(checkpointFile folder) && File.Exists(runFile folder)) then
+            Options.usageError $"--resume expects a folder written by --checkpoint-dir, got '{folder}' (it has no {Path.GetFileName(checkpointFile folder)} and {Path.GetFileName(runFile folder)}).")
+
+/// The run's settings, by name, as text: saved beside checkpoints, in the model file and in TensorBoard.
+let hyperparameters (a: Args) =
+    let r (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
+    [ "epochs", string a.Epochs
+      "batch_size", string a.BatchSize
+      "learning_rate", r a.LearningRate
+      "optimizer", a.Optimizer
+      "seed", (match a.Seed with Some s -> string s | None -> "none")
+      "extra_relu", (if a.ExtraReLU then "true" else "false")
+      "data", defaultArg a.Data "" ]
+
+/// A resumed run takes its settings from the checkpoint folder; an option typed now must agree with them
+/// (except --epochs, which may grow to train longer).
+let resumed (a: Args) =
+    match a.Resume with
+    | None -> a
+    | Some folder ->
+        let saved = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(runFile folder))
+        let get key = match saved.TryGetValue key with | true, v -> v | _ -> raise (InvalidDataException $"{runFile folder}: no '{key}' setting.")
+        let now = dict (hyperparameters a)
+        let check option key =
+            if a.Given.Contains option && now[key] <> get key then
+                Options.usageError $"{option} {now[key]} differs from the run in {folder} ({get key}): leave it out to continue that run."
+        [ "--batch-size", "batch_size"; "--lr", "learning_rate"; "--optimizer", "optimizer"; "--seed", "seed"; "--extra-relu", "extra_relu"; "--data", "data" ]
+        |> List.iter (fun (o, k) -> check o k)
+        { a with
+            Epochs = if a.Given.Contains "--epochs" then a.Epochs else int (get "epochs")
+            BatchSize = int (get "batch_size")
+            LearningRate = Double.Parse(get "learning_rate", CultureInfo.InvariantCulture)
+            Optimizer = get "optimizer"
+            Seed = (match get "seed" with "none" -> None | s -> Some(Int64.Parse(s, CultureInfo.InvariantCulture)))
+            ExtraReLU = (get "extra_relu" = "true")
+            Data = (match get "data" with "" -> None | d -> Some d)
+            CheckpointDir = Some(defaultArg a.CheckpointDir folder) }
+
+/// Writes a small text file atomically (a temporary file renamed over it).
+let private writeAtomically (path: string) (text: string) =
+    let temporary = path + ".tmp"
+    File.WriteAllText(temporary, text)
+    File.Move(temporary, path, true)
+
+/// The version of the library, from its informational version (without the source revision).
+let libraryVersion () =
+    let attribute =
+        typeof<Trainer>.Assembly.GetCustomAttributes(typeof<Reflection.AssemblyInformationalVersionAttribute>, false)
+        |> Seq.cast<Reflection.AssemblyInformationalVersionAttribute> |> Seq.tryHead
+    match attribute with
+    | Some a -> a.InformationalVersion.Split('+')[0]
+    | None -> string (typeof<Trainer>.Assembly.GetName().Version)
+
+/// The metadata a saved model carries: how it was trained, its final figures, the library and the data.
+let metadata (a: Args) (history: History) (source: string) =
+    let r (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
+    let last = history.Last
+    readOnlyDict [
+        yield! hyperparameters a |> List.map (fun (k, v) -> "hparams." + k, v)
+        if not (isNull (box last)) then
+            yield "metrics.epoch", string last.Epoch
+            yield "metrics.train_loss", r last.TrainLoss
+            if last.TestLoss.HasValue then yield "metrics.test_loss", r last.TestLoss.Value
+            if last.TestAccuracy.HasValue then yield "metrics.test_accuracy", r last.TestAccuracy.Value
+        yield "library", $"Functional {libraryVersion ()} (TorchSharp {typeof<torch>.Assembly.GetName().Version}, LibTorch {torch.__version__})"
+        yield "data_source", source ]
+
 /// Runs the command.
-let run (args: string[]) =
-    let o = Options.parse "train" valued flags args
-    let epochs = Options.int "train" "epochs" 10 o
-    let batchSize = Options.int "train" "batch-size" 64 o
-    let lr = Options.float "train" "lr" 1e-3 o
-    if epochs < 1 then invalidArg "epochs" $"train: --epochs must be 1 or more, got {epochs}."
-    if batchSize < 1 then invalidArg "batch-size" $"train: --batch-size must be 1 or more, got {batchSize}."
-    if not (lr > 0.0) then invalidArg "lr" $"train: --lr must be positive, got {lr}."
-    let device = Options.device "train" o
-    let seed = Options.string "seed" o |> Option.map (fun _ -> int64 (Options.int "train" "seed" 0 o))
+let run (given: Args) =
+    let a = resumed given
+    let device = Devices.Check(Devices.Parse a.Device)
+    // Output folders are made before training, so a bad path fails now, not after the epochs.
+    let savePath = a.Save |> Option.map Options.outputFile
+    let plotPath = a.Plot |> Option.map Options.outputFile
+    let logPath = a.Log |> Option.map Options.outputFile
+    a.CheckpointDir |> Option.iter (Directory.CreateDirectory >> ignore)
+    a.TensorBoard |> Option.iter (Directory.CreateDirectory >> ignore)
 
-    // The output folders are made before training, so a bad --save or --plot path fails now, not after the epochs.
-    let outputPath name =
-        Options.string name o |> Option.map (fun (path: string) ->
-            let full = IO.Path.GetFullPath path
-            match IO.Path.GetDirectoryName full with
-            | null | "" -> ()
-            | folder -> IO.Directory.CreateDirectory folder |> ignore
-            full)
-    let savePath = outputPath "save"
-    let plotPath = outputPath "plot"
-
-    let root = Options.folder "train" "data" o |> Option.toObj
+    let root = Option.toObj a.Data
     let train = FashionMnist.Load(root, train = true)
     let test = FashionMnist.Load(root, train = false)
-    printfn "%s" (describeSource train test)
+    let source = describeSource train test
+    printfn "%s" source
     printfn "Using %O device" device
 
-    seed |> Option.iter (fun s -> torch.manual_seed s |> ignore)
-    let model = new NeuralNetwork(finalReLU = Options.flag "extra-relu" o)
+    a.Seed |> Option.iter (fun s -> torch.manual_seed s |> ignore)
+    let model = new NeuralNetwork(finalReLU = a.ExtraReLU)
     let transformation =
-        match (defaultArg (Options.string "optimizer" o) "sgd").ToLowerInvariant() with
-        | "sgd" -> Optimizers.Sgd(lr)
-        | "adam" -> Optimizers.Adam(lr)
-        | "adamw" -> Optimizers.AdamW(lr)
-        | other -> invalidArg "optimizer" $"train: --optimizer expects sgd, adam or adamw, got '{other}'."
-    // The trainer moves the model to the device, binds the optimizer, seeds the run and prints the tutorial's lines.
-    use trainer = new Trainer(model, Losses.CrossEntropy(), transformation, TrainerOptions(Device = device, Seed = Option.toNullable seed))
-    let trainLoader = DataLoader(train, batchSize, shuffle = true, seed = Option.toNullable seed, device = device).Map(Transform.ToTensor())
-    let testLoader = DataLoader(test, batchSize, device = device).Map(Transform.ToTensor())
-    let history = trainer.Fit(trainLoader, testLoader, epochs)
+        match a.Optimizer with
+        | "adam" -> Optimizers.Adam(a.LearningRate)
+        | "adamw" -> Optimizers.AdamW(a.LearningRate)
+        | _ -> Optimizers.Sgd(a.LearningRate)
+    let checkpoint = a.CheckpointDir |> Option.map checkpointFile
+    a.CheckpointDir |> Option.iter (fun folder ->
+        writeAtomically (runFile folder) (JsonSerializer.Serialize(dict (hyperparameters a), JsonSerializerOptions(WriteIndented = true))))
+    let options =
+        TrainerOptions(Device = device, Seed = Option.toNullable a.Seed, Progress = false,
+                       Checkpoint = Option.toObj checkpoint, Resume = (a.Resume |> Option.map checkpointFile |> Option.toObj))
+    // The trainer moves the model to the device, binds the optimizer, seeds the run, and resumes.
+    use trainer = new Trainer(model, Losses.CrossEntropy(), transformation, options)
+    let trainLoader = DataLoader(train, a.BatchSize, shuffle = true, seed = Option.toNullable a.Seed, device = device).Map(Transform.ToTensor())
+    let testLoader = DataLoader(test, a.BatchSize, device = device).Map(Transform.ToTensor())
+    let records =
+        [ yield! a.TensorBoard |> Option.map (fun dir -> Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a)))) |> Option.toList
+          yield! logPath |> Option.map Callback.MetricsCsv |> Option.toList ]
+    let history = Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records))
 
     savePath |> Option.iter (fun full ->
-        ModelFile.Save(full, NeuralNetwork.Spec(Options.flag "extra-relu" o), [| 1L; 28L; 28L |], model)
+        ModelFile.Save(full, NeuralNetwork.Spec(a.ExtraReLU), [| 1L; 28L; 28L |], model, metadata a history source)
         printfn "Saved PyTorch Model State to %s (weights as safetensors, with the layer spec to rebuild the model)" full)
     plotPath |> Option.iter (fun path -> printfn "Plot written to %s" (plot path history))
     0
+
+/// The command.
+let command =
+    System.CommandLine.Command("train", "Train the tutorial's network on Fashion-MNIST (the main job)")
+    |> Options.withOptions all
+    |> Options.setAction read validate run

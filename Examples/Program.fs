@@ -1,39 +1,62 @@
 /// The command line of the examples: `dotnet run --project Examples -c Release -- <command> [options]`.
-/// Each command lives in its own file (Cli.*.fs) and is registered in `commands` below.
+/// Parsing, help, --version and typo suggestions are System.CommandLine's; each command lives in its own
+/// file (Cli.*.fs). Exit codes: 0 done, 1 the run failed (a file, the data, the device), 2 a usage error,
+/// 3 LibTorch could not be loaded. Every error is one line on standard error.
 module Functional.Examples.Program
 
 open System
+open System.CommandLine
+open System.CommandLine.Help
+open System.IO
 open Functional
 
-/// A command: its name, a one-line description, and its entry point (arguments after the name).
-type Command = { Name: string; Summary: string; Run: string[] -> int }
+let root =
+    let root = RootCommand("Functional's command line: the PyTorch tutorial's Fashion-MNIST job, and tools around its model files")
+    for command in [ Cli.Train.command; Cli.Evaluate.evalCommand; Cli.Evaluate.predictCommand; Cli.ShowSamples.command; Cli.Info.command ] do
+        root.Subcommands.Add command
+    root
 
-/// Touches LibTorch: makes a tensor, multiplies, prints where it ran.
-let smoke (_: string[]) =
-    Native.EnsureLoaded()
-    use a = TorchSharp.torch.ones(2L, 3L)
-    use b = a.matmul(a.t())
-    printfn "LibTorch %s loaded from %s" TorchSharp.torch.__version__ (defaultArg (Option.ofObj Native.LoadedFrom) "TorchSharp's own search")
-    printfn "ones(2, 3) @ ones(3, 2) = %s" (b.ToString(TorchSharp.TensorStringStyle.Numpy))
-    printfn "%s" (Devices.Describe())
-    0
+/// What the parser suggests for a mistyped word (System.CommandLine's typo corrections), if anything.
+let suggestions (argv: string[]) (token: string) =
+    use text = new StringWriter()
+    // The parser's own error report (corrections, errors, help), captured: only the corrections are kept.
+    root.Parse(argv).Invoke(InvocationConfiguration(Output = text, Error = text)) |> ignore
+    text.ToString().Replace("\r\n", "\n").Split('\n')
+    |> Seq.skipWhile (fun line -> not (line.StartsWith $"'{token}' was not matched"))
+    |> Seq.skip 1
+    |> Seq.takeWhile (fun line -> line.Trim() <> "")
+    |> List.ofSeq
 
-let commands : Command list =
-    [
-      { Name = "train"; Summary = "train the tutorial's network on Fashion-MNIST (the main job)"; Run = Cli.Train.run }
-      { Name = "eval"; Summary = "accuracy and average loss of a saved model on the test split (--model FILE)"; Run = Cli.Evaluate.runEval }
-      { Name = "predict"; Summary = "class and probabilities of test image N (--model FILE --index N)"; Run = Cli.Evaluate.runPredict }
-      { Name = "smoke"; Summary = "load LibTorch and multiply two small matrices"; Run = smoke }
-      { Name = "show-samples"; Summary = "draw a 3x3 grid of Fashion-MNIST samples to PNG (--out FILE)"; Run = Cli.ShowSamples.run }
-    ]
+/// A parse error in one line: the command, what is wrong, the closest names, where help is.
+let parseError (argv: string[]) (result: ParseResult) =
+    let command = result.CommandResult.Command
+    let atRoot = command :? RootCommand
+    let prefix = if atRoot then "error: " else $"error: {command.Name}: "
+    let help = if atRoot then "--help" else $"{command.Name} --help"
+    match List.ofSeq result.UnmatchedTokens with
+    | token :: _ ->
+        let what =
+            if token.StartsWith "-" then "unknown option"
+            elif atRoot then "unknown command"
+            else "unexpected argument"
+        let close =
+            match (try suggestions argv token with _ -> []) with
+            | [] -> ""
+            | names ->
+                let alternatives = String.Join(" or ", names)
+                $"; did you mean {alternatives}?"
+        $"{prefix}{what} '{token}'{close} (see {help})"
+    | [] when atRoot && result.Errors.Count > 0 && (result.Tokens.Count = 0) ->
+        let names = String.Join(", ", root.Subcommands |> Seq.map (fun c -> c.Name))
+        $"error: no command given; the commands are {names} (see --help)"
+    | [] ->
+        match result.Errors[0] with
+        | e when (e.SymbolResult :? Parsing.OptionResult) && e.Message.StartsWith "Required argument missing" ->
+            let name = (e.SymbolResult :?> Parsing.OptionResult).Option.Name
+            $"{prefix}{name} needs a value (see {help})"
+        | e -> $"{prefix}{e.Message}"
 
-let usage () =
-    eprintfn "usage: dotnet run --project Examples -c Release -- <command> [options]"
-    eprintfn "commands:"
-    for c in commands do eprintfn "  %-14s %s" c.Name c.Summary
-
-/// An ArgumentException's message without .NET's " (Parameter 'x')" suffix: the CLI's messages
-/// already name the option.
+/// An ArgumentException's message without .NET's " (Parameter 'x')" suffix: the messages already name the option.
 let withoutParameterName (e: ArgumentException) =
     match e.ParamName with
     | null -> e.Message
@@ -41,20 +64,20 @@ let withoutParameterName (e: ArgumentException) =
 
 [<EntryPoint>]
 let main argv =
-    match List.ofArray argv with
-    | [] -> usage (); 2
-    | ("-h" | "--help" | "help") :: _ -> usage (); 0
-    | name :: rest ->
-        match commands |> List.tryFind (fun c -> c.Name = name) with
-        | Some c ->
-            try c.Run (Array.ofList rest)
-            with
-            | :? ArgumentException as e -> eprintfn "error: %s" (withoutParameterName e); 2
-            | :? NativeLoadException as e -> eprintfn "%s" e.Message; 3
-            // A damaged or missing file (model, checkpoint, data): the message names the file.
-            | :? IO.InvalidDataException
-            | :? IO.IOException
-            | :? UnauthorizedAccessException as e -> eprintfn "error: %s" e.Message; 1
-            // What the machine or the run cannot do: CUDA asked for without CUDA, a loss that became NaN.
-            | :? InvalidOperationException as e -> eprintfn "error: %s" e.Message; 1
-        | None -> eprintfn "unknown command '%s'" name; usage (); 2
+    let result = root.Parse argv
+    let command = result.CommandResult.Command
+    let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
+    match result.Action with
+    | :? HelpAction -> result.Invoke()
+    | _ when result.Errors.Count > 0 -> eprintfn "%s" (parseError argv result); 2
+    | _ ->
+        try result.Invoke(InvocationConfiguration(EnableDefaultExceptionHandler = false))
+        with
+        | :? ArgumentException as e -> eprintfn "%s%s" prefix (withoutParameterName e); 2
+        | :? NativeLoadException as e -> eprintfn "%s" e.Message; 3
+        // A damaged or missing file (model, checkpoint, data): the message names the file.
+        | :? InvalidDataException
+        | :? IOException
+        | :? UnauthorizedAccessException as e -> eprintfn "error: %s" e.Message; 1
+        // What the machine or the run cannot do: CUDA asked for without CUDA, a loss that became NaN.
+        | :? InvalidOperationException as e -> eprintfn "error: %s" e.Message; 1
