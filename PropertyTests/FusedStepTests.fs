@@ -177,6 +177,12 @@ let private relative (a: Tensor) (b: Tensor) =
     let size = b.norm().ToDouble()
     if size = 0.0 then difference else difference / size
 
+/// ‖a − b‖ / (‖b‖ + floor): relative, except for tensors near 0, where a sum that cancels (a bias's
+/// gradient over a batch, Adam's moments of it) is known only to the rounding of its terms.
+let private relativeAbove (floor: float) (a: Tensor) (b: Tensor) =
+    use scope = torch.NewDisposeScope()
+    (a - b).norm().ToDouble() / (b.norm().ToDouble() + floor)
+
 /// Correct predictions as the fused step counts them: the target's logit is the row's maximum (arg-max
 /// of both for probability targets).
 let private correctOf (prediction: Tensor) (y: Tensor) =
@@ -188,7 +194,11 @@ let private correctOf (prediction: Tensor) (y: Tensor) =
 /// optimizer state agree within the dtype's tolerance.
 let private agree (c: Case) =
     use scope = torch.NewDisposeScope()
-    let tolerance = if c.Double then 1e-10 else 1e-4
+    // f64 tight, f32 loose. A sum that cancels (a bias's gradient over the batch, the moments made of it)
+    // is known only to the rounding of its terms (about eps·N here): the floor, an absolute tolerance of
+    // tolerance·floor, lets such near-zero tensors agree to that, and the rest to the relative tolerance.
+    let tolerance, floor = if c.Double then 1e-10, 1e-3 else 1e-4, 1e-2
+    let relative = relativeAbove floor
     let loss = lossOf c
     use reference = build c
     use model = build c
@@ -234,7 +244,7 @@ let private agree (c: Case) =
     check "evaluation: the loss" (relative (fused.Evaluate(x, y)) (loss.Invoke(prediction, y)))
     check "evaluation: the correct count" (abs (fused.BatchCorrect.ToDouble() - correctOf prediction y))
 
-[<Property(MaxTest = 60)>]
+[<Property(MaxTest = 100)>]
 let ``N fused steps equal N autograd steps (layers, sizes, batches, activations, dropout, optimizers; f64 tight, f32 loose)`` () =
     Prop.forAll (Arb.fromGen cases) agree
 
