@@ -390,3 +390,21 @@ let ``the fused step keeps the optimizer's state: a run that switches paths midw
         Assert.That(relative p q, Is.LessThan 1e-5, name)
     for (name, s), (_, t) in Seq.zip (optimizer.StateTensors()) (referenceOptimizer.StateTensors()) do
         Assert.That(relative s t, Is.LessThan 1e-5, name)
+
+[<Test>]
+let ``a batch that does not fit is refused with what was expected, before any parameter changes`` () =
+    use scope = torch.NewDisposeScope()
+    use model = Layer.Sequential(Layer.Flatten(), Layer.Linear(4L), Layer.ReLU(), Layer.Linear(3L)).Build([| 2L; 3L |])
+    use optimizer = Optimizers.Sgd(LearningRate.Constant 0.1).Bind(model)
+    use fused = FusedStep.Create(model, Losses.CrossEntropy(), optimizer)
+    let before = model.parameters() |> Seq.map (fun p -> p.clone()) |> List.ofSeq
+    let y = torch.tensor([| 0L; 2L |])
+    let refused (x: Tensor) (y: Tensor) = (throws<ArgumentException> (fun () -> fused.Step(x, y) |> ignore)).Message
+    contains "Float64" (refused (torch.zeros([| 2L; 2L; 3L |], dtype = ScalarType.Float64)) y)
+    contains "6 features" (refused (torch.zeros([| 2L; 5L |])) y)
+    contains "empty" (refused (torch.zeros([| 0L; 6L |])) (torch.zeros([| 0L |], dtype = ScalarType.Int64)))
+    contains "[2]" (refused (torch.zeros([| 2L; 6L |])) (torch.tensor([| 0L; 1L; 2L |])))
+    contains "[2, 3]" (refused (torch.zeros([| 2L; 6L |])) (torch.zeros([| 2L; 4L |])))
+    for p, q in Seq.zip (model.parameters()) before do
+        Assert.That(same p q, "no parameter changed")
+    Assert.That(optimizer.StepCount, Is.EqualTo 0L)

@@ -24,7 +24,11 @@ namespace Functional.Training;
 /// and the parameters and optimizer state are the model's and the optimizer's own, updated in
 /// place, so checkpoints, hyperparameter changes and a switch back to autograd all see one state.
 /// Dropout draws its mask as LibTorch's CPU dropout does (one <c>bernoulli_(1 − p)</c> over the
-/// layer's input, from the same generator), so a seeded run draws the same masks.</para>
+/// layer's input, from the same generator), so a seeded CPU run draws the same masks. On CUDA LibTorch
+/// draws dropout masks with its own fused kernel, so there the masks differ from autograd's (in value,
+/// not in distribution).</para>
+/// <para>Class-index targets must be in 0..classes-1 (checking would need a host sync; LibTorch's
+/// scatter reports a bad index). LibTorch's cross-entropy ignores the index -100; the fused step does not.</para>
 /// <para>The buffers are bound to the parameters' storage when made: build it after the model has
 /// moved to its device and the optimizer is bound. The tensors it returns (loss, correct count,
 /// logits) are its own buffers, overwritten by the next call: read or accumulate them before then,
@@ -471,6 +475,8 @@ internal sealed class FusedStep : IDisposable
     void LossAndGradient(Views v, Tensor labels, long n, bool backward)
     {
         ArgumentNullException.ThrowIfNull(labels);
+        if (labels.device_type != device.type || labels.device_index != device.index)
+            throw new ArgumentException($"The fused step's model is on {device}; the targets are on {labels.device}. Move them with the batch.", nameof(labels));
         var logits = v.Values[logitsSlot];
         var probabilityTargets = labels.is_floating_point();
         if (probabilityTargets)
