@@ -262,7 +262,7 @@ let ``the main job's model from layer specs takes fused steps equal to autograd'
         use optimizer = transformation.Bind(model)
         let loss = Losses.CrossEntropy()
         use fused = FusedStep.Create(model, loss, optimizer)
-        contains "Linear(36→32) → ReLU → Dropout(0.2) → Linear(32→16) → ReLU → Linear(16→10)" fused.Description
+        contains "Flatten → Linear(36→32) → ReLU → Dropout(0.2) → Linear(32→16) → ReLU → Linear(16→10); CrossEntropy(mean)" fused.Description
         Assert.That(fused.FullyFused)
         use data = new Generator(9UL)
         for step in 0 .. 5 do
@@ -408,3 +408,6 @@ let ``a batch that does not fit is refused with what was expected, before any pa
     for p, q in Seq.zip (model.parameters()) before do
         Assert.That(same p q, "no parameter changed")
     Assert.That(optimizer.StepCount, Is.EqualTo 0L)
+    // The optimizer owns the state the fused step updates: once it is disposed, the step refuses to run.
+    optimizer.Dispose()
+    throws<ObjectDisposedException> (fun () -> fused.Step(torch.zeros([| 2L; 6L |]), y) |> ignore) |> ignore

@@ -116,6 +116,7 @@ internal sealed class FusedUpdate : IDisposable
     internal void Apply()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(optimizer.State.IsDisposed, optimizer);
         using var scope = NewDisposeScope();    // only delegated links make tensors here
         using var _ = no_grad();
         var n = parameters.Length;

@@ -89,7 +89,6 @@ internal sealed class FusedStep : IDisposable
     readonly long[] slotFeatures, maskFeatures, inputGradientFeatures;
     readonly int logitsSlot;
     readonly Reduction reduction;
-    readonly Optimizer optimizer;
     readonly Tensor[] gradients;
     readonly FusedUpdate update;
     readonly Generator? generator;
@@ -105,7 +104,7 @@ internal sealed class FusedStep : IDisposable
     bool disposed;
 
     FusedStep(Op[] ops, int firstLinear, bool flattensInput, long[] slotFeatures, long[] maskFeatures, long[] inputGradientFeatures,
-              int logitsSlot, Reduction reduction, Optimizer optimizer, Generator? generator)
+              int logitsSlot, Reduction reduction, Optimizer optimizer, Generator? generator, string layers)
     {
         this.ops = ops;
         this.firstLinear = firstLinear;
@@ -115,7 +114,6 @@ internal sealed class FusedStep : IDisposable
         this.inputGradientFeatures = inputGradientFeatures;
         this.logitsSlot = logitsSlot;
         this.reduction = reduction;
-        this.optimizer = optimizer;
         this.generator = generator;
         inFeatures = ops[firstLinear].InFeatures;
         classes = slotFeatures[logitsSlot];
@@ -131,7 +129,7 @@ internal sealed class FusedStep : IDisposable
         correctVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
         BatchLoss = lossVector.view(Array.Empty<long>()).DetachFromDisposeScope();
         BatchCorrect = correctVector.view(Array.Empty<long>()).DetachFromDisposeScope();
-        Description = string.Join(" → ", ops.Select(o => o.Name)) + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}";
+        Description = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}";
     }
 
     /// <summary>
@@ -160,6 +158,7 @@ internal sealed class FusedStep : IDisposable
             return null;
         }
         var ops = new List<Op>();
+        var names = new List<string>();
         var flattensInput = false;
         foreach (var (path, module) in Leaves(model, ""))
         {
@@ -189,6 +188,7 @@ internal sealed class FusedStep : IDisposable
                         return null;
                     }
                     if (!ops.Any(o => o.Kind == Kind.Linear)) flattensInput = true;
+                    names.Add("Flatten");
                     break;
                 case Identity:
                     break;
@@ -196,6 +196,7 @@ internal sealed class FusedStep : IDisposable
                     reason = $"layer {path} ({module.GetType().Name}) is not one the fused step covers (Linear, ReLU, Sigmoid, Tanh, Dropout, Flatten(), Identity)";
                     return null;
             }
+            if (module is not (Flatten or Identity)) names.Add(ops[^1].Name);
         }
         var firstLinear = ops.FindIndex(o => o.Kind == Kind.Linear);
         if (firstLinear < 0) { reason = "the model has no Linear layer"; return null; }
@@ -285,7 +286,7 @@ internal sealed class FusedStep : IDisposable
         }
         reason = "";
         return new FusedStep(ops.ToArray(), firstLinear, flattensInput, slots.ToArray(), masks.ToArray(), inputGradients.ToArray(),
-                             current, reduction, optimizer, dropoutGenerator);
+                             current, reduction, optimizer, dropoutGenerator, string.Join(" → ", names));
     }
 
     /// <summary>As <see cref="TryCreate(nn.Module, Loss, Optimizer, out string)"/>, throwing when the combination is not covered.</summary>
@@ -306,7 +307,7 @@ internal sealed class FusedStep : IDisposable
                 yield return leaf;
     }
 
-    /// <summary>The path it runs, e.g. <c>Linear(784→512) → ReLU → Linear(512→10); CrossEntropy(mean); addDecayedWeights, trace(nesterov=False), scaleByLearningRate</c>.</summary>
+    /// <summary>The path it runs, e.g. <c>Flatten → Linear(784→512) → ReLU → Linear(512→10); CrossEntropy(mean); addDecayedWeights, trace(nesterov=False), scaleByLearningRate</c>.</summary>
     internal string Description { get; }
 
     /// <summary>The loss of the latest <see cref="Step"/>, <see cref="ComputeGradients"/> or <see cref="Evaluate"/>:
