@@ -225,7 +225,15 @@ let private agree (c: Case) =
         expected.backward()
         referenceOptimizer.Step()
         torch.manual_seed (int64 (c.Seed + step)) |> ignore
-        let actual = fused.Step(x, y)
+        let actual =
+            if step % 2 = 1 then fused.Step(x, y)
+            else
+                // The two halves, and the gradients between them (in the optimizer's order, the model's).
+                let value = fused.ComputeGradients(x, y)
+                for (name, q), gradient in Seq.zip (reference.named_parameters()) fused.Gradients do
+                    check $"step {step}: the gradient of {name}" (relative gradient q.grad)
+                fused.ApplyUpdate()
+                value
         check $"step {step}: the loss" (relative actual expected)
         check $"step {step}: the correct count" (abs (fused.BatchCorrect.ToDouble() - expectedCorrect))
         for (name, p), (_, q) in Seq.zip (model.named_parameters()) (reference.named_parameters()) do
