@@ -419,3 +419,23 @@ let ``a batch that does not fit is refused with what was expected, before any pa
     // The optimizer owns the state the fused step updates: once it is disposed, the step refuses to run.
     optimizer.Dispose()
     throws<ObjectDisposedException> (fun () -> fused.Step(torch.zeros([| 2L; 6L |]), y) |> ignore) |> ignore
+
+[<Test>]
+let ``dropout masks come from the generator given, not the global one, and repeat with its seed`` () =
+    use scope = torch.NewDisposeScope()
+    let spec = Layer.Sequential(Layer.Linear(16L), Layer.ReLU(), Layer.Dropout(0.5), Layer.Linear(3L))
+    let run (seed: uint64) =
+        use g = new Generator(2UL)
+        use model = spec.Build([| 4L |], g)
+        use optimizer = Optimizers.Sgd(LearningRate.Constant 0.1).Bind(model)
+        use dropout = new Generator(seed)
+        use fused = FusedStep.TryCreate(model, Losses.CrossEntropy(), optimizer, dropout) |> fst
+        use data = new Generator(3UL)
+        let x = torch.randn([| 6L; 4L |], generator = data)
+        let y = torch.randint(0L, 3L, [| 6L |], ScalarType.Int64, generator = data)
+        let before = torch.get_rng_state()
+        let losses = [ for _ in 1 .. 3 -> fused.Step(x, y).ToDouble() ]
+        Assert.That(same (torch.get_rng_state()) before, "the global generator is untouched")
+        losses
+    Assert.That(run 7UL, Is.EqualTo<float list>(run 7UL))
+    Assert.That(run 8UL, Is.Not.EqualTo<float list>(run 7UL))
