@@ -9,8 +9,9 @@ open Functional.Layers
 ///     Layer.sequential [ Layer.flatten; Layer.linear 512; Layer.relu; Layer.linear 10 ]
 ///     |> Model.build [1; 28; 28]
 ///
-/// For settings without a function here, use the C# factory with named arguments:
-/// `Functional.Layers.Layer.Conv2d(32L, 3L, stride = 2L, padding = 1L)`.
+/// Every setting has PyTorch's default. For settings without a function here, use the C# factory
+/// with named arguments: `Functional.Layers.Layer.Conv2d(32L, 3L, stride = 2L, padding = 1L, groups = 2L)`,
+/// `Functional.Layers.Layer.Conv2d(32L, 3L, padding = "same")`, `Functional.Layers.Layer.BatchNorm2d(affine = false)`.
 [<RequireQualifiedAccess>]
 module Layer =
     /// Flattens each sample to a vector (start_dim=1, end_dim=-1).
@@ -48,6 +49,50 @@ module Layer =
 
     /// Batch normalisation of [channels, height, width] samples; channels inferred.
     let batchNorm2d : LayerSpec = Functional.Layers.Layer.BatchNorm2d()
+
+    /// The logistic sigmoid.
+    let sigmoid : LayerSpec = Functional.Layers.Layer.Sigmoid()
+
+    /// The hyperbolic tangent.
+    let tanh : LayerSpec = Functional.Layers.Layer.Tanh()
+
+    /// The Gaussian error linear unit (exact; `Functional.Layers.Layer.GELU("tanh")` for the approximation).
+    let gelu : LayerSpec = Functional.Layers.Layer.GELU()
+
+    /// The sigmoid linear unit (swish).
+    let silu : LayerSpec = Functional.Layers.Layer.SiLU()
+
+    /// The leaky ReLU with slope `negativeSlope` below zero (PyTorch's default is 0.01).
+    let leakyRelu (negativeSlope: float) : LayerSpec = Functional.Layers.Layer.LeakyReLU(negativeSlope)
+
+    /// The exponential linear unit with `alpha` (PyTorch's default is 1.0).
+    let elu (alpha: float) : LayerSpec = Functional.Layers.Layer.ELU(alpha)
+
+    /// log(1 + e^x), PyTorch's Softplus with beta 1 and threshold 20.
+    let softplus : LayerSpec = Functional.Layers.Layer.Softplus()
+
+    /// Passes its input through.
+    let identity : LayerSpec = Functional.Layers.Layer.Identity()
+
+    /// Splits dimension `dim` of the batched tensor into `sizes`: `unflatten 1 [1; 28; 28]`.
+    let unflatten (dim: int) (sizes: int list) : LayerSpec =
+        Functional.Layers.Layer.Unflatten(int64 dim, sizes |> List.map int64 |> Array.ofList)
+
+    /// 2-d average pooling with a square window, stride equal to the window.
+    let avgPool2d (kernelSize: int) : LayerSpec = Functional.Layers.Layer.AvgPool2d(int64 kernelSize)
+
+    /// Average pooling to a fixed `outputSize` x `outputSize`.
+    let adaptiveAvgPool2d (outputSize: int) : LayerSpec = Functional.Layers.Layer.AdaptiveAvgPool2d(int64 outputSize)
+
+    /// Dropout of whole channels with probability `p` while training.
+    let dropout2d (p: float) : LayerSpec = Functional.Layers.Layer.Dropout2d(p)
+
+    /// Layer normalisation over the last dimension of each sample (inferred), eps 1e-5, with weight and bias.
+    let layerNorm : LayerSpec = Functional.Layers.Layer.LayerNorm()
+
+    /// A lookup table of `numEmbeddings` learned vectors of `embeddingDim` values, for int64 index inputs.
+    let embedding (numEmbeddings: int) (embeddingDim: int) : LayerSpec =
+        Functional.Layers.Layer.Embedding(int64 numEmbeddings, int64 embeddingDim)
 
     /// The layers applied in order (a TorchSharp Sequential with children 0, 1, 2, ...).
     let sequential (layers: LayerSpec list) : LayerSpec = Functional.Layers.Layer.Sequential(layers)

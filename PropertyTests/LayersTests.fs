@@ -175,3 +175,116 @@ let ``named sequences round-trip through JSON and refuse bad names`` () =
     let bad = """{"type":"Sequential","layers":[{"type":"ReLU"}],"names":["x","y"]}"""
     let e = throws<JsonException> (fun () -> LayerSpec.FromJson bad |> ignore)
     contains "2 names for 1 layers" e.Message
+
+// ---- PyTorch's options and the layers a tutorial reader writes next (issue: PyTorch fidelity) ----
+
+[<Test>]
+let ``The new layer types and options round-trip through JSON`` () =
+    let spec =
+        Functional.Layers.Layer.Sequential(
+            [ Functional.Layers.Layer.Conv2d(4L, 3L, stride = 2L, padding = 1L, bias = false, dilation = 2L, groups = 1L)
+              Functional.Layers.Layer.Conv2d(4L, 3L, "same", groups = 2L)
+              Functional.Layers.Layer.BatchNorm2d(1e-3, 0.2, affine = false)
+              Functional.Layers.Layer.AvgPool2d(3L, Nullable 2L, 1L); Functional.Layers.Layer.AdaptiveAvgPool2d(2L, 3L)
+              Functional.Layers.Layer.Dropout2d(0.1); Functional.Layers.Layer.Sigmoid(); Functional.Layers.Layer.Tanh()
+              Functional.Layers.Layer.GELU("tanh"); Functional.Layers.Layer.SiLU(); Functional.Layers.Layer.LeakyReLU(0.2)
+              Functional.Layers.Layer.ELU(0.5); Functional.Layers.Layer.Softplus(2.0, 10.0); Functional.Layers.Layer.Identity()
+              Functional.Layers.Layer.Flatten(); Functional.Layers.Layer.Unflatten(1L, 2L, 3L)
+              Functional.Layers.Layer.LayerNorm([| 2L; 3L |], 1e-4, false); Functional.Layers.Layer.LayerNorm()
+              Functional.Layers.Layer.Embedding(7L, 3L, Nullable 0L) ])
+    let back = LayerSpec.FromJson(spec.ToJson())
+    Assert.That(back, equalTo(spec))
+    Assert.That(back.ToJson(), equalTo(spec.ToJson()))
+    Assert.That(Functional.Layers.Layer.GELU("tanh"), Is.Not.EqualTo(Functional.Layers.Layer.GELU()))
+    Assert.That(Functional.Layers.Layer.Unflatten(1L, 2L, 3L), Is.Not.EqualTo(Functional.Layers.Layer.Unflatten(1L, 3L, 2L)))
+
+/// Output shapes by PyTorch's formulas (torch.nn.Conv2d, AvgPool2d and AdaptiveAvgPool2d documentation):
+/// out = floor((in + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1.
+[<Property(MaxTest = 60)>]
+let ``Convolution and pooling options give PyTorch's output sizes, and the built module agrees`` () =
+    let cases =
+        gen {
+            let! groups = Gen.elements [ 1; 2 ]
+            let! c = Gen.choose (1, 2) |> Gen.map (fun c -> c * groups)
+            let! h = Gen.choose (7, 12)
+            let! w = Gen.choose (7, 12)
+            let! out = Gen.choose (1, 2) |> Gen.map (fun o -> o * groups)
+            let! k = Gen.choose (1, 3)
+            let! stride = Gen.choose (1, 3)
+            let! padding = Gen.choose (0, 2)
+            let! dilation = Gen.choose (1, 2)
+            let! same = Gen.elements [ false; true ]
+            let! pool = Gen.elements [ "avg"; "adaptive"; "none" ]
+            return groups, c, h, w, out, k, stride, padding, dilation, same, pool }
+        |> Arb.fromGen
+    Prop.forAll cases (fun (groups, c, h, w, out, k, stride, padding, dilation, same, pool) ->
+        let conv =
+            if same then Functional.Layers.Layer.Conv2d(int64 out, int64 k, "same", dilation = int64 dilation, groups = int64 groups)
+            else Functional.Layers.Layer.Conv2d(int64 out, int64 k, int64 stride, int64 padding, dilation = int64 dilation, groups = int64 groups)
+        let size n = if same then n else (n + 2 * padding - dilation * (k - 1) - 1) / stride + 1
+        let convH, convW = size h, size w
+        if convH < 1 || convW < 1 then true else
+        let poolLayer, expected =
+            match pool with
+            | "avg" when convH >= 2 && convW >= 2 -> [ Functional.Layers.Layer.AvgPool2d(2L) ], [ out; convH / 2; convW / 2 ]
+            | "adaptive" -> [ Functional.Layers.Layer.AdaptiveAvgPool2d(2L, 1L) ], [ out; 2; 1 ]
+            | _ -> [], [ out; convH; convW ]
+        let spec = Layer.sequential (conv :: poolLayer)
+        use model = Model.build [ c; h; w ] spec
+        use x = torch.randn(2L, int64 c, int64 h, int64 w)
+        use y = model.call x
+        Layer.outputShape [ c; h; w ] spec = expected && (y.shape |> Array.skip 1 |> Array.map int |> List.ofArray) = expected)
+
+[<Test>]
+let ``New layers build the modules PyTorch would, with its parameter names and shapes`` () =
+    let named spec shape = (use m = Model.build shape spec in Model.namedParameters m |> List.map (fun (n, p) -> n, List.ofArray p.shape))
+    Assert.That(named (Functional.Layers.Layer.LayerNorm(512L)) [ 4; 512 ], equalTo [ "weight", [ 512L ]; "bias", [ 512L ] ])
+    Assert.That(named (Functional.Layers.Layer.LayerNorm(512L, elementwiseAffine = false)) [ 512 ], equalTo ([] : (string * int64 list) list))
+    Assert.That(named (Functional.Layers.Layer.Embedding(10L, 3L)) [ 5 ], equalTo [ "weight", [ 10L; 3L ] ])
+    Assert.That(named (Functional.Layers.Layer.BatchNorm2d(affine = false)) [ 3; 4; 4 ], equalTo ([] : (string * int64 list) list))
+    Assert.That(named (Functional.Layers.Layer.Conv2d(4L, 3L, bias = false, groups = 2L)) [ 2; 5; 5 ], equalTo [ "weight", [ 4L; 1L; 3L; 3L ] ])
+    // Embedding: [length] indices -> [length, dim]; the padding row is zero.
+    use g = new torch.Generator(1UL)
+    use embedding = Model.buildWith g [ 5 ] (Functional.Layers.Layer.Embedding(10L, 3L, Nullable 0L))
+    use indices = torch.tensor([| 0L; 3L; 9L; 0L; 1L |]).unsqueeze(0L)
+    use looked = embedding.call indices
+    Assert.That(looked.shape, equalTo [| 1L; 5L; 3L |])
+    Assert.That(looked.[0L, 0L].abs().sum().item<float32>(), equalTo 0.0f)
+    // Unflatten is the inverse of Flatten: [N, 784] -> [N, 1, 28, 28].
+    use unflatten = Model.build [ 784 ] (Layer.unflatten 1 [ 1; 28; 28 ])
+    use flat = torch.randn(2L, 784L)
+    use images = unflatten.call flat
+    Assert.That(images.shape, equalTo [| 2L; 1L; 28L; 28L |])
+    Assert.That(images.flatten(1L).allclose(flat, 0.0, 0.0), Is.True)
+
+/// Values by the definitions in PyTorch's documentation of each activation, computed in float64 here.
+[<Test>]
+let ``The activations compute PyTorch's definitions`` () =
+    let xs = [| -3.0; -1.0; -0.25; 0.0; 0.5; 2.0; 25.0 |]
+    let check (spec: LayerSpec) (f: float -> float) =
+        use m = Model.build [ xs.Length ] spec
+        use x = torch.tensor(xs).unsqueeze(0L)
+        use y = m.call x
+        let actual = y.squeeze(0L).data<float>().ToArray()
+        Array.iteri2 (fun i (a: float) (e: float) -> Assert.That(a, Is.EqualTo(e).Within(1e-12), sprintf "%s at x=%g" (string spec) xs.[i])) actual (Array.map f xs)
+    let erf (x: float) = MathNet.Numerics.SpecialFunctions.Erf x
+    check Layer.sigmoid (fun x -> 1.0 / (1.0 + exp -x))
+    check Layer.tanh Math.Tanh
+    check Layer.gelu (fun x -> 0.5 * x * (1.0 + erf (x / sqrt 2.0)))
+    check (Functional.Layers.Layer.GELU("tanh")) (fun x -> 0.5 * x * (1.0 + Math.Tanh(sqrt (2.0 / Math.PI) * (x + 0.044715 * x ** 3.0))))
+    check Layer.silu (fun x -> x / (1.0 + exp -x))
+    check (Layer.leakyRelu 0.2) (fun x -> if x >= 0.0 then x else 0.2 * x)
+    check (Layer.elu 0.7) (fun x -> if x > 0.0 then x else 0.7 * (exp x - 1.0))
+    check Layer.softplus (fun x -> if x > 20.0 then x else log (1.0 + exp x))
+    check Layer.identity id
+
+[<Test>]
+let ``Settings PyTorch refuses are refused with the reason`` () =
+    let e = throws<ArgumentException>(fun () -> Functional.Layers.Layer.Conv2d(4L, 3L, "full") |> ignore)
+    contains "same" e.Message
+    let strided = throws<ArgumentException>(fun () -> Layer.outputShape [ 1; 8; 8 ] (Functional.Layers.Layer.Sequential([ Functional.Layers.Layer.Conv2d(4L, 3L, "same"); Functional.Layers.Layer.Conv2d(4L, 3L, 2L, groups = 3L) ])) |> ignore)
+    contains "groups=3" strided.Message
+    let unflatten = throws<ArgumentException>(fun () -> Layer.outputShape [ 784 ] (Layer.unflatten 1 [ 1; 28; 27 ]) |> ignore)
+    contains "756" unflatten.Message
+    let norm = throws<ArgumentException>(fun () -> Layer.outputShape [ 4; 10 ] (Functional.Layers.Layer.LayerNorm(512L)) |> ignore)
+    contains "[512]" norm.Message

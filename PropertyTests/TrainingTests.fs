@@ -137,7 +137,7 @@ let ``early stopping stops exactly after its patience`` (values: NonEmptyArray<N
     let stop = EarlyStopping(Monitor.TrainLoss, patience)
     use model = torch.nn.Linear(1L, 1L)
     use optimizer = Optimizers.Sgd(0.1).Bind(model)
-    let context = TrainingContext(model, optimizer, Devices.Cpu, History(), 1, values.Length, 1, 1)
+    let context = TrainingContext(model, Stepper.OfLibrary(optimizer), Devices.Cpu, History(), 1, values.Length, 1, 1)
     stop.OnFitBegin(context)
     let mutable stoppedAfter = None
     values |> List.iteri (fun i v ->

@@ -38,6 +38,34 @@ public sealed class DataLoader : IDataLoader
     readonly Transform? transform;
     readonly Transform? targetTransform;
 
+    /// <summary>
+    /// This library's loader over a TorchSharp dataset (<c>torch.utils.data.Dataset</c>, whose samples are
+    /// name → tensor dictionaries, e.g. TorchSharp's own <c>torchvision.datasets.MNIST</c>): each sample's
+    /// <paramref name="features"/> and <paramref name="labels"/> tensors become a (features, label) sample.
+    /// </summary>
+    public static DataLoader FromTorchSharp(utils.data.Dataset dataset, string features = "data", string labels = "label",
+        int batchSize = 1, bool shuffle = false, long? seed = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        ArgumentException.ThrowIfNullOrEmpty(features);
+        ArgumentException.ThrowIfNullOrEmpty(labels);
+        return new DataLoader(new TorchSharpDataset(dataset, features, labels), batchSize, shuffle, seed);
+    }
+
+    /// <summary>
+    /// A TorchSharp loader (<c>torch.utils.data.DataLoader(dataset, batchSize, shuffle)</c>) as a loader of this
+    /// library's batches, for <see cref="Functional.Training.Trainer"/>: each batch's <paramref name="features"/>
+    /// and <paramref name="labels"/> tensors. TorchSharp's loader keeps owning its batches, and its shuffling
+    /// generator is its own: a training checkpoint cannot save it, so a resumed run sees other batch orders.
+    /// </summary>
+    public static IDataLoader FromTorchSharp(TorchSharp.Modules.DataLoader loader, string features = "data", string labels = "label")
+    {
+        ArgumentNullException.ThrowIfNull(loader);
+        ArgumentException.ThrowIfNullOrEmpty(features);
+        ArgumentException.ThrowIfNullOrEmpty(labels);
+        return new TorchSharpLoader(loader, features, labels);
+    }
+
     /// <summary>Creates the loader.</summary>
     /// <param name="dataset">The samples.</param>
     /// <param name="batchSize">Samples per batch.</param>

@@ -34,18 +34,86 @@ public static class Layer
     /// <summary>Dropout with probability <paramref name="p"/> while training.</summary>
     public static LayerSpec Dropout(double p = 0.5) => new Dropout(p);
 
-    /// <summary>A 2-d convolution; input channels are inferred from the previous layer.</summary>
-    public static LayerSpec Conv2d(long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true) =>
-        new Conv2d(outChannels, kernelSize, stride, padding, null, bias);
+    /// <summary>A 2-d convolution (PyTorch's defaults: stride 1, no padding, dilation 1, groups 1, a bias);
+    /// input channels are inferred from the previous layer.</summary>
+    public static LayerSpec Conv2d(long outChannels, long kernelSize, long stride = 1, long padding = 0, bool bias = true, long dilation = 1, long groups = 1) =>
+        new Conv2d(outChannels, kernelSize, stride, padding, null, bias, dilation, groups);
+
+    /// <summary>A 2-d convolution with PyTorch's string padding: <c>"same"</c> (the output keeps the input's
+    /// height and width; stride 1) or <c>"valid"</c> (no padding).</summary>
+    public static LayerSpec Conv2d(long outChannels, long kernelSize, string padding, bool bias = true, long dilation = 1, long groups = 1) => padding switch
+    {
+        "same" => new Conv2d(outChannels, kernelSize, 1, 0, null, bias, dilation, groups, SamePadding: true),
+        "valid" => new Conv2d(outChannels, kernelSize, 1, 0, null, bias, dilation, groups),
+        _ => throw new ArgumentException($"Conv2d padding is \"same\", \"valid\" or a number of pixels, found \"{padding}\".", nameof(padding)),
+    };
 
     /// <summary>2-d max pooling; the stride defaults to the kernel size.</summary>
     public static LayerSpec MaxPool2d(long kernelSize, long? stride = null, long padding = 0) => new MaxPool2d(kernelSize, stride, padding);
 
     /// <summary>Batch normalisation of [features] or [features, length] samples; features inferred.</summary>
-    public static LayerSpec BatchNorm1d(double eps = 1e-5, double momentum = 0.1) => new BatchNorm1d(null, eps, momentum);
+    public static LayerSpec BatchNorm1d(double eps = 1e-5, double momentum = 0.1, bool affine = true) => new BatchNorm1d(null, eps, momentum, affine);
 
     /// <summary>Batch normalisation of [channels, height, width] samples; channels inferred.</summary>
-    public static LayerSpec BatchNorm2d(double eps = 1e-5, double momentum = 0.1) => new BatchNorm2d(null, eps, momentum);
+    public static LayerSpec BatchNorm2d(double eps = 1e-5, double momentum = 0.1, bool affine = true) => new BatchNorm2d(null, eps, momentum, affine);
+
+    /// <summary>2-d average pooling; the stride defaults to the kernel size.</summary>
+    public static LayerSpec AvgPool2d(long kernelSize, long? stride = null, long padding = 0) => new AvgPool2d(kernelSize, stride, padding);
+
+    /// <summary>Average pooling to a fixed <paramref name="outputSize"/> × <paramref name="outputSize"/>.</summary>
+    public static LayerSpec AdaptiveAvgPool2d(long outputSize) => new AdaptiveAvgPool2d(outputSize, outputSize);
+
+    /// <summary>Average pooling to a fixed <paramref name="outputHeight"/> × <paramref name="outputWidth"/>.</summary>
+    public static LayerSpec AdaptiveAvgPool2d(long outputHeight, long outputWidth) => new AdaptiveAvgPool2d(outputHeight, outputWidth);
+
+    /// <summary>The logistic sigmoid.</summary>
+    public static LayerSpec Sigmoid() => new Sigmoid();
+
+    /// <summary>The hyperbolic tangent.</summary>
+    public static LayerSpec Tanh() => new Tanh();
+
+    /// <summary>The Gaussian error linear unit; <paramref name="approximate"/> is <c>"none"</c> or <c>"tanh"</c>, as in PyTorch.</summary>
+    public static LayerSpec GELU(string approximate = "none") => approximate switch
+    {
+        "none" => new GELU(false),
+        "tanh" => new GELU(true),
+        _ => throw new ArgumentException($"GELU's approximate is \"none\" or \"tanh\", found \"{approximate}\".", nameof(approximate)),
+    };
+
+    /// <summary>The sigmoid linear unit (swish).</summary>
+    public static LayerSpec SiLU() => new SiLU();
+
+    /// <summary>The leaky rectified linear unit.</summary>
+    public static LayerSpec LeakyReLU(double negativeSlope = 0.01) => new LeakyReLU(negativeSlope);
+
+    /// <summary>The exponential linear unit.</summary>
+    public static LayerSpec ELU(double alpha = 1.0) => new ELU(alpha);
+
+    /// <summary>The smooth approximation of ReLU, log(1 + e^(βx)) / β.</summary>
+    public static LayerSpec Softplus(double beta = 1.0, double threshold = 20.0) => new Softplus(beta, threshold);
+
+    /// <summary>Passes its input through (a placeholder, as PyTorch's <c>nn.Identity</c>).</summary>
+    public static LayerSpec Identity() => new Identity();
+
+    /// <summary>Splits dimension <paramref name="dim"/> of the batched tensor into <paramref name="sizes"/>:
+    /// <c>Unflatten(1, 1, 28, 28)</c> turns [N, 784] into [N, 1, 28, 28].</summary>
+    public static LayerSpec Unflatten(long dim, params long[] sizes) => new Unflatten(dim, sizes);
+
+    /// <summary>Dropout of whole channels of [channels, height, width] samples while training.</summary>
+    public static LayerSpec Dropout2d(double p = 0.5) => new Dropout2d(p);
+
+    /// <summary>Layer normalisation over the last dimension of each sample (inferred).</summary>
+    public static LayerSpec LayerNorm(double eps = 1e-5, bool elementwiseAffine = true) => new LayerNorm(null, eps, elementwiseAffine);
+
+    /// <summary>Layer normalisation over the trailing <paramref name="normalizedShape"/> of each sample (PyTorch's <c>nn.LayerNorm(512)</c>).</summary>
+    public static LayerSpec LayerNorm(long[] normalizedShape, double eps = 1e-5, bool elementwiseAffine = true) => new LayerNorm(normalizedShape, eps, elementwiseAffine);
+
+    /// <summary>Layer normalisation over a last dimension of <paramref name="normalizedShape"/> (PyTorch's <c>nn.LayerNorm(512)</c>).</summary>
+    public static LayerSpec LayerNorm(long normalizedShape, double eps = 1e-5, bool elementwiseAffine = true) => new LayerNorm(new[] { normalizedShape }, eps, elementwiseAffine);
+
+    /// <summary>A lookup table of <paramref name="numEmbeddings"/> learned vectors of <paramref name="embeddingDim"/>
+    /// values, for int64 index inputs; the <paramref name="paddingIdx"/> row stays zero.</summary>
+    public static LayerSpec Embedding(long numEmbeddings, long embeddingDim, long? paddingIdx = null) => new Embedding(numEmbeddings, embeddingDim, paddingIdx);
 
     /// <summary>Layers applied in order.</summary>
     public static LayerSpec Sequential(params LayerSpec[] layers) => new Sequential(layers);

@@ -14,7 +14,9 @@ namespace Functional.Layers;
 internal static class LayerJson
 {
     static readonly string[] KnownTypes =
-        { "Flatten", "Linear", "ReLU", "Softmax", "LogSoftmax", "Dropout", "Conv2d", "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "Sequential" };
+        { "Flatten", "Linear", "ReLU", "Softmax", "LogSoftmax", "Dropout", "Conv2d", "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "Sequential",
+          "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "ELU", "Softplus", "Identity", "Unflatten", "AvgPool2d", "AdaptiveAvgPool2d",
+          "Dropout2d", "LayerNorm", "Embedding" };
 
     public static string Write(LayerSpec spec) => ToNode(spec).ToJsonString();
 
@@ -29,11 +31,30 @@ internal static class LayerJson
         Conv2d c => new JsonObject
         {
             ["type"] = "Conv2d", ["outChannels"] = c.OutChannels, ["kernelSize"] = c.KernelSize, ["stride"] = c.Stride,
-            ["padding"] = c.Padding, ["inChannels"] = c.InChannels, ["bias"] = c.Bias,
+            ["padding"] = c.SamePadding ? JsonValue.Create("same") : JsonValue.Create(c.Padding), ["inChannels"] = c.InChannels, ["bias"] = c.Bias,
+            ["dilation"] = c.Dilation, ["groups"] = c.Groups,
         },
         MaxPool2d m => new JsonObject { ["type"] = "MaxPool2d", ["kernelSize"] = m.KernelSize, ["stride"] = m.Stride, ["padding"] = m.Padding },
-        BatchNorm1d b => new JsonObject { ["type"] = "BatchNorm1d", ["numFeatures"] = b.NumFeatures, ["eps"] = b.Eps, ["momentum"] = b.Momentum },
-        BatchNorm2d b => new JsonObject { ["type"] = "BatchNorm2d", ["numFeatures"] = b.NumFeatures, ["eps"] = b.Eps, ["momentum"] = b.Momentum },
+        BatchNorm1d b => new JsonObject { ["type"] = "BatchNorm1d", ["numFeatures"] = b.NumFeatures, ["eps"] = b.Eps, ["momentum"] = b.Momentum, ["affine"] = b.Affine },
+        BatchNorm2d b => new JsonObject { ["type"] = "BatchNorm2d", ["numFeatures"] = b.NumFeatures, ["eps"] = b.Eps, ["momentum"] = b.Momentum, ["affine"] = b.Affine },
+        Sigmoid => new JsonObject { ["type"] = "Sigmoid" },
+        Tanh => new JsonObject { ["type"] = "Tanh" },
+        GELU g => new JsonObject { ["type"] = "GELU", ["approximate"] = g.TanhApproximation ? "tanh" : "none" },
+        SiLU => new JsonObject { ["type"] = "SiLU" },
+        LeakyReLU l => new JsonObject { ["type"] = "LeakyReLU", ["negativeSlope"] = l.NegativeSlope },
+        ELU e => new JsonObject { ["type"] = "ELU", ["alpha"] = e.Alpha },
+        Softplus p => new JsonObject { ["type"] = "Softplus", ["beta"] = p.Beta, ["threshold"] = p.Threshold },
+        Identity => new JsonObject { ["type"] = "Identity" },
+        Unflatten u => new JsonObject { ["type"] = "Unflatten", ["dim"] = u.Dim, ["sizes"] = Longs(u.Sizes) },
+        AvgPool2d m => new JsonObject { ["type"] = "AvgPool2d", ["kernelSize"] = m.KernelSize, ["stride"] = m.Stride, ["padding"] = m.Padding },
+        AdaptiveAvgPool2d m => new JsonObject { ["type"] = "AdaptiveAvgPool2d", ["outputHeight"] = m.OutputHeight, ["outputWidth"] = m.OutputWidth },
+        Dropout2d d => new JsonObject { ["type"] = "Dropout2d", ["p"] = d.P },
+        LayerNorm n => new JsonObject
+        {
+            ["type"] = "LayerNorm", ["normalizedShape"] = n.NormalizedShape is null ? null : Longs(n.NormalizedShape),
+            ["eps"] = n.Eps, ["elementwiseAffine"] = n.ElementwiseAffine,
+        },
+        Embedding e => new JsonObject { ["type"] = "Embedding", ["numEmbeddings"] = e.NumEmbeddings, ["embeddingDim"] = e.EmbeddingDim, ["paddingIdx"] = e.PaddingIdx },
         Sequential { Names: null } s => new JsonObject { ["type"] = "Sequential", ["layers"] = new JsonArray(s.Layers.Select(l => (JsonNode)ToNode(l)).ToArray()) },
         Sequential s => new JsonObject
         {
@@ -71,10 +92,31 @@ internal static class LayerJson
             "LogSoftmax" => new LogSoftmax(Long(o, "dim", path, 1)),
             "Dropout" => new Dropout(Double(o, "p", path, 0.5)),
             "Conv2d" => new Conv2d(Long(o, "outChannels", path, null), Long(o, "kernelSize", path, null), Long(o, "stride", path, 1),
-                Long(o, "padding", path, 0), NullableLong(o, "inChannels", path), Bool(o, "bias", path, true)),
+                IsSame(o, path) ? 0 : Long(o, "padding", path, 0), NullableLong(o, "inChannels", path), Bool(o, "bias", path, true),
+                Long(o, "dilation", path, 1), Long(o, "groups", path, 1), IsSame(o, path)),
             "MaxPool2d" => new MaxPool2d(Long(o, "kernelSize", path, null), NullableLong(o, "stride", path), Long(o, "padding", path, 0)),
-            "BatchNorm1d" => new BatchNorm1d(NullableLong(o, "numFeatures", path), Double(o, "eps", path, 1e-5), Double(o, "momentum", path, 0.1)),
-            "BatchNorm2d" => new BatchNorm2d(NullableLong(o, "numFeatures", path), Double(o, "eps", path, 1e-5), Double(o, "momentum", path, 0.1)),
+            "BatchNorm1d" => new BatchNorm1d(NullableLong(o, "numFeatures", path), Double(o, "eps", path, 1e-5), Double(o, "momentum", path, 0.1), Bool(o, "affine", path, true)),
+            "BatchNorm2d" => new BatchNorm2d(NullableLong(o, "numFeatures", path), Double(o, "eps", path, 1e-5), Double(o, "momentum", path, 0.1), Bool(o, "affine", path, true)),
+            "Sigmoid" => new Sigmoid(),
+            "Tanh" => new Tanh(),
+            "GELU" => String(o, "approximate", path, "none") switch
+            {
+                "none" => new GELU(false),
+                "tanh" => new GELU(true),
+                var other => throw new JsonException($"\"approximate\" of the GELU at {path} is \"none\" or \"tanh\", found \"{other}\".", $"{path}.approximate", null, null),
+            },
+            "SiLU" => new SiLU(),
+            "LeakyReLU" => new LeakyReLU(Double(o, "negativeSlope", path, 0.01)),
+            "ELU" => new ELU(Double(o, "alpha", path, 1.0)),
+            "Softplus" => new Softplus(Double(o, "beta", path, 1.0), Double(o, "threshold", path, 20.0)),
+            "Identity" => new Identity(),
+            "Unflatten" => new Unflatten(Long(o, "dim", path, null), NullableLongs(o, "sizes", path)
+                ?? throw new JsonException($"The Unflatten layer at {path} needs an integer array \"sizes\".", path, null, null)),
+            "AvgPool2d" => new AvgPool2d(Long(o, "kernelSize", path, null), NullableLong(o, "stride", path), Long(o, "padding", path, 0)),
+            "AdaptiveAvgPool2d" => new AdaptiveAvgPool2d(Long(o, "outputHeight", path, null), Long(o, "outputWidth", path, null)),
+            "Dropout2d" => new Dropout2d(Double(o, "p", path, 0.5)),
+            "LayerNorm" => new LayerNorm(NullableLongs(o, "normalizedShape", path), Double(o, "eps", path, 1e-5), Bool(o, "elementwiseAffine", path, true)),
+            "Embedding" => new Embedding(Long(o, "numEmbeddings", path, null), Long(o, "embeddingDim", path, null), NullableLong(o, "paddingIdx", path)),
             "Sequential" => SequentialFromNode(o, path),
             _ => throw new JsonException(
                 $"Unknown layer type \"{type}\" at {path}; known types are {string.Join(", ", KnownTypes)}.", path, null, null),
@@ -96,6 +138,31 @@ internal static class LayerJson
         try { return new Sequential(layers, names); }
         catch (ArgumentException e) { throw new JsonException($"The Sequential at {path}: {e.Message}", path, null, null, e); }
     }
+
+    static JsonArray Longs(IEnumerable<long> xs) => new(xs.Select(x => (JsonNode)JsonValue.Create(x)).ToArray());
+
+    static long[]? NullableLongs(JsonObject o, string name, string path)
+    {
+        var n = o[name];
+        if (n is null) return null;
+        if (n is JsonArray a && a.All(x => x is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out _)))
+            return a.Select(x => x!.GetValue<long>()).ToArray();
+        throw new JsonException($"\"{name}\" of the layer at {path} must be an array of integers, found {n.ToJsonString()}.", $"{path}.{name}", null, null);
+    }
+
+    static string String(JsonObject o, string name, string path, string fallback)
+    {
+        var n = o[name];
+        if (n is null) return fallback;
+        if (n is JsonValue v && v.TryGetValue<string>(out var x)) return x;
+        throw new JsonException($"\"{name}\" of the layer at {path} must be a string, found {n.ToJsonString()}.", $"{path}.{name}", null, null);
+    }
+
+    /// <summary>Conv2d's <c>"padding": "same"</c> (PyTorch's string padding); a number is read as pixels.</summary>
+    static bool IsSame(JsonObject o, string path) =>
+        o["padding"] is JsonValue v && v.GetValueKind() == JsonValueKind.String && (String(o, "padding", path, "") is "same"
+            ? true
+            : throw new JsonException($"\"padding\" of the Conv2d at {path} is a number of pixels or \"same\", found {v.ToJsonString()}.", $"{path}.padding", null, null));
 
     static string Describe(JsonNode? node) => node is null ? "null" : node.GetValueKind().ToString().ToLowerInvariant();
 

@@ -196,31 +196,43 @@ public abstract partial record LayerSpec
     /// <param name="Padding">Zero padding added on every side.</param>
     /// <param name="InChannels">Input channels; null infers them from the input shape.</param>
     /// <param name="Bias">Whether the layer learns an additive bias.</param>
-    internal sealed record Conv2d(long OutChannels, long KernelSize, long Stride = 1, long Padding = 0, long? InChannels = null, bool Bias = true) : LayerSpec
+    /// <param name="Dilation">Spacing between kernel elements.</param>
+    /// <param name="Groups">Blocked connections from input to output channels (both must be divisible by it).</param>
+    /// <param name="SamePadding">PyTorch's <c>padding='same'</c>: pad so that the output has the input's height and width (stride 1 only).</param>
+    internal sealed record Conv2d(long OutChannels, long KernelSize, long Stride = 1, long Padding = 0, long? InChannels = null, bool Bias = true,
+                                  long Dilation = 1, long Groups = 1, bool SamePadding = false) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
         {
             ArgumentNullException.ThrowIfNull(inputShape);
             var name = $"Conv2d(out_channels={OutChannels}, kernel_size={KernelSize})";
-            if (OutChannels <= 0 || KernelSize <= 0 || Stride <= 0 || Padding < 0)
-                throw new ArgumentException($"{name} needs positive OutChannels, KernelSize and Stride and Padding >= 0 (stride {Stride}, padding {Padding}).", nameof(OutChannels));
+            if (OutChannels <= 0 || KernelSize <= 0 || Stride <= 0 || Padding < 0 || Dilation <= 0 || Groups <= 0)
+                throw new ArgumentException($"{name} needs positive OutChannels, KernelSize, Stride, Dilation and Groups and Padding >= 0 (stride {Stride}, padding {Padding}, dilation {Dilation}, groups {Groups}).", nameof(OutChannels));
+            if (SamePadding && (Stride != 1 || Padding != 0))
+                throw new ArgumentException($"{name} with padding='same' needs stride 1 and no explicit padding, as in PyTorch (stride {Stride}, padding {Padding}).", nameof(SamePadding));
             if (inputShape.Count != 3)
                 throw ShapeError(name, inputShape, "it expects [channels, height, width]; add a channel dimension (e.g. [1, 28, 28])");
             if (InChannels is { } c && c != inputShape[0])
                 throw ShapeError(name, inputShape, $"it expects {c} input channels; leave InChannels out to infer it");
-            var h = (inputShape[1] + 2 * Padding - KernelSize) / Stride + 1;
-            var w = (inputShape[2] + 2 * Padding - KernelSize) / Stride + 1;
-            if (inputShape[1] + 2 * Padding < KernelSize || inputShape[2] + 2 * Padding < KernelSize)
+            if (inputShape[0] % Groups != 0 || OutChannels % Groups != 0)
+                throw ShapeError(name, inputShape, $"groups={Groups} must divide both the {inputShape[0]} input channels and the {OutChannels} output channels");
+            if (SamePadding) return new[] { OutChannels, inputShape[1], inputShape[2] };
+            var span = Dilation * (KernelSize - 1) + 1;
+            if (inputShape[1] + 2 * Padding < span || inputShape[2] + 2 * Padding < span)
                 throw ShapeError(name, inputShape, "the kernel is larger than the padded image");
+            var h = (inputShape[1] + 2 * Padding - span) / Stride + 1;
+            var w = (inputShape[2] + 2 * Padding - span) / Stride + 1;
             return new[] { OutChannels, h, w };
         }
 
         internal override nn.Module<Tensor, Tensor> BuildModule(long[] inputShape, Generator? generator)
         {
             OutputShape(inputShape);
-            var conv = nn.Conv2d(inputShape[0], OutChannels, KernelSize, stride: Stride, padding: Padding, bias: Bias);
-            InitUniform(conv.weight!, conv.bias, inputShape[0] * KernelSize * KernelSize, generator);
+            var conv = SamePadding
+                ? nn.Conv2d(inputShape[0], OutChannels, KernelSize, TorchSharp.Padding.Same, dilation: Dilation, groups: Groups, bias: Bias)
+                : nn.Conv2d(inputShape[0], OutChannels, KernelSize, stride: Stride, padding: Padding, dilation: Dilation, groups: Groups, bias: Bias);
+            InitUniform(conv.weight!, conv.bias, inputShape[0] / Groups * KernelSize * KernelSize, generator);
             return conv;
         }
     }
@@ -259,7 +271,8 @@ public abstract partial record LayerSpec
     /// <param name="NumFeatures">Number of features; null infers it from the input shape.</param>
     /// <param name="Eps">Added to the variance for numerical stability.</param>
     /// <param name="Momentum">Weight of the current batch in the running statistics.</param>
-    internal sealed record BatchNorm1d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1) : LayerSpec
+    /// <param name="Affine">Whether to learn a per-feature weight and bias.</param>
+    internal sealed record BatchNorm1d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1, bool Affine = true) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -275,7 +288,7 @@ public abstract partial record LayerSpec
         internal override nn.Module<Tensor, Tensor> BuildModule(long[] inputShape, Generator? generator)
         {
             OutputShape(inputShape);
-            return nn.BatchNorm1d(inputShape[0], Eps, Momentum);
+            return nn.BatchNorm1d(inputShape[0], Eps, Momentum, Affine);
         }
     }
 
@@ -283,7 +296,8 @@ public abstract partial record LayerSpec
     /// <param name="NumFeatures">Number of channels; null infers it from the input shape.</param>
     /// <param name="Eps">Added to the variance for numerical stability.</param>
     /// <param name="Momentum">Weight of the current batch in the running statistics.</param>
-    internal sealed record BatchNorm2d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1) : LayerSpec
+    /// <param name="Affine">Whether to learn a per-feature weight and bias.</param>
+    internal sealed record BatchNorm2d(long? NumFeatures = null, double Eps = 1e-5, double Momentum = 0.1, bool Affine = true) : LayerSpec
     {
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
@@ -299,7 +313,7 @@ public abstract partial record LayerSpec
         internal override nn.Module<Tensor, Tensor> BuildModule(long[] inputShape, Generator? generator)
         {
             OutputShape(inputShape);
-            return nn.BatchNorm2d(inputShape[0], Eps, Momentum);
+            return nn.BatchNorm2d(inputShape[0], Eps, Momentum, Affine);
         }
     }
 

@@ -64,6 +64,14 @@ public static class ModelFormat
             M.MaxPool2d m => $"kernel_size={Ints(m.kernel_size)}, stride={Ints(m.stride)}, padding={Ints(m.padding)}, dilation={Ints(m.dilation)}, ceil_mode={Bool(m.ceil_mode)}",
             M.NormBase b => $"{b.num_features}, eps={Float(b.eps)}, momentum={(b.momentum is { } m ? Float(m) : "None")}, affine={Bool(b.affine)}, track_running_stats={Bool(b.track_running_stats)}",
             M.Embedding e => EmbeddingRepr(e),
+            M.GELU g => $"approximate='{g.approximate}'",
+            M.ELU e => $"alpha={Float(e.alpha)}" + (e.inplace ? ", inplace=True" : ""),
+            M.Softplus p => $"beta={Float(p.beta)}, threshold={Float(p.threshold)}",
+            M.Unflatten u => $"dim={u.dim}, unflattened_size={Tuple(u.unflattened_size)}",
+            // PyTorch's stride defaults to the kernel size and its padding to 0; TorchSharp keeps them null.
+            M.AvgPool2d a => $"kernel_size={Ints(a.kernel_size)}, stride={Ints(a.stride ?? a.kernel_size)}, padding={Ints(a.padding ?? [0])}",
+            M.AdaptiveAvgPool2d a => $"output_size={Ints(a.output_size)}",
+            M.LayerNorm n => $"{Tuple(n.normalized_shape)}, eps={Float(n.eps)}, elementwise_affine={Bool(n.elementwise_affine)}",
             _ => "",
         };
     }
@@ -78,7 +86,7 @@ public static class ModelFormat
     static string ConvRepr(M.Convolution c)
     {
         var s = new StringBuilder($"{c.in_channels}, {c.out_channels}, kernel_size={Tuple(c.kernel_size)}, stride={Tuple(c.stride)}");
-        if (c.padding_type is { } pt) s.Append($", padding='{pt.ToString().ToLowerInvariant()}'");
+        if (c.padding_type is { } pt) s.Append($", padding={pt.ToString().ToLowerInvariant()}");   // Python formats the string 'same' bare
         else if (c.padding is { } p && p.Any(x => x != 0)) s.Append($", padding={Tuple(p)}");
         if (c.dilation.Any(x => x != 1)) s.Append($", dilation={Tuple(c.dilation)}");
         if (c.output_padding is { } op && op.Any(x => x != 0)) s.Append($", output_padding={Tuple(op)}");

@@ -17,7 +17,7 @@ public static partial class Optimizers
         return new AddDecayedWeightsTransformation(weightDecay);
     }
 
-    sealed class AddDecayedWeightsTransformation(double weightDecay) : GradientTransformation<AddDecayedWeightsState>("addDecayedWeights")
+    internal sealed class AddDecayedWeightsTransformation(double weightDecay) : GradientTransformation<AddDecayedWeightsState>("addDecayedWeights")
     {
         protected override AddDecayedWeightsState InitCore(IReadOnlyList<Tensor> parameters) => new(weightDecay);
 

@@ -28,15 +28,18 @@ public static partial class Optimizers
     /// <summary>The identity: updates pass through unchanged; a chain of none is this.</summary>
     public static GradientTransformation Identity() => new IdentityTransformation();
 
-    sealed class IdentityTransformation() : GradientTransformation<EmptyState>("identity")
+    internal sealed class IdentityTransformation() : GradientTransformation<EmptyState>("identity")
     {
         protected override EmptyState InitCore(IReadOnlyList<Tensor> parameters) => new();
         protected override Updates UpdateCore(Updates updates, EmptyState state, IReadOnlyList<Tensor> parameters) => updates;
     }
 
-    sealed class ChainTransformation(GradientTransformation[] links)
+    internal sealed class ChainTransformation(GradientTransformation[] links)
         : GradientTransformation<ChainState>("chain(" + string.Join(", ", links.Select(l => l.Name)) + ")")
     {
+        /// <summary>The links, in order (the fused training step reads the structure).</summary>
+        internal IReadOnlyList<GradientTransformation> Links => links;
+
         protected override ChainState InitCore(IReadOnlyList<Tensor> parameters)
         {
             var states = new List<TransformState>(links.Length);

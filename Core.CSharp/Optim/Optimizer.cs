@@ -66,7 +66,7 @@ public sealed class Optimizer : IDisposable
     public TransformState State { get; }
 
     /// <summary>The number of <see cref="Step"/> calls made (or loaded from a checkpoint).</summary>
-    public long StepCount { get; private set; }
+    public long StepCount { get; internal set; }
 
     /// <summary>
     /// Updates every parameter in place from its gradient: one dispose scope and <c>no_grad</c> for

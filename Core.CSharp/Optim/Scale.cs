@@ -15,7 +15,7 @@ public static partial class Optimizers
         return new ScaleTransformation(factor);
     }
 
-    sealed class ScaleTransformation(double factor) : GradientTransformation<ScaleState>("scale")
+    internal sealed class ScaleTransformation(double factor) : GradientTransformation<ScaleState>("scale")
     {
         protected override ScaleState InitCore(IReadOnlyList<Tensor> parameters) => new(factor);
         protected override Updates UpdateCore(Updates updates, ScaleState state, IReadOnlyList<Tensor> parameters) => updates.Scaled(state.Factor);

@@ -19,7 +19,7 @@ public static partial class Optimizers
         return new ScaleByAdamTransformation(beta1, beta2, eps, amsgrad);
     }
 
-    sealed class ScaleByAdamTransformation(double beta1, double beta2, double eps, bool amsgrad)
+    internal sealed class ScaleByAdamTransformation(double beta1, double beta2, double eps, bool amsgrad)
         : GradientTransformation<AdamState>($"scaleByAdam(amsgrad={(amsgrad ? "True" : "False")})")
     {
         protected override AdamState InitCore(IReadOnlyList<Tensor> parameters) => new(parameters, beta1, beta2, eps, amsgrad);

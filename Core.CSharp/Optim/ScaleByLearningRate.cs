@@ -20,7 +20,7 @@ public static partial class Optimizers
         return new ScaleByLearningRateTransformation(learningRate);
     }
 
-    sealed class ScaleByLearningRateTransformation(LearningRate learningRate) : GradientTransformation<ScaleByLearningRateState>("scaleByLearningRate")
+    internal sealed class ScaleByLearningRateTransformation(LearningRate learningRate) : GradientTransformation<ScaleByLearningRateState>("scaleByLearningRate")
     {
         protected override ScaleByLearningRateState InitCore(IReadOnlyList<Tensor> parameters) => new(learningRate);
 

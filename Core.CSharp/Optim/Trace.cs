@@ -18,7 +18,7 @@ public static partial class Optimizers
         return new TraceTransformation(momentum, dampening, nesterov);
     }
 
-    sealed class TraceTransformation(double momentum, double dampening, bool nesterov)
+    internal sealed class TraceTransformation(double momentum, double dampening, bool nesterov)
         : GradientTransformation<TraceState>($"trace(nesterov={(nesterov ? "True" : "False")})")
     {
         protected override TraceState InitCore(IReadOnlyList<Tensor> parameters) => new(momentum, dampening, nesterov);

@@ -150,7 +150,7 @@ sealed class LearningRateSchedule : Callback
     internal LearningRateSchedule(Func<int, double> byEpoch) => this.byEpoch = byEpoch ?? throw new ArgumentNullException(nameof(byEpoch));
 
     /// <inheritdoc />
-    public override void OnEpochBegin(TrainingContext e) => e.Optimizer.LearningRate = byEpoch(e.Epoch);
+    public override void OnEpochBegin(TrainingContext e) => e.LearningRate = byEpoch(e.Epoch);
 }
 
 /// <summary>Calls functions on the loop's events (<see cref="Callback.Create"/>).</summary>
@@ -185,6 +185,8 @@ sealed class CheckpointCallback : Callback
     public override void OnEpochEnd(TrainingContext context)
     {
         if (context.Epoch % Every == 0)
-            TrainingCheckpoint.Save(Path, context.Model, context.Optimizer, context.Epoch, context.History, train);
+            TrainingCheckpoint.Save(Path, context.Model, context.Optimizer
+                ?? throw new NotSupportedException("Callback.Checkpoint saves the optimizer's state, which needs one of this library's optimizers (Optimizers.Sgd, ...), not a TorchSharp one."),
+                context.Epoch, context.History, train);
     }
 }

@@ -16,7 +16,26 @@ public static class Losses
     /// floating tensor of the prediction's shape). The mean is over samples (and positions).
     /// </summary>
     /// <example><c>var loss = Losses.CrossEntropy(); var l = loss(model.call(x), y);</c></example>
-    public static Loss CrossEntropy(Reduction reduction = Reduction.Mean) => (prediction, target) =>
+    public static Loss CrossEntropy(Reduction reduction = Reduction.Mean) => reduction switch
+    {
+        Reduction.Mean => CrossEntropyMean,
+        Reduction.Sum => CrossEntropySum,
+        _ => CrossEntropyOf(reduction),
+    };
+
+    // One instance per reduction, so that the fused training step can recognise the loss it covers.
+    static readonly Loss CrossEntropyMean = CrossEntropyOf(Reduction.Mean);
+    static readonly Loss CrossEntropySum = CrossEntropyOf(Reduction.Sum);
+
+    /// <summary>Whether <paramref name="loss"/> is <see cref="CrossEntropy"/> with the mean or sum
+    /// reduction (the instances it returns), and which.</summary>
+    internal static bool IsCrossEntropy(Loss loss, out Reduction reduction)
+    {
+        reduction = ReferenceEquals(loss, CrossEntropySum) ? Reduction.Sum : Reduction.Mean;
+        return ReferenceEquals(loss, CrossEntropyMean) || ReferenceEquals(loss, CrossEntropySum);
+    }
+
+    static Loss CrossEntropyOf(Reduction reduction) => (prediction, target) =>
     {
         CheckNotNull(prediction, target);
         // Called once per training step: the prediction's shape is read from LibTorch once, and an

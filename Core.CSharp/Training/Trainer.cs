@@ -91,6 +91,7 @@ public sealed class Trainer : IDisposable
 {
     readonly Loss loss;
     readonly bool ownsOptimizer;
+    readonly Stepper stepper;
 
     /// <summary>Creates a trainer: moves <paramref name="model"/> to the options' device, then binds
     /// <paramref name="optimizer"/> (e.g. <c>Optimizers.Sgd(1e-3)</c>) to its parameters. The trainer owns
@@ -107,6 +108,7 @@ public sealed class Trainer : IDisposable
         this.loss = loss;
         MoveToDevice(model, Device);
         Optimizer = optimizer.Bind(model);
+        stepper = new Stepper.OfLibrary(Optimizer);
         ownsOptimizer = true;
     }
 
@@ -126,20 +128,48 @@ public sealed class Trainer : IDisposable
         Model = model;
         this.loss = loss;
         Optimizer = optimizer;
-        if (MoveToDevice(model, Device))
-        {
-            var moved = new HashSet<Tensor>(model.parameters(), ReferenceEqualityComparer.Instance);
-            if (!optimizer.Parameters.All(p => moved.Contains(p)))
-                throw new ArgumentException(
-                    $"The model was moved to {Device}, which gave it new parameter tensors, but the optimizer holds the old ones. " +
-                    "Pass the unbound optimizer (e.g. Optimizers.Sgd(1e-3)) so that the trainer binds it after the move.", nameof(optimizer));
-        }
+        stepper = new Stepper.OfLibrary(optimizer);
+        CheckBoundAfterMove(model, optimizer.Parameters, "Pass the unbound optimizer (e.g. Optimizers.Sgd(1e-3)) so that the trainer binds it after the move.");
+    }
+
+    /// <summary>Creates a trainer around a TorchSharp optimizer (<c>torch.optim.SGD(model.parameters(), 1e-3)</c>)
+    /// and, optionally, its learning-rate scheduler, stepped once after each epoch as in PyTorch's tutorials.
+    /// Both stay the caller's. Checkpoints (<see cref="TrainerOptions.Checkpoint"/>, <see cref="TrainerOptions.Resume"/>)
+    /// need the library's optimizers, whose state they save; <see cref="Optimizer"/> is null here.</summary>
+    /// <exception cref="ArgumentException">The model moved to the options' device, and the optimizer holds its old
+    /// parameters: make the TorchSharp optimizer after moving the model.</exception>
+    /// <exception cref="NotSupportedException">The options ask for a checkpoint or a resume.</exception>
+    public Trainer(nn.Module<Tensor, Tensor> model, Loss loss, optim.Optimizer optimizer, optim.lr_scheduler.LRScheduler? scheduler = null, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Native.EnsureLoaded();
+        Options = options ?? new TrainerOptions();
+        if (Options.Checkpoint is not null || Options.Resume is not null)
+            throw new NotSupportedException(
+                "Training checkpoints save the optimizer's state, which needs one of this library's optimizers (Optimizers.Sgd, Optimizers.Adam, ...); " +
+                "with a TorchSharp optimizer, save its state yourself (optimizer.save_state_dict) and the weights with StateDict.SaveSafeTensors.");
+        Device = Devices.Check(Options.Device ?? Devices.Auto);
+        Model = model;
+        this.loss = loss;
+        stepper = new Stepper.OfTorchSharp(optimizer, scheduler);
+        CheckBoundAfterMove(model, optimizer.parameters(), "Make the TorchSharp optimizer after moving the model (model.to(device)), or pass TrainerOptions.Device = the model's device.");
+    }
+
+    void CheckBoundAfterMove(nn.Module model, IEnumerable<Tensor> optimizerParameters, string fix)
+    {
+        if (!MoveToDevice(model, Device)) return;
+        var moved = new HashSet<Tensor>(model.parameters(), ReferenceEqualityComparer.Instance);
+        if (!optimizerParameters.All(p => moved.Contains(p)))
+            throw new ArgumentException(
+                $"The model was moved to {Device}, which gave it new parameter tensors, but the optimizer holds the old ones. {fix}", "optimizer");
     }
 
     /// <summary>Frees the state of the optimizer this trainer bound (not of one it was given bound).</summary>
     public void Dispose()
     {
-        if (ownsOptimizer) Optimizer.Dispose();
+        if (ownsOptimizer) Optimizer?.Dispose();
     }
 
     /// <summary>Moves <paramref name="model"/> to <paramref name="device"/> when any of its parameters is elsewhere,
@@ -159,8 +189,8 @@ public sealed class Trainer : IDisposable
     /// <summary>The model being trained.</summary>
     public nn.Module<Tensor, Tensor> Model { get; }
 
-    /// <summary>The optimizer.</summary>
-    public Optimizer Optimizer { get; }
+    /// <summary>The library's optimizer; null when the trainer steps a TorchSharp optimizer.</summary>
+    public Optimizer? Optimizer { get; }
 
     /// <summary>Where the model and batches live.</summary>
     public Device Device { get; }
@@ -182,13 +212,13 @@ public sealed class Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "The number of epochs is 0 or more.");
-        if (resume is null && Options.Resume is { } from) resume = TrainingCheckpoint.Restore(from, Model, Optimizer, train);
+        if (resume is null && Options.Resume is { } from) resume = TrainingCheckpoint.Restore(from, Model, Optimizer!, train);
         var listeners = new List<Callback>();
         if (Options.Progress) listeners.Add(new TutorialProgress());
         listeners.AddRange(callbacks ?? []);
         if (Options.Checkpoint is { } to) listeners.Add(new CheckpointCallback(to, train));
         var history = new History(resume?.Epochs ?? Array.Empty<EpochMetrics>());
-        var context = new TrainingContext(Model, Optimizer, Device, history, history.Count + 1, epochs, train.BatchCount, train.SampleCount);
+        var context = new TrainingContext(Model, stepper, Device, history, history.Count + 1, epochs, train.BatchCount, train.SampleCount);
         if (Options.Seed is long seed && resume is null)
         {
             // One seed for the whole run: dropout and other random layers draw from LibTorch's generator,
@@ -206,7 +236,8 @@ public sealed class Trainer : IDisposable
             foreach (var c in events) c.OnEpochBegin(context);
             double trainLoss = TrainEpoch(train, context, events);
             Evaluation? evaluation = test is null ? null : Evaluate(test);
-            history.Add(new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, Optimizer.CurrentLearningRate, clock.Elapsed.TotalSeconds));
+            history.Add(new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, stepper.LearningRate, clock.Elapsed.TotalSeconds));
+            stepper.EndEpoch();
             foreach (var c in events) c.OnEpochEnd(context);
         }
         foreach (var c in events) c.OnFitEnd(context);
@@ -246,9 +277,9 @@ public sealed class Trainer : IDisposable
                 {
                     context.SetBatchLoss(value);
                 }
-                Optimizer.ZeroGrad();
+                stepper.ZeroGrad();
                 value.backward();
-                Optimizer.Step();
+                stepper.Step();
                 lossSum.add_(value.detach());
                 foreach (var c in events) c.OnBatchEnd(context);
                 context.SetBatchLoss(null);

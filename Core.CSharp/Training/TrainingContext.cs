@@ -14,18 +14,29 @@ public sealed class TrainingContext
     Tensor? batchLoss;
     double? batchLossValue;
 
-    internal TrainingContext(nn.Module<Tensor, Tensor> model, Optimizer optimizer, Device device, History history,
+    readonly Stepper stepper;
+
+    internal TrainingContext(nn.Module<Tensor, Tensor> model, Stepper stepper, Device device, History history,
                              int firstEpoch, int epochs, int batches, int datasetSize)
     {
-        Model = model; Optimizer = optimizer; Device = device; History = history;
+        Model = model; this.stepper = stepper; Device = device; History = history;
         FirstEpoch = firstEpoch; Epochs = epochs; Batches = batches; DatasetSize = datasetSize;
     }
 
     /// <summary>The model being trained.</summary>
     public nn.Module<Tensor, Tensor> Model { get; }
 
-    /// <summary>The optimizer; its learning rate can be read and changed while training.</summary>
-    public Optimizer Optimizer { get; }
+    /// <summary>The library's optimizer (its state and hyperparameters can be read and changed while
+    /// training); null when the trainer steps a TorchSharp optimizer.</summary>
+    public Optimizer? Optimizer => stepper.Library;
+
+    /// <summary>The learning rate now (of the first parameter group, for a TorchSharp optimizer); setting it
+    /// sets it for the following steps (every parameter group's).</summary>
+    public double LearningRate
+    {
+        get => stepper.LearningRate;
+        set => stepper.LearningRate = value;
+    }
 
     /// <summary>The device the model and batches are on.</summary>
     public Device Device { get; }

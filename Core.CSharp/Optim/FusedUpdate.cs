@@ -1,0 +1,260 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Functional.Optim;
+
+/// <summary>
+/// <see cref="Optimizer.Step"/> without the temporaries: the same arithmetic, in the same order, on
+/// buffers made once, for the fused training step. It reads gradients from tensors it is given
+/// (not from <c>.grad</c>) and updates the optimizer's own state (momentum buffers, Adam's moments,
+/// step counters, the learning-rate schedule's step, <see cref="Optimizer.StepCount"/>) and the
+/// parameters in place, so that a checkpoint, a hyperparameter adjusted while training, or a later
+/// <see cref="Optimizer.Step"/> sees exactly what the library's own step would have left.
+/// </summary>
+/// <remarks>
+/// <para>The built-in links (<see cref="Optimizers.AddDecayedWeights"/>, <see cref="Optimizers.Trace"/>,
+/// <see cref="Optimizers.ScaleByAdam"/>, <see cref="Optimizers.Scale"/>,
+/// <see cref="Optimizers.ScaleByLearningRate"/>, <see cref="Optimizers.Identity"/>, chains of them at
+/// any nesting: SGD with momentum, dampening, Nesterov and weight decay, Adam, AdamW, AMSGrad) run
+/// in place. Any other link (gradient clipping, a user's transformation) runs through its own
+/// <see cref="GradientTransformation.Update"/> inside the step's dispose scope, so every optimizer is
+/// covered and equal; only those links allocate per step.</para>
+/// <para>Hyperparameters are read from the states at every step, as the library's links read them.</para>
+/// </remarks>
+internal sealed class FusedUpdate : IDisposable
+{
+    enum Kind { Identity, Scale, LearningRate, DecayedWeights, Trace, Adam, Delegated }
+
+    readonly record struct Link(Kind Kind, GradientTransformation Transformation, TransformState State);
+
+    readonly Optimizer optimizer;
+    readonly Parameter[] parameters;
+    readonly Tensor[] gradients;
+    readonly Link[] links;
+    readonly Tensor[]? scratch;       // the running update when a link computes a new one
+    readonly Tensor[]? denominators;  // Adam's sqrt(v)/c2 + eps
+    readonly Tensor[] current;
+    readonly bool[] writable;         // current[i] is scratch[i] (ours to overwrite), not a gradient or a state buffer
+    bool disposed;
+
+    FusedUpdate(Optimizer optimizer, Tensor[] gradients, Link[] links)
+    {
+        this.optimizer = optimizer;
+        parameters = optimizer.Parameters.ToArray();
+        this.gradients = gradients;
+        this.links = links;
+        current = new Tensor[parameters.Length];
+        writable = new bool[parameters.Length];
+        using var _ = no_grad();
+        if (links.Any(l => l.Kind is Kind.DecayedWeights or Kind.Trace or Kind.Adam))
+            scratch = parameters.Select(p => empty_like(p).DetachFromDisposeScope()).ToArray();
+        if (links.Any(l => l.Kind is Kind.Adam))
+            denominators = parameters.Select(p => empty_like(p).DetachFromDisposeScope()).ToArray();
+    }
+
+    /// <summary>
+    /// The fused update of <paramref name="optimizer"/>, reading the gradient of parameter <c>i</c> from
+    /// <paramref name="gradients"/>[i] (of the parameter's shape, dtype and device).
+    /// </summary>
+    /// <exception cref="ArgumentException">The gradients are not one per parameter, of the parameters' shapes.</exception>
+    internal static FusedUpdate Create(Optimizer optimizer, IReadOnlyList<Tensor> gradients)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(gradients);
+        if (gradients.Count != optimizer.Parameters.Count)
+            throw new ArgumentException($"{gradients.Count} gradients for {optimizer.Parameters.Count} parameters; pass one per parameter, in the optimizer's order.", nameof(gradients));
+        for (var i = 0; i < gradients.Count; i++)
+            if (!gradients[i].shape.SequenceEqual(optimizer.Parameters[i].shape))
+                throw new ArgumentException($"Gradient {i} has shape {Shapes.Of(gradients[i])}, parameter {i} {Shapes.Of(optimizer.Parameters[i])}.", nameof(gradients));
+        var links = new List<Link>();
+        Flatten(optimizer.Transformation, optimizer.State, links);
+        return new FusedUpdate(optimizer, gradients.ToArray(), links.ToArray());
+    }
+
+    /// <summary>The links as they run: fused ones by name, delegated ones marked so (for the trainer's summary).</summary>
+    internal string Description =>
+        string.Join(", ", links.Select(l => l.Kind == Kind.Delegated ? $"{l.Transformation.Name} (its own update)" : l.Transformation.Name));
+
+    /// <summary>Whether every link runs in place (none allocates per step).</summary>
+    internal bool FullyFused => links.All(l => l.Kind != Kind.Delegated);
+
+    static void Flatten(GradientTransformation transformation, TransformState state, List<Link> links)
+    {
+        switch (transformation)
+        {
+            case Optimizers.ChainTransformation chain when state is ChainState chainState && chainState.Links.Count == chain.Links.Count:
+                for (var i = 0; i < chain.Links.Count; i++) Flatten(chain.Links[i], chainState.Links[i], links);
+                return;
+            case Optimizers.IdentityTransformation:
+                links.Add(new(Kind.Identity, transformation, state));
+                return;
+            case Optimizers.ScaleTransformation when state is ScaleState:
+                links.Add(new(Kind.Scale, transformation, state));
+                return;
+            case Optimizers.ScaleByLearningRateTransformation when state is ScaleByLearningRateState:
+                links.Add(new(Kind.LearningRate, transformation, state));
+                return;
+            case Optimizers.AddDecayedWeightsTransformation when state is AddDecayedWeightsState:
+                links.Add(new(Kind.DecayedWeights, transformation, state));
+                return;
+            case Optimizers.TraceTransformation when state is TraceState:
+                links.Add(new(Kind.Trace, transformation, state));
+                return;
+            case Optimizers.ScaleByAdamTransformation when state is AdamState:
+                links.Add(new(Kind.Adam, transformation, state));
+                return;
+            default:
+                links.Add(new(Kind.Delegated, transformation, state));
+                return;
+        }
+    }
+
+    /// <summary>
+    /// One optimizer step from the gradients: what <see cref="Optimizer.Step"/> does with those
+    /// gradients in <c>.grad</c>, value for value.
+    /// </summary>
+    internal void Apply()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(optimizer.State.IsDisposed, optimizer);
+        using var scope = NewDisposeScope();    // only delegated links make tensors here
+        using var _ = no_grad();
+        var n = parameters.Length;
+        for (var i = 0; i < n; i++)
+        {
+            current[i] = gradients[i];
+            writable[i] = false;
+        }
+        var scale = 1.0;
+        foreach (var link in links)
+        {
+            switch (link.Kind)
+            {
+                case Kind.Identity:
+                    break;
+                case Kind.Scale:
+                    scale = Scaled(scale, ((ScaleState)link.State).Factor);
+                    break;
+                case Kind.LearningRate:
+                    scale = Scaled(scale, -((ScaleByLearningRateState)link.State).Advance());
+                    break;
+                case Kind.DecayedWeights:
+                {
+                    var wd = ((AddDecayedWeightsState)link.State).WeightDecay;
+                    if (wd == 0) break;
+                    // The library adds to a fresh tensor (its own materialised one, or a new one): one
+                    // add of the same operands, here into the scratch buffer.
+                    Materialize(ref scale);
+                    for (var i = 0; i < n; i++) Writable(i).add_(parameters[i], alpha: wd);
+                    break;
+                }
+                case Kind.Trace:
+                {
+                    var state = (TraceState)link.State;
+                    var mu = state.Momentum;
+                    if (mu == 0) break;
+                    Materialize(ref scale);
+                    var buffer = state.Buffer;
+                    if (buffer is null) buffer = state.StartBuffer(current);
+                    else
+                    {
+                        var damp = state.Dampening;
+                        for (var i = 0; i < n; i++) buffer[i].mul_(mu).add_(current[i], alpha: 1 - damp);
+                    }
+                    for (var i = 0; i < n; i++)
+                    {
+                        if (state.Nesterov) Writable(i).add_(buffer[i], alpha: mu);
+                        else
+                        {
+                            current[i] = buffer[i];
+                            writable[i] = false;
+                        }
+                    }
+                    state.Step++;
+                    break;
+                }
+                case Kind.Adam:
+                {
+                    var state = (AdamState)link.State;
+                    var (b1, b2, e) = (state.Beta1, state.Beta2, state.Eps);
+                    var step = ++state.Step;
+                    var correction1 = 1 - Math.Pow(b1, step);
+                    var correction2 = Math.Sqrt(1 - Math.Pow(b2, step));
+                    var (m, v, vmax) = (state.M, state.V, state.VMax);
+                    Materialize(ref scale);
+                    for (var i = 0; i < n; i++)
+                    {
+                        var g = current[i];
+                        m[i].mul_(b1).add_(g, alpha: 1 - b1);
+                        v[i].mul_(b2).addcmul_(g, g, value: 1 - b2);
+                        var second = v[i];
+                        if (vmax is not null)
+                        {
+                            vmax[i].clamp_(min: v[i]);     // maximum(vmax, v), in place
+                            second = vmax[i];
+                        }
+                        var denominator = denominators![i].copy_(second).sqrt_().div_(correction2).add_(e);
+                        // g is no longer needed: the result may take its place.
+                        scratch![i].copy_(m[i]).div_(denominator).div_(correction1);
+                        current[i] = scratch[i];
+                        writable[i] = true;
+                    }
+                    break;
+                }
+                default:
+                {
+                    var result = link.Transformation.Update(new Updates(current, scale), link.State, parameters);
+                    for (var i = 0; i < n; i++)
+                    {
+                        current[i] = result.Values[i];
+                        writable[i] = false;
+                    }
+                    scale = result.Scale;
+                    break;
+                }
+            }
+        }
+        for (var i = 0; i < n; i++)
+            if (parameters[i].requires_grad) parameters[i].add_(current[i], alpha: scale);
+        optimizer.StepCount++;
+    }
+
+    /// <summary>The update of parameter <paramref name="i"/> in the scratch buffer, copied there first
+    /// when it is a gradient or a state's buffer (which a link must not change).</summary>
+    Tensor Writable(int i)
+    {
+        if (!writable[i])
+        {
+            scratch![i].copy_(current[i]);
+            current[i] = scratch[i];
+            writable[i] = true;
+        }
+        return current[i];
+    }
+
+    /// <summary>What <see cref="Updates.MaterializeForLink"/> does before a link reads the values:
+    /// <c>scale·values</c> when the scale is not 1 (here into the scratch buffers), then scale 1.</summary>
+    void Materialize(ref double scale)
+    {
+        if (scale == 1) return;
+        for (var i = 0; i < current.Length; i++) Writable(i).mul_(scale);
+        scale = 1;
+    }
+
+    /// <summary><see cref="Updates.Scaled"/>'s arithmetic and check.</summary>
+    static double Scaled(double scale, double factor)
+    {
+        var result = scale * factor;
+        if (!double.IsFinite(result)) throw new ArgumentException($"The scale of updates must be finite, found {result}.", nameof(factor));
+        return result;
+    }
+
+    /// <summary>Frees the scratch buffers (not the gradients, the parameters or the optimizer's state).</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        foreach (var t in scratch ?? []) t.Dispose();
+        foreach (var t in denominators ?? []) t.Dispose();
+    }
+}

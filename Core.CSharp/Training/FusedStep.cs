@@ -1,0 +1,670 @@
+using Functional.Optim;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Functional.Training;
+
+/// <summary>
+/// A training step without autograd for the sequential models it covers: the forward pass as
+/// in-place GEMMs (<c>addmm_</c>) into activation buffers made once, the softmax cross-entropy
+/// gradient written by hand (<c>(softmax − onehot)/N</c>), the backward GEMMs into gradient buffers
+/// made once, and the optimizer's update in place (<see cref="FusedUpdate"/>). In the steady state
+/// a step makes no tensor storage and reads nothing back to the host: the loss and the number of
+/// correct predictions stay on the device.
+/// </summary>
+/// <remarks>
+/// <para>It covers a <c>Sequential</c> (nested ones too) of <c>Linear</c> (with or without bias),
+/// <c>ReLU</c>, <c>Sigmoid</c>, <c>Tanh</c>, <c>Dropout</c>, <c>Flatten()</c> and <c>Identity</c>,
+/// with at least one <c>Linear</c>; the loss <see cref="Losses.CrossEntropy"/> with the mean or sum
+/// reduction; and any <see cref="Optimizer"/> bound to exactly the model's parameters, all
+/// trainable. <see cref="TryCreate(nn.Module, Loss, Optimizer, out string)"/> says why when it does not.</para>
+/// <para>It equals the autograd step (forward, loss, backward, <see cref="Optimizer.Step"/>) up to
+/// floating-point rounding: the GEMMs are LibTorch's, the optimizer's arithmetic is the library's,
+/// and the parameters and optimizer state are the model's and the optimizer's own, updated in
+/// place, so checkpoints, hyperparameter changes and a switch back to autograd all see one state.
+/// Dropout draws its mask as LibTorch's CPU dropout does (one <c>bernoulli_(1 − p)</c> over the
+/// layer's input, from the same generator), so a seeded CPU run draws the same masks. On CUDA LibTorch
+/// draws dropout masks with its own fused kernel, so there the masks differ from autograd's (in value,
+/// not in distribution).</para>
+/// <para>Class-index targets must be in 0..classes-1 (checking would need a host sync; LibTorch's
+/// scatter reports a bad index). LibTorch's cross-entropy ignores the index -100; the fused step does not.</para>
+/// <para>The buffers are bound to the parameters' storage when made: build it after the model has
+/// moved to its device and the optimizer is bound. The tensors it returns (loss, correct count,
+/// logits) are its own buffers, overwritten by the next call: read or accumulate them before then,
+/// and do not dispose them.</para>
+/// </remarks>
+/// <example><code>
+/// using var fused = FusedStep.TryCreate(model, loss, optimizer, out var reason)
+///     ?? throw new InvalidOperationException(reason);
+/// var sum = torch.zeros(1);
+/// foreach (var (x, y) in batches) sum.add_(fused.Step(x, y));   // no host sync per batch
+/// </code></example>
+internal sealed class FusedStep : IDisposable
+{
+    enum Kind { Linear, ReLU, Sigmoid, Tanh, Dropout }
+
+    /// <summary>What a slot's values are still needed for by the backward pass, which decides
+    /// whether the next element-wise layer may overwrite it.</summary>
+    enum Held { Nothing, ReLUOutput, SmoothOutput }
+
+    sealed class Op
+    {
+        public Kind Kind;
+        public string Name = "";
+        public Tensor? Weight, WeightT, Bias;   // WeightT: the transposed view, made once
+        public int WeightIndex = -1, BiasIndex = -1;
+        public long InFeatures, OutFeatures;
+        public Dropout? Dropout;
+        public int Input, Output;               // value slots; -1 is the model's input
+        public bool Copies;                     // element-wise: copy the input into its own slot first
+        public int Mask = -1;
+        public int InputGradient = -1;          // Linear: the slot of the gradient with respect to its input
+        public bool DropoutActive;              // set by each training forward pass
+    }
+
+    /// <summary>Views of the buffers for one batch size (the first rows), made once per size.</summary>
+    sealed class Views : IDisposable
+    {
+        public required Tensor[] Values, Masks, InputGradients, InputGradientsT;
+        public required Tensor LogProbabilities, Probabilities, ProbabilitiesT, Scratch, Targets;
+        public required Tensor RowMax, RowMaxColumn, SumExp, SumExpColumn, TargetSum, TargetSumColumn;
+        public required Tensor RowLoss, RowLossRow, Picked, PickedRow, OnesN, OnesColumn;
+
+        public void Dispose()
+        {
+            foreach (var t in Values.Concat(Masks).Concat(InputGradients).Concat(InputGradientsT)) t.Dispose();
+            foreach (var t in new[] { LogProbabilities, Probabilities, ProbabilitiesT, Scratch, Targets, RowMax, RowMaxColumn,
+                                      SumExp, SumExpColumn, TargetSum, TargetSumColumn, RowLoss, RowLossRow, Picked, PickedRow, OnesN, OnesColumn })
+                t.Dispose();
+        }
+    }
+
+    static readonly long[] ClassDim = [1];
+
+    readonly Op[] ops;
+    readonly int firstLinear;
+    readonly bool flattensInput;
+    readonly long inFeatures, classes;
+    readonly long[] slotFeatures, maskFeatures, inputGradientFeatures;
+    readonly int logitsSlot;
+    readonly Reduction reduction;
+    readonly Tensor[] gradients;
+    readonly FusedUpdate update;
+    readonly Generator? generator;
+    readonly ScalarType dtype;
+    readonly Device device;
+    readonly Tensor onesC, lossVector, correctVector;
+
+    // Batch buffers, [capacity, features]; views per batch size.
+    long capacity;
+    Tensor[] values = [], masks = [], inputGradients = [];
+    Tensor? logProbabilities, probabilities, scratch, targets, rowMax, sumExp, targetSum, rowLoss, picked, onesN;
+    readonly Dictionary<long, Views> views = new();
+    bool disposed;
+
+    FusedStep(Op[] ops, int firstLinear, bool flattensInput, long[] slotFeatures, long[] maskFeatures, long[] inputGradientFeatures,
+              int logitsSlot, Reduction reduction, Optimizer optimizer, Generator? generator, string layers)
+    {
+        this.ops = ops;
+        this.firstLinear = firstLinear;
+        this.flattensInput = flattensInput;
+        this.slotFeatures = slotFeatures;
+        this.maskFeatures = maskFeatures;
+        this.inputGradientFeatures = inputGradientFeatures;
+        this.logitsSlot = logitsSlot;
+        this.reduction = reduction;
+        this.generator = generator;
+        inFeatures = ops[firstLinear].InFeatures;
+        classes = slotFeatures[logitsSlot];
+        var first = ops[firstLinear].Weight!;
+        dtype = first.dtype;
+        device = first.device;
+        using var _ = no_grad();
+        foreach (var op in ops.Where(o => o.Kind == Kind.Linear)) op.WeightT = op.Weight!.t().DetachFromDisposeScope();
+        gradients = optimizer.Parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        update = FusedUpdate.Create(optimizer, gradients);
+        onesC = ones(classes, dtype: dtype, device: device).DetachFromDisposeScope();
+        lossVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
+        correctVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
+        BatchLoss = lossVector.view(Array.Empty<long>()).DetachFromDisposeScope();
+        BatchCorrect = correctVector.view(Array.Empty<long>()).DetachFromDisposeScope();
+        Description = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}";
+    }
+
+    /// <summary>
+    /// The fused step for <paramref name="model"/>, <paramref name="loss"/> and <paramref name="optimizer"/>,
+    /// or null when the combination is not covered, with the reason (for the trainer's summary, which
+    /// then runs the autograd step). Dropout draws from LibTorch's global generator, as <c>nn.Dropout</c> does.
+    /// </summary>
+    internal static FusedStep? TryCreate(nn.Module model, Loss loss, Optimizer optimizer, out string reason) =>
+        TryCreate(model, loss, optimizer, null, out reason);
+
+    /// <summary>As <see cref="TryCreate(nn.Module, Loss, Optimizer, out string)"/>, with dropout masks
+    /// drawn from <paramref name="dropoutGenerator"/> (null: LibTorch's global generator).</summary>
+    internal static FusedStep? TryCreate(nn.Module model, Loss loss, Optimizer optimizer, Generator? dropoutGenerator, out string reason)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (!Losses.IsCrossEntropy(loss, out var reduction))
+        {
+            reason = "the loss is not Losses.CrossEntropy() with the mean or sum reduction";
+            return null;
+        }
+        if (model.GetType() != typeof(Sequential))
+        {
+            reason = $"the model is a {model.GetType().Name}, not a Sequential: its forward is code the fused step cannot follow";
+            return null;
+        }
+        var ops = new List<Op>();
+        var names = new List<string>();
+        var flattensInput = false;
+        foreach (var (path, module) in Leaves(model, ""))
+        {
+            switch (module)
+            {
+                case Linear linear:
+                    var weight = linear.weight;
+                    if (weight.dim() != 2) { reason = $"layer {path} (Linear) has a weight of shape {Shapes.Of(weight)}"; return null; }
+                    ops.Add(new Op
+                    {
+                        Kind = Kind.Linear, Weight = weight, Bias = linear.bias,
+                        InFeatures = weight.shape[1], OutFeatures = weight.shape[0],
+                        Name = $"Linear({weight.shape[1]}→{weight.shape[0]}{(linear.bias is null ? ", no bias" : "")})",
+                    });
+                    break;
+                case ReLU: ops.Add(new Op { Kind = Kind.ReLU, Name = "ReLU" }); break;
+                case Sigmoid: ops.Add(new Op { Kind = Kind.Sigmoid, Name = "Sigmoid" }); break;
+                case Tanh: ops.Add(new Op { Kind = Kind.Tanh, Name = "Tanh" }); break;
+                case Dropout dropout:
+                    if (!(dropout.p >= 0 && dropout.p < 1)) { reason = $"layer {path} is Dropout(p={dropout.p}); the fused step covers 0 <= p < 1"; return null; }
+                    ops.Add(new Op { Kind = Kind.Dropout, Dropout = dropout, Name = $"Dropout({dropout.p})" });
+                    break;
+                case Flatten flatten:
+                    if (flatten.start_dim != 1 || flatten.end_dim != -1)
+                    {
+                        reason = $"layer {path} is Flatten({flatten.start_dim}, {flatten.end_dim}); the fused step covers Flatten(1, -1)";
+                        return null;
+                    }
+                    if (!ops.Any(o => o.Kind == Kind.Linear)) flattensInput = true;
+                    names.Add("Flatten");
+                    break;
+                case Identity:
+                    break;
+                default:
+                    reason = $"layer {path} ({module.GetType().Name}) is not one the fused step covers (Linear, ReLU, Sigmoid, Tanh, Dropout, Flatten(), Identity)";
+                    return null;
+            }
+            if (module is not (Flatten or Identity)) names.Add(ops[^1].Name);
+        }
+        var firstLinear = ops.FindIndex(o => o.Kind == Kind.Linear);
+        if (firstLinear < 0) { reason = "the model has no Linear layer"; return null; }
+
+        // Parameters: exactly the model's, each once, trainable, of one floating dtype on one device.
+        var index = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < optimizer.Parameters.Count; i++) index[optimizer.Parameters[i]] = i;
+        var seen = new HashSet<int>();
+        var first = ops[firstLinear].Weight!;
+        foreach (var op in ops.Where(o => o.Kind == Kind.Linear))
+        {
+            foreach (var (tensor, isBias) in new[] { (op.Weight, false), (op.Bias, true) })
+            {
+                if (tensor is null) continue;
+                if (!index.TryGetValue(tensor, out var at))
+                {
+                    reason = $"the optimizer is not bound to the parameters of {op.Name}; bind it to the model's parameters";
+                    return null;
+                }
+                if (!seen.Add(at)) { reason = $"a parameter of {op.Name} appears twice in the model (shared weights)"; return null; }
+                if (!tensor.requires_grad) { reason = $"a parameter of {op.Name} is frozen (requires_grad is false)"; return null; }
+                if (tensor.dtype is not (ScalarType.Float32 or ScalarType.Float64) || tensor.dtype != first.dtype || tensor.device_type != first.device_type || tensor.device_index != first.device_index)
+                {
+                    reason = $"the parameters are not all float32 or all float64 on one device ({op.Name}: {tensor.dtype} on {tensor.device})";
+                    return null;
+                }
+                if (isBias) op.BiasIndex = at; else op.WeightIndex = at;
+            }
+        }
+        if (seen.Count != optimizer.Parameters.Count)
+        {
+            reason = $"the optimizer updates {optimizer.Parameters.Count} parameters, the model's layers have {seen.Count}; bind it to exactly the model's parameters";
+            return null;
+        }
+
+        // Slots: each Linear writes a new one; an element-wise layer works in place unless the slot
+        // holds the caller's input or values the backward pass still needs.
+        var slots = new List<long>();
+        var masks = new List<long>();
+        var inputGradients = new List<long>();
+        int current = -1;
+        long features = ops[firstLinear].InFeatures;
+        var held = Held.Nothing;
+        for (var k = 0; k < ops.Count; k++)
+        {
+            var op = ops[k];
+            op.Input = current;
+            if (op.Kind == Kind.Linear)
+            {
+                if (op.InFeatures != features)
+                {
+                    reason = $"{op.Name} takes {op.InFeatures} features, the layer before gives {features}";
+                    return null;
+                }
+                if (k > firstLinear)
+                {
+                    op.InputGradient = inputGradients.Count;
+                    inputGradients.Add(op.InFeatures);
+                }
+                features = op.OutFeatures;
+                slots.Add(features);
+                op.Output = current = slots.Count - 1;
+                held = Held.Nothing;
+                continue;
+            }
+            op.Copies = op.Kind switch
+            {
+                Kind.ReLU or Kind.Dropout => current < 0 || held == Held.SmoothOutput,
+                _ => current < 0 || held != Held.Nothing,
+            };
+            if (op.Copies)
+            {
+                slots.Add(features);
+                current = slots.Count - 1;
+            }
+            op.Output = current;
+            switch (op.Kind)
+            {
+                case Kind.ReLU: held = Held.ReLUOutput; break;
+                case Kind.Sigmoid or Kind.Tanh: held = Held.SmoothOutput; break;
+                case Kind.Dropout:
+                    op.Mask = masks.Count;
+                    masks.Add(features);
+                    if (op.Copies) held = Held.Nothing;
+                    break;
+            }
+        }
+        reason = "";
+        return new FusedStep(ops.ToArray(), firstLinear, flattensInput, slots.ToArray(), masks.ToArray(), inputGradients.ToArray(),
+                             current, reduction, optimizer, dropoutGenerator, string.Join(" → ", names));
+    }
+
+    /// <summary>As <see cref="TryCreate(nn.Module, Loss, Optimizer, out string)"/>, throwing when the combination is not covered.</summary>
+    /// <exception cref="ArgumentException">The model, loss or optimizer is not covered; the message says why.</exception>
+    internal static FusedStep Create(nn.Module model, Loss loss, Optimizer optimizer, Generator? dropoutGenerator = null) =>
+        TryCreate(model, loss, optimizer, dropoutGenerator, out var reason)
+        ?? throw new ArgumentException($"The fused training step does not cover this combination: {reason}. Use the autograd step.", nameof(model));
+
+    static IEnumerable<(string Path, nn.Module Module)> Leaves(nn.Module module, string path)
+    {
+        if (module.GetType() != typeof(Sequential))
+        {
+            yield return (path, module);
+            yield break;
+        }
+        foreach (var (name, child) in module.named_children())
+            foreach (var leaf in Leaves(child, path.Length == 0 ? name : $"{path}.{name}"))
+                yield return leaf;
+    }
+
+    /// <summary>The path it runs, e.g. <c>Flatten → Linear(784→512) → ReLU → Linear(512→10); CrossEntropy(mean); addDecayedWeights, trace(nesterov=False), scaleByLearningRate</c>.</summary>
+    internal string Description { get; }
+
+    /// <summary>The loss of the latest <see cref="Step"/>, <see cref="ComputeGradients"/> or <see cref="Evaluate"/>:
+    /// a 0-dim tensor of the model's dtype on its device, owned by this object and overwritten by the next call.</summary>
+    internal Tensor BatchLoss { get; }
+
+    /// <summary>The number of correctly classified samples of the latest batch (arg-max of the logits equal
+    /// to the class index, or to the arg-max of probability targets), as a 0-dim tensor of the model's
+    /// dtype on its device, owned by this object and overwritten by the next call.</summary>
+    /// <remarks>With class indices a sample counts as correct when its class's logit equals the largest
+    /// (an exact tie with another class, where <c>argmax</c> could pick the other, counts as correct).</remarks>
+    internal Tensor BatchCorrect { get; }
+
+    /// <summary>The gradients of the latest <see cref="ComputeGradients"/>, one per optimizer parameter and in
+    /// its order: for a gradient-synchronisation strategy to reduce in place before <see cref="ApplyUpdate"/>.
+    /// They are not the parameters' <c>.grad</c>, which the fused step leaves alone.</summary>
+    internal IReadOnlyList<Tensor> Gradients => gradients;
+
+    /// <summary>Whether the optimizer's every link runs in place (otherwise some run their own update,
+    /// which makes temporaries per step: gradient clipping, a user's transformation).</summary>
+    internal bool FullyFused => update.FullyFused;
+
+    /// <summary>
+    /// One training step: <see cref="ComputeGradients"/> then <see cref="ApplyUpdate"/>. Dropout layers in
+    /// training mode draw masks; the model's mode is otherwise irrelevant.
+    /// </summary>
+    /// <param name="features">A batch [N, ...] of the model's dtype on its device (flattened when the model
+    /// starts with Flatten, else [N, in_features]).</param>
+    /// <param name="labels">Class indices [N] (an integer tensor) or class probabilities [N, classes] of the model's dtype.</param>
+    /// <returns><see cref="BatchLoss"/>: this object's buffer, valid until the next call; do not dispose it.</returns>
+    internal Tensor Step(Tensor features, Tensor labels)
+    {
+        ComputeGradients(features, labels);
+        ApplyUpdate();
+        return BatchLoss;
+    }
+
+    /// <summary>The forward pass (training mode), the loss, the correct count and the gradients into
+    /// <see cref="Gradients"/>; the parameters are not changed.</summary>
+    /// <returns><see cref="BatchLoss"/>: this object's buffer, valid until the next call; do not dispose it.</returns>
+    internal Tensor ComputeGradients(Tensor features, Tensor labels)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var _ = no_grad();
+        var (input, n) = Input(features);
+        try
+        {
+            var v = ViewsFor(n);
+            Forward(v, input, training: true);
+            LossAndGradient(v, labels, n, backward: true);
+            Backward(v, input);
+        }
+        finally
+        {
+            if (!ReferenceEquals(input, features)) input.Dispose();
+        }
+        return BatchLoss;
+    }
+
+    /// <summary>The optimizer's step from <see cref="Gradients"/>, in place (see <see cref="FusedUpdate"/>).</summary>
+    internal void ApplyUpdate()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        update.Apply();
+    }
+
+    /// <summary>The inference pass (dropout off, no gradients), the loss and the correct count: the test loop's batch.</summary>
+    /// <returns><see cref="BatchLoss"/>: this object's buffer, valid until the next call; do not dispose it.</returns>
+    internal Tensor Evaluate(Tensor features, Tensor labels)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var _ = no_grad();
+        var (input, n) = Input(features);
+        try
+        {
+            var v = ViewsFor(n);
+            Forward(v, input, training: false);
+            LossAndGradient(v, labels, n, backward: false);
+        }
+        finally
+        {
+            if (!ReferenceEquals(input, features)) input.Dispose();
+        }
+        return BatchLoss;
+    }
+
+    /// <summary>The inference pass (dropout off, no gradients): the logits [N, classes], a view of this
+    /// object's buffer, valid until the next call; do not dispose it, clone it to keep it.</summary>
+    internal Tensor Forward(Tensor features)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        using var _ = no_grad();
+        var (input, n) = Input(features);
+        try
+        {
+            var v = ViewsFor(n);
+            Forward(v, input, training: false);
+            return v.Values[logitsSlot];
+        }
+        finally
+        {
+            if (!ReferenceEquals(input, features)) input.Dispose();
+        }
+    }
+
+    /// <summary>The batch as [N, in_features]: the tensor itself, or a flattened view of it (a new handle the caller disposes).</summary>
+    (Tensor Input, long N) Input(Tensor features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        if (features.dtype != dtype || features.device_type != device.type || features.device_index != device.index)
+            throw new ArgumentException($"The fused step's model is {dtype} on {device}; the batch is {features.dtype} on {features.device}. Convert or move the batch first.", nameof(features));
+        var rank = features.dim();
+        if (rank < 2 || (rank > 2 && !flattensInput))
+            throw new ArgumentException(
+                $"The fused step takes a batch [N, {inFeatures}]{(flattensInput ? " or [N, ...] that flattens to it" : "")}, found {Shapes.Of(features)}.", nameof(features));
+        var n = features.shape[0];
+        if (n == 0) throw new ArgumentException("The batch is empty; the fused step needs at least one sample.", nameof(features));
+        var input = rank == 2 ? features : features.reshape(n, -1);
+        if (input.shape[1] != inFeatures)
+        {
+            if (!ReferenceEquals(input, features)) input.Dispose();
+            throw new ArgumentException($"The first Linear takes {inFeatures} features, the batch {Shapes.Of(features)} has {features.numel() / n} per sample.", nameof(features));
+        }
+        return (input, n);
+    }
+
+    void Forward(Views v, Tensor input, bool training)
+    {
+        var current = input;
+        foreach (var op in ops)
+        {
+            if (op.Kind == Kind.Linear)
+            {
+                var z = v.Values[op.Output];
+                // LibTorch's linear is addmm(bias, x, Wᵀ), which copies the bias into the result and
+                // multiplies-adds onto it: the same here, into the slot.
+                if (op.Bias is null) z.addmm_(current, op.WeightT!, beta: 0, alpha: 1);
+                else z.copy_(op.Bias).addmm_(current, op.WeightT!, beta: 1, alpha: 1);
+                current = z;
+                continue;
+            }
+            var output = v.Values[op.Output];
+            if (op.Copies) output.copy_(current);
+            switch (op.Kind)
+            {
+                case Kind.ReLU: output.relu_(); break;
+                case Kind.Sigmoid: output.sigmoid_(); break;
+                case Kind.Tanh: output.tanh_(); break;
+                case Kind.Dropout:
+                    var dropout = op.Dropout!;
+                    var p = dropout.p;
+                    // LibTorch's CPU dropout: noise = empty_like(x).bernoulli_(1 - p).div_(1 - p); x * noise.
+                    op.DropoutActive = training && dropout.training && p > 0;
+                    if (op.DropoutActive)
+                    {
+                        var mask = v.Masks[op.Mask];
+                        mask.bernoulli_(1 - p, generator).div_(1 - p);
+                        output.mul_(mask);
+                    }
+                    break;
+            }
+            current = output;
+        }
+    }
+
+    void LossAndGradient(Views v, Tensor labels, long n, bool backward)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (labels.device_type != device.type || labels.device_index != device.index)
+            throw new ArgumentException($"The fused step's model is on {device}; the targets are on {labels.device}. Move them with the batch.", nameof(labels));
+        var logits = v.Values[logitsSlot];
+        var probabilityTargets = labels.is_floating_point();
+        if (probabilityTargets)
+        {
+            if (labels.dim() != 2 || labels.shape[0] != n || labels.shape[1] != classes)
+                throw new ArgumentException($"Probability targets must be [{n}, {classes}], found {Shapes.Of(labels)}.", nameof(labels));
+            v.Targets.copy_(labels);
+        }
+        else
+        {
+            if (labels.dim() != 1 || labels.shape[0] != n)
+                throw new ArgumentException($"Class-index targets must be [{n}], found {Shapes.Of(labels)}.", nameof(labels));
+            using var converted = labels.dtype == ScalarType.Int64 ? null : labels.to_type(ScalarType.Int64);
+            using var index = (converted ?? labels).reshape(n, 1);
+            v.Targets.fill_(0).scatter_(1, index, v.OnesColumn);   // (zero_ makes a new handle in TorchSharp 0.107)
+        }
+
+        // log-softmax and softmax, each row shifted by its maximum.
+        using (logits.amax(ClassDim, keepdim: true, @out: v.RowMaxColumn)) { }
+        v.LogProbabilities.copy_(logits).sub_(v.RowMaxColumn);
+        v.Probabilities.copy_(v.LogProbabilities).exp_();
+        v.SumExp.addmv_(v.Probabilities, onesC, beta: 0, alpha: 1);
+        v.Probabilities.div_(v.SumExpColumn);
+        v.SumExp.log_();
+        v.LogProbabilities.sub_(v.SumExpColumn);
+
+        // loss = -Σ targets·log p (per row, then over rows), divided by N for the mean.
+        v.Scratch.copy_(v.LogProbabilities).mul_(v.Targets);
+        v.RowLoss.addmv_(v.Scratch, onesC, beta: 0, alpha: 1);
+        lossVector.addmv_(v.RowLossRow, v.OnesN, beta: 0, alpha: -1);
+        if (reduction == Reduction.Mean) lossVector.div_(n);
+
+        // Correct: the target's logit (exact: one product by 1, the rest by 0) is the row's maximum.
+        if (probabilityTargets)
+        {
+            using var scope = NewDisposeScope();
+            correctVector.copy_(logits.argmax(1).eq(labels.argmax(1)).sum());
+        }
+        else
+        {
+            v.Scratch.copy_(logits).mul_(v.Targets);
+            v.Picked.addmv_(v.Scratch, onesC, beta: 0, alpha: 1);
+            v.Picked.ge_(v.RowMax);
+            correctVector.addmv_(v.PickedRow, v.OnesN, beta: 0, alpha: 1);
+        }
+
+        if (!backward) return;
+        // d loss / d logits = (Σtargets · softmax − targets) / N, into the probabilities' buffer.
+        if (probabilityTargets)
+        {
+            v.TargetSum.addmv_(v.Targets, onesC, beta: 0, alpha: 1);
+            v.Probabilities.mul_(v.TargetSumColumn);
+        }
+        v.Probabilities.sub_(v.Targets);
+        if (reduction == Reduction.Mean) v.Probabilities.div_(n);
+    }
+
+    void Backward(Views v, Tensor input)
+    {
+        var gradient = v.Probabilities;
+        var gradientT = v.ProbabilitiesT;
+        for (var k = ops.Length - 1; k >= firstLinear; k--)
+        {
+            var op = ops[k];
+            switch (op.Kind)
+            {
+                case Kind.Linear:
+                    var x = op.Input < 0 ? input : v.Values[op.Input];
+                    // As autograd's addmm backward: dW = dZᵀ·X (the weight is used transposed), db = Σ rows dZ, dX = dZ·W.
+                    gradients[op.WeightIndex].addmm_(gradientT, x, beta: 0, alpha: 1);
+                    if (op.BiasIndex >= 0) gradients[op.BiasIndex].addmv_(gradientT, v.OnesN, beta: 0, alpha: 1);
+                    if (op.InputGradient < 0) return;
+                    var next = v.InputGradients[op.InputGradient];
+                    next.addmm_(gradient, op.Weight!, beta: 0, alpha: 1);
+                    gradient = next;
+                    gradientT = v.InputGradientsT[op.InputGradient];
+                    break;
+                case Kind.ReLU:
+                {
+                    // The output is no longer needed (the next Linear's backward has run): it becomes the mask.
+                    var output = v.Values[op.Output];
+                    gradient.mul_(output.gt_(0));
+                    break;
+                }
+                case Kind.Sigmoid:
+                {
+                    var y = v.Values[op.Output];
+                    gradient.mul_(y).mul_(y.neg_().add_(1));          // g·y·(1 − y)
+                    break;
+                }
+                case Kind.Tanh:
+                {
+                    var y = v.Values[op.Output];
+                    gradient.mul_(y.mul_(y).neg_().add_(1));          // g·(1 − y²)
+                    break;
+                }
+                case Kind.Dropout:
+                    if (op.DropoutActive) gradient.mul_(v.Masks[op.Mask]);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The views for batch size <paramref name="n"/>, growing the buffers when a larger batch comes.</summary>
+    Views ViewsFor(long n)
+    {
+        if (views.TryGetValue(n, out var cached)) return cached;
+        if (n > capacity) Allocate(n);
+        if (views.Count >= 8) ClearViews();     // many sizes (an evaluation with odd batches): start over
+        Tensor Rows(Tensor t) => t.narrow(0, 0, n).DetachFromDisposeScope();
+        Tensor T(Tensor t) => t.t().DetachFromDisposeScope();
+        Tensor Column(Tensor t) => t.view(n, 1).DetachFromDisposeScope();
+        Tensor Row(Tensor t) => t.view(1, n).DetachFromDisposeScope();
+        var inputGradients = this.inputGradients.Select(Rows).ToArray();
+        var probabilities = Rows(this.probabilities!);
+        var rowMax = Rows(this.rowMax!);
+        var sumExp = Rows(this.sumExp!);
+        var targetSum = Rows(this.targetSum!);
+        var rowLoss = Rows(this.rowLoss!);
+        var picked = Rows(this.picked!);
+        var ones = Rows(onesN!);
+        var result = new Views
+        {
+            Values = values.Select(Rows).ToArray(),
+            Masks = masks.Select(Rows).ToArray(),
+            InputGradients = inputGradients,
+            InputGradientsT = inputGradients.Select(T).ToArray(),
+            LogProbabilities = Rows(logProbabilities!),
+            Probabilities = probabilities,
+            ProbabilitiesT = T(probabilities),
+            Scratch = Rows(scratch!),
+            Targets = Rows(targets!),
+            RowMax = rowMax, RowMaxColumn = Column(rowMax),
+            SumExp = sumExp, SumExpColumn = Column(sumExp),
+            TargetSum = targetSum, TargetSumColumn = Column(targetSum),
+            RowLoss = rowLoss, RowLossRow = Row(rowLoss),
+            Picked = picked, PickedRow = Row(picked),
+            OnesN = ones, OnesColumn = Column(ones),
+        };
+        views[n] = result;
+        return result;
+    }
+
+    void Allocate(long n)
+    {
+        ClearViews();
+        FreeBuffers();
+        Tensor Make(params long[] shape) => empty(shape, dtype: dtype, device: device).DetachFromDisposeScope();
+        values = slotFeatures.Select(f => Make(n, f)).ToArray();
+        masks = maskFeatures.Select(f => Make(n, f)).ToArray();
+        inputGradients = inputGradientFeatures.Select(f => Make(n, f)).ToArray();
+        logProbabilities = Make(n, classes);
+        probabilities = Make(n, classes);
+        scratch = Make(n, classes);
+        targets = Make(n, classes);
+        rowMax = Make(n);
+        sumExp = Make(n);
+        targetSum = Make(n);
+        rowLoss = Make(n);
+        picked = Make(n);
+        onesN = Make(n).fill_(1);
+        capacity = n;
+    }
+
+    void ClearViews()
+    {
+        foreach (var v in views.Values) v.Dispose();
+        views.Clear();
+    }
+
+    void FreeBuffers()
+    {
+        foreach (var t in values.Concat(masks).Concat(inputGradients)) t.Dispose();
+        foreach (var t in new[] { logProbabilities, probabilities, scratch, targets, rowMax, sumExp, targetSum, rowLoss, picked, onesN }) t?.Dispose();
+        values = masks = inputGradients = [];
+    }
+
+    /// <summary>Frees the buffers and gradients (not the model's parameters or the optimizer's state).</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        ClearViews();
+        FreeBuffers();
+        update.Dispose();
+        foreach (var t in gradients) t.Dispose();
+        foreach (var op in ops) op.WeightT?.Dispose();
+        foreach (var t in new[] { onesC, BatchLoss, BatchCorrect, lossVector, correctVector }) t.Dispose();
+    }
+}
