@@ -137,7 +137,7 @@ let hyperparameters (a: Args) =
       "optimizer", a.Optimizer
       "seed", (match a.Seed with Some s -> string s | None -> "none")
       "extra_relu", (if a.ExtraReLU then "true" else "false")
-      "data", defaultArg a.Data "" ]
+      "data", (match a.Data with Some d -> Path.GetFullPath d | None -> "") ]
 
 /// A resumed run takes its settings from the checkpoint folder; an option typed now must agree with them
 /// (except --epochs, which may grow to train longer).
@@ -145,8 +145,14 @@ let resumed (a: Args) =
     match a.Resume with
     | None -> a
     | Some folder ->
-        let saved = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(runFile folder))
-        let get key = match saved.TryGetValue key with | true, v -> v | _ -> raise (InvalidDataException $"{runFile folder}: no '{key}' setting.")
+        let file = runFile folder
+        let damaged (reason: string) : 'T = raise (InvalidDataException $"{file}: {reason}; it is written by train --checkpoint-dir.")
+        let saved =
+            try JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText file)
+            with :? JsonException as e -> damaged $"not the settings of a run ({e.Message})"
+        if isNull saved then damaged "not the settings of a run (null)"
+        let get key = match saved.TryGetValue key with | true, v when not (isNull v) -> v | _ -> damaged $"no '{key}' setting"
+        let number parse key = try parse (get key) with :? FormatException | :? OverflowException -> damaged $"the '{key}' setting is not a number"
         let now = dict (hyperparameters a)
         let check option key =
             if a.Given.Contains option && now[key] <> get key then
@@ -154,11 +160,11 @@ let resumed (a: Args) =
         [ "--batch-size", "batch_size"; "--lr", "learning_rate"; "--optimizer", "optimizer"; "--seed", "seed"; "--extra-relu", "extra_relu"; "--data", "data" ]
         |> List.iter (fun (o, k) -> check o k)
         { a with
-            Epochs = if a.Given.Contains "--epochs" then a.Epochs else int (get "epochs")
-            BatchSize = int (get "batch_size")
-            LearningRate = Double.Parse(get "learning_rate", CultureInfo.InvariantCulture)
+            Epochs = if a.Given.Contains "--epochs" then a.Epochs else number (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) "epochs"
+            BatchSize = number (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) "batch_size"
+            LearningRate = number (fun s -> Double.Parse(s, CultureInfo.InvariantCulture)) "learning_rate"
             Optimizer = get "optimizer"
-            Seed = (match get "seed" with "none" -> None | s -> Some(Int64.Parse(s, CultureInfo.InvariantCulture)))
+            Seed = (match get "seed" with "none" -> None | _ -> Some(number (fun s -> Int64.Parse(s, CultureInfo.InvariantCulture)) "seed"))
             ExtraReLU = (get "extra_relu" = "true")
             Data = (match get "data" with "" -> None | d -> Some d)
             CheckpointDir = Some(defaultArg a.CheckpointDir folder) }

@@ -81,3 +81,5 @@ let main argv =
         | :? UnauthorizedAccessException as e -> eprintfn "error: %s" e.Message; 1
         // What the machine or the run cannot do: CUDA asked for without CUDA, a loss that became NaN.
         | :? InvalidOperationException as e -> eprintfn "error: %s" e.Message; 1
+        // Anything else is a fault of this program, still told in one line rather than a stack trace.
+        | e -> eprintfn "error: %s: %s" (e.GetType().Name) e.Message; 1
