@@ -47,14 +47,22 @@ let int (name: string) (description: string) (fallback: int) =
 let float (name: string) (description: string) (fallback: float) =
     parsed name description fallback "a number (e.g. 1e-3)" (fun s -> Double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture))
 
-/// An optional 64-bit integer option (no default).
-let int64 (name: string) (description: string) =
-    let o = parsed<Nullable<int64>> name description (Nullable()) "an integer" (fun s ->
-        match Int64.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture) with
+/// An optional number option (no default; --help shows what happens without it, from the description).
+let private optional<'T when 'T: struct and 'T: (new: unit -> 'T) and 'T :> ValueType> (name: string) (description: string) (tryParse: string -> bool * 'T) =
+    let o = parsed<Nullable<'T>> name description (Nullable()) "an integer" (fun s ->
+        match tryParse s with
         | true, v -> true, Nullable v
         | _ -> false, Nullable())
-    o.DefaultValueFactory <- null   // no default: --help shows none
+    o.DefaultValueFactory <- null
     o
+
+/// An optional 64-bit integer option (no default).
+let int64 (name: string) (description: string) =
+    optional<int64> name description (fun s -> Int64.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture))
+
+/// An optional integer option (no default).
+let optionalInt (name: string) (description: string) =
+    optional<int> name description (fun s -> Int32.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture))
 
 /// An optional text option (a path, usually).
 let text (name: string) (helpName: string) (description: string) = make<string> name helpName description None

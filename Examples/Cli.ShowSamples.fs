@@ -12,14 +12,14 @@ let private out = Options.textOr "--out" "png" "The PNG file to write" "samples.
 let private seed = Options.int64 "--seed" "Seeds the choice of the nine samples [default: 0]"
 let private test = Options.flag "--test" "Draw from the test split instead of the training split"
 let private data = Options.data ()
-let private index = Options.int "--index" "Draw this one sample instead of a grid [default: a 3x3 grid]" -1
+let private index = Options.optionalInt "--index" "Draw this one sample instead of a grid [default: a 3x3 grid]"
 
 let private read (r: System.CommandLine.ParseResult) =
     { Out = r.GetValue out
       Seed = r.GetValue seed |> Option.ofNullable |> Option.defaultValue 0L
       Test = r.GetValue test
       Data = Options.tryValue data r
-      Index = if Options.given index r then Some(r.GetValue index) else None }
+      Index = r.GetValue index |> Option.ofNullable }
 
 let private validate (a: Args) = Options.checkFolder "--data" a.Data
 

@@ -245,3 +245,31 @@ let ``evaluate is the tutorial's test_loop and predict its softmax and argmax`` 
     use same = prediction.Classes.eq(classes).all()
     Assert.That(same.item<bool>(), Is.True)
 
+
+[<Test>]
+let ``the DSL's run records: a CSV row per epoch and a TensorBoard event file with the settings`` () =
+    use ds = data 48 3L
+    let folder = Path.Combine(Path.GetTempPath(), "functional-fsharp-records-" + Guid.NewGuid().ToString("N"))
+    Directory.CreateDirectory folder |> ignore
+    try
+        use m = model 5UL
+        let csv = Path.Combine(folder, "metrics.csv")
+        let board = Path.Combine(folder, "runs")
+        let history =
+            Train.fit { quiet with Epochs = 2; Seed = Some 1L
+                                   Callbacks = [ Callback.metricsCsv csv; Callback.tensorBoardWith [ "lr", "0.01" ] board ] }
+                (Loader.create 16 true ds |> Loader.map Transform.toTensor)
+                (Loader.create 16 false ds |> Loader.map Transform.toTensor)
+                Loss.crossEntropy (Optim.sgd 1e-2) m
+        let lines = File.ReadAllLines csv
+        Assert.That(lines[0], Is.EqualTo "epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds")
+        let trainLosses = lines[1..] |> Array.map (fun l -> Double.Parse(l.Split(',')[1], Globalization.CultureInfo.InvariantCulture))
+        Assert.That(trainLosses, Is.EqualTo<float array>(history.Epochs |> Seq.map (fun e -> e.TrainLoss) |> Array.ofSeq))
+        let events = Directory.GetFiles(board, "events.out.tfevents.*")
+        Assert.That(events, Has.Length.EqualTo 1)
+        // The full read-back (framing, checksums, every value) is Core.Tests' TensorBoardCallbackTests; here: the tags are there.
+        let text = Text.Encoding.UTF8.GetString(File.ReadAllBytes events[0])
+        for tag in [ "loss/train"; "loss/test"; "accuracy/test"; "learning_rate"; "hparams"; "| lr | 0.01 |" ] do
+            Assert.That(text, Does.Contain tag, tag)
+    finally
+        Directory.Delete(folder, true)
