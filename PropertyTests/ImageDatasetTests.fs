@@ -65,10 +65,11 @@ let ``PNG and JPEG, gray and colour, become uint8 [C, H, W] with their labels`` 
     Assert.That(jpegColour.ClassIndex, equalTo 7)
 
 [<Test>]
-let ``modes: Gray uses the BT.601 luma of colour images, RgbAlpha adds alpha`` () =
+let ``modes: Gray uses libpng's luma of colour PNGs, RgbAlpha adds alpha`` () =
     let dir = makeFolder ()
     let image = ImageFile.Read(Path.Combine(dir, "colour.png"), ImageReadMode.Gray)
-    let expected = Array.init 12 (fun p -> byte (Math.Round(0.299 * float (10 * p) + 0.587 * float (200 - 10 * p) + 0.114 * 7.0)))
+    // libpng's fixed-point rgb_to_gray with TorchVision's coefficients (see ImageFileTests).
+    let expected = Array.init 12 (fun p -> byte ((9794 * (10 * p) + 19234 * (200 - 10 * p) + 3740 * 7) >>> 15))
     Assert.That(image.Pixels, equalTo expected)
     let rgba = ImageFile.Read(Path.Combine(dir, "gray.png"), ImageReadMode.RgbAlpha)
     Assert.That(rgba.Channels, equalTo 4)
