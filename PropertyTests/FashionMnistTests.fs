@@ -245,3 +245,13 @@ let ``another IDX dataset (no Debian package, its own mirrors) is searched and r
     let e = throws<DatasetNotFoundException> (fun () -> MnistDataset.Load(mnist, tempFolder "fmnist", true, false, null, true, null) |> ignore)
     Assert.That(e.Message, Does.Not.Contain "apt-get")
     Assert.That(e.Message, Does.Contain "yann.lecun.com")
+
+[<Test>]
+let ``images of 27 x 28 are refused when the split is read, naming the file`` () =
+    let dir = Path.Combine(Path.GetTempPath(), $"functional-fmnist-{Guid.NewGuid():N}")
+    Directory.CreateDirectory dir |> ignore
+    let images = Path.Combine(dir, "t10k-images-idx3-ubyte.gz")
+    Idx.Write(images, IdxArray([| 2; 27; 28 |], Array.zeroCreate (2 * 27 * 28)))
+    Idx.Write(Path.Combine(dir, "t10k-labels-idx1-ubyte.gz"), IdxArray([| 2 |], [| 0uy; 1uy |]))
+    let e = Assert.Throws<InvalidDataException>(Action(fun () -> new FashionMnist(dir, train = false, searchSystem = false) |> ignore))
+    Assert.That(e.Message, Does.StartWith(images + ": the header at byte offset 8 gives images of 27 x 28"))

@@ -158,6 +158,9 @@ internal static class MnistDataset
         }
     }
 
+    /// <summary>The rows and columns of every MNIST-style image.</summary>
+    internal const int ImageSide = 28;
+
     static Loaded Read(IdxDatasetInfo info, string imagesPath, string labelsPath, DataSource source)
     {
         var images = Idx.Read(imagesPath);
@@ -166,6 +169,9 @@ internal static class MnistDataset
             throw new InvalidDataException($"{imagesPath}: an images file has 3 dimensions (count, rows, columns), found {Shapes.Text(images.Dimensions)} in the header at byte offset 4.");
         if (labels.Dimensions.Length != 1)
             throw new InvalidDataException($"{labelsPath}: a labels file has 1 dimension (count), found {Shapes.Text(labels.Dimensions)} in the header at byte offset 4.");
+        if (images.Dimensions[1] != ImageSide || images.Dimensions[2] != ImageSide)
+            throw new InvalidDataException(
+                $"{imagesPath}: the header at byte offset 8 gives images of {images.Dimensions[1]} x {images.Dimensions[2]}; {info.Name} images are {ImageSide} x {ImageSide}. The file is damaged or of another dataset.");
         if (images.Dimensions[0] != labels.Dimensions[0])
             throw new InvalidDataException($"{imagesPath} holds {images.Dimensions[0]} images but {labelsPath} holds {labels.Dimensions[0]} labels; they must be the same split.");
         var classes = info.Classes.Count;

@@ -28,6 +28,21 @@ internal static class Printable
         return result.ToString();
     }
 
+    /// <summary>The first line of an exception's message, for a one-line error: LibTorch's messages (which TorchSharp
+    /// raises as <see cref="System.Runtime.InteropServices.ExternalException"/>) go on with "Exception raised from"
+    /// and C++ frames, which mean nothing to a user of this library.</summary>
+    internal static string OneLine(Exception e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        var message = e.Message ?? "";
+        var cut = message.IndexOf("Exception raised from", StringComparison.Ordinal);
+        if (cut >= 0) message = message[..cut];
+        var newline = message.IndexOfAny(['\r', '\n']);
+        if (newline >= 0) message = message[..newline];
+        message = message.Trim();
+        return Escape(message.Length == 0 ? e.GetType().Name : message);
+    }
+
     static bool NeedsEscape(char c) =>
         char.IsControl(c) || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
 }
