@@ -105,7 +105,26 @@ internal static class MnistDataset
             var found = TryFolder(fallback, DataSource.ShippedSubset);
             if (found is not null) return found;
         }
+        if (root is not null && fallback is null && !download && !(searchSystem && info.SystemFolder is not null))
+            throw new DatasetNotFoundException(MissingFromRoot(info, train, root, rawFolder!));
         throw new DatasetNotFoundException(NotFoundMessage(info, train, searched, root, null));
+    }
+
+    /// <summary>One line for a root that was the only place to look: which file of the split it lacks.</summary>
+    static string MissingFromRoot(IdxDatasetInfo info, bool train, string root, string rawFolder)
+    {
+        string[] Missing(string folder) =>
+            new[] { IdxDatasetInfo.ImagesFile(train), IdxDatasetInfo.LabelsFile(train) }
+                .Where(name => !File.Exists(Path.Combine(folder, name)) && !File.Exists(Path.Combine(folder, name + ".gz")))
+                .ToArray();
+        var split = train ? "training" : "test";
+        var (folder, missing) = (root, Missing(root));
+        var inRaw = Missing(rawFolder);
+        if (inRaw.Length < missing.Length) (folder, missing) = (rawFolder, inRaw);
+        var names = string.Join(" and ", missing.Select(m => Path.Combine(folder, m) + "[.gz]"));
+        return missing.Length == 2 && folder == root
+            ? $"{root} holds no {info.Name} {split} files: {names} are missing (looked there and in {rawFolder}); copy the four IDX files there."
+            : $"{root} holds only part of the {info.Name} {split} split: {names} {(missing.Length == 1 ? "is" : "are")} missing; copy {(missing.Length == 1 ? "it" : "them")} there.";
     }
 
     static string NotFoundMessage(IdxDatasetInfo info, bool train, List<string> searched, string? root, string? downloadError)
