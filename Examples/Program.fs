@@ -62,6 +62,8 @@ let report (e: exn) =
         let first = (printable e.Message).Split('\n')[0]
         $"error: {first}", 1
     | :? ArgumentException as e -> $"error: {printable (withoutParameterName e)}", 1
+    // Its first line says what is missing where; the lines after it list every way to get the data.
+    | :? Data.DatasetNotFoundException as e -> $"error: {(printable e.Message).Split('\n')[0]}", 1
     | e -> $"error: {printable e.Message}", 1
 
 [<EntryPoint>]

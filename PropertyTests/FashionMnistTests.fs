@@ -124,6 +124,8 @@ let ``the summary prints as the tutorial's, from C# and from F#`` () =
 let ``nothing found offline: the error names the places searched and the ways to get the data`` () =
     let root = tempFolder "fmnist"
     let e = throws<DatasetNotFoundException>(fun () -> new FashionMnist(root, searchSystem = false) |> ignore)
+    // The root was the only place to look: the first line names its missing files.
+    Assert.That(e.Message.Split('\n')[0], Does.StartWith(root + " holds no FashionMNIST training files: " + Path.Combine(root, "train-images-idx3-ubyte") + "[.gz]"))
     Assert.That(e.Message, Does.Contain root)
     Assert.That(e.Message, Does.Contain "apt-get install dataset-fashion-mnist")
     Assert.That(e.Message, Does.Contain "download = true")

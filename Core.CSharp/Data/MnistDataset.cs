@@ -105,9 +105,11 @@ internal static class MnistDataset
             var found = TryFolder(fallback, DataSource.ShippedSubset);
             if (found is not null) return found;
         }
+        var message = NotFoundMessage(info, train, searched, root, null);
+        // A root that was the only place to look: the first line says which of its files is missing.
         if (root is not null && fallback is null && !download && !(searchSystem && info.SystemFolder is not null))
-            throw new DatasetNotFoundException(MissingFromRoot(info, train, root, rawFolder!));
-        throw new DatasetNotFoundException(NotFoundMessage(info, train, searched, root, null));
+            message = MissingFromRoot(info, train, root, rawFolder!) + message[message.IndexOf(Environment.NewLine, StringComparison.Ordinal)..];
+        throw new DatasetNotFoundException(message);
     }
 
     /// <summary>One line for a root that was the only place to look: which file of the split it lacks.</summary>
