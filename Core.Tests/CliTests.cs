@@ -279,13 +279,19 @@ public class CliTests
         Assert.That(result.Error, Does.Contain("--save names the folder " + folder));
     }
 
+    /// <summary>`eval` of a model file of Flatten and Linear(<paramref name="classes"/>) built for [1, <paramref name="rows"/>, 28] images.</summary>
+    ExamplesCli.Result EvalFlatLinear(string name, int classes, long rows)
+    {
+        var path = Path.Combine(folder, name);
+        var spec = Functional.Layers.Layer.Sequential(Functional.Layers.Layer.Flatten(), Functional.Layers.Layer.Linear(classes));
+        using (var m = spec.Build([1, rows, 28])) ModelFile.Save(path, spec, [1L, rows, 28], m);
+        return Cli("eval", "--model", path, "--data", subset);
+    }
+
     [Test]
     public void AModelOfFiveClassesOnTenClassDataExitsWithOneNamingTheMismatch()
     {
-        var five = Path.Combine(folder, "five.safetensors");
-        var spec = Functional.Layers.Layer.Sequential(Functional.Layers.Layer.Flatten(), Functional.Layers.Layer.Linear(5));
-        using (var m = spec.Build([1, 28, 28])) ModelFile.Save(five, spec, [1L, 28, 28], m);
-        var result = Cli("eval", "--model", five, "--data", subset);
+        var result = EvalFlatLinear("five.safetensors", 5, 28);
         AssertOneLine(result, 1);
         Assert.That(result.Error, Is.EqualTo("error: The model gives 5 class scores per sample, but the test data has label 9: the model's last layer needs 10 or more outputs, one per class.\n"));
     }
@@ -294,10 +300,7 @@ public class CliTests
     public void AModelForAnotherImageSizeExitsWithOneWithoutNativeFrames()
     {
         // Built for 27 x 28 images: its first Linear takes 756 inputs, the data gives 784.
-        var other = Path.Combine(folder, "other-size.safetensors");
-        var spec = Functional.Layers.Layer.Sequential(Functional.Layers.Layer.Flatten(), Functional.Layers.Layer.Linear(10));
-        using (var m = spec.Build([1, 27, 28])) ModelFile.Save(other, spec, [1L, 27, 28], m);
-        var result = Cli("eval", "--model", other, "--data", subset);
+        var result = EvalFlatLinear("other-size.safetensors", 10, 27);
         AssertOneLine(result, 1);
         Assert.That(result.Error, Does.StartWith("error: The model cannot take the test data: for a batch of shape [8, 1, 28, 28] (Float32) its forward pass fails: "));
     }
