@@ -279,6 +279,16 @@ public class CliTests
         Assert.That(result.Error, Does.Contain("--save names the folder " + folder));
     }
 
+    [Test]
+    public void ASaveFolderWhereNoFileCanBeCreatedFailsBeforeTraining()
+    {
+        // /proc exists, and no file can be created in it, not even by root (whom permissions would not stop).
+        if (!OperatingSystem.IsLinux() || !Directory.Exists("/proc")) Assert.Ignore("needs Linux's /proc: a folder that exists and takes no new file.");
+        var result = Cli("train", "--epochs", "1", "--data", subset, "--save", "/proc/m.safetensors");
+        AssertOneLine(result, 1);
+        Assert.That(result.Error, Does.StartWith("error: train: cannot write --save /proc/m.safetensors: ").And.Contain("choose another path"));
+    }
+
     /// <summary>`eval` of a model file of Flatten and Linear(<paramref name="classes"/>) built for [1, <paramref name="rows"/>, 28] images.</summary>
     ExamplesCli.Result EvalFlatLinear(string name, int classes, long rows)
     {
