@@ -13,8 +13,8 @@ let private load (command: string) (o: Options.Parsed) =
     let path =
         match Options.string "model" o with
         | Some p -> p
-        | None -> invalidArg "model" $"{command}: --model <file> is required (a file written by train --save)."
-    if not (IO.File.Exists path) then invalidArg "model" $"{command}: the model file '{path}' does not exist; write one with: train --save {path}"
+        | None -> Options.usage $"{command}: --model <file> is required (a file written by train --save)."
+    if not (IO.File.Exists path) then Options.usage $"{command}: the model file '{path}' does not exist; write one with: train --save {path}"
     let device = Options.device command o
     ModelFile.Load(path, device), device
 
@@ -22,10 +22,11 @@ let private load (command: string) (o: Options.Parsed) =
 let runEval (args: string[]) =
     let o = Options.parse "eval" [ "model"; "data"; "batch-size"; "device" ] [] args
     let batchSize = Options.int "eval" "batch-size" 64 o
-    if batchSize < 1 then invalidArg "batch-size" $"eval: --batch-size must be 1 or more, got {batchSize}."
+    Options.inRange "eval" "batch-size" (fst Train.Bounds.batchSize) (snd Train.Bounds.batchSize) $"1 or more (at most {snd Train.Bounds.batchSize})" batchSize
+    let data = Options.folder "eval" "data" o
     let model, device = load "eval" o
     use model = model
-    let test = FashionMnist.Load(Options.folder "eval" "data" o |> Option.toObj, train = false)
+    let test = Train.loadSplit data false
     printfn "%s" (Train.describeTestSource test)
     let loader = DataLoader(test, batchSize, device = device).Map(Transform.ToTensor())
     let result = Trainer.Evaluate(model, Losses.CrossEntropy(), loader, device)
@@ -37,11 +38,12 @@ let runEval (args: string[]) =
 /// `predict --model <file> --index N [--data <root>] [--device auto]`: the class of test image N.
 let runPredict (args: string[]) =
     let o = Options.parse "predict" [ "model"; "index"; "data"; "device" ] [] args
+    let data = Options.folder "predict" "data" o
+    let index = Options.int "predict" "index" 0 o
     let model, device = load "predict" o
     use model = model
-    let test = FashionMnist.Load(Options.folder "predict" "data" o |> Option.toObj, train = false)
-    let index = Options.int "predict" "index" 0 o
-    if index < 0 || index >= test.Count then invalidArg "index" $"predict: --index must be in 0..{test.Count - 1}, got {index}."
+    let test = Train.loadSplit data false
+    Options.inRange "predict" "index" 0 (test.Count - 1) $"in 0..{test.Count - 1}" index
     use sample = test[index]
     use image = sample.Features.unsqueeze(0L).``to``(torch.ScalarType.Float32).div(torch.tensor(255.0f))
     use prediction = Trainer.Predict(model, image, device)

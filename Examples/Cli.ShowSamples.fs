@@ -24,7 +24,7 @@ let private draw (args: string[]) : int =
         printfn "(the small subset shipped with Functional; install dataset-fashion-mnist or pass --root for the full dataset)"
     match options.Index with
     | Some i ->
-        if i < 0 || i >= data.Count then invalidArg "--index" (sprintf "--index is 0 to %d, got %d." (data.Count - 1) i)
+        Options.inRange command "index" 0 (data.Count - 1) $"0 to {data.Count - 1}" i
         use sample = data[i]
         let name = FashionMnist.className sample.ClassIndex
         Pictures.saveImage options.Out name sample.Features

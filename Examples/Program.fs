@@ -39,6 +39,33 @@ let withoutParameterName (e: ArgumentException) =
     | null -> e.Message
     | name -> e.Message.Replace($" (Parameter '{name}')", "")
 
+/// A message fit to print: LibTorch's C++ frames ("Exception raised from ..." and what follows, TorchSharp's
+/// ExternalException) cut off, and control characters (from file or tensor names) escaped; line breaks of a
+/// message written with several lines stay.
+let printable (message: string) =
+    let cut = message.IndexOf("Exception raised from", StringComparison.Ordinal)
+    let message = (if cut >= 0 then message.Substring(0, cut) else message).TrimEnd()
+    message
+    |> String.collect (fun c ->
+        if c = '\n' then "\n"
+        elif Char.IsControl c then sprintf "\\u%04x" (int c)
+        else string c)
+
+/// The error line(s) and the exit code of what a command raised: 2 for a usage error, 1 for everything that
+/// went wrong after the command line was understood (bad data, a model that does not fit, a failed save).
+let report (e: exn) =
+    match e with
+    | Cli.Options.UsageError message -> $"error: {printable message}", 2
+    | :? NativeLoadException as e -> printable e.Message, 3
+    // LibTorch's own errors: their first line only.
+    | :? Runtime.InteropServices.ExternalException as e ->
+        let first = (printable e.Message).Split('\n')[0]
+        $"error: {first}", 1
+    | :? ArgumentException as e -> $"error: {printable (withoutParameterName e)}", 1
+    // Its first line says what is missing where; the lines after it list every way to get the data.
+    | :? Data.DatasetNotFoundException as e -> $"error: {(printable e.Message).Split('\n')[0]}", 1
+    | e -> $"error: {printable e.Message}", 1
+
 [<EntryPoint>]
 let main argv =
     match List.ofArray argv with
@@ -48,13 +75,8 @@ let main argv =
         match commands |> List.tryFind (fun c -> c.Name = name) with
         | Some c ->
             try c.Run (Array.ofList rest)
-            with
-            | :? ArgumentException as e -> eprintfn "error: %s" (withoutParameterName e); 2
-            | :? NativeLoadException as e -> eprintfn "%s" e.Message; 3
-            // A damaged or missing file (model, checkpoint, data): the message names the file.
-            | :? IO.InvalidDataException
-            | :? IO.IOException
-            | :? UnauthorizedAccessException as e -> eprintfn "error: %s" e.Message; 1
-            // What the machine or the run cannot do: CUDA asked for without CUDA, a loss that became NaN.
-            | :? InvalidOperationException as e -> eprintfn "error: %s" e.Message; 1
+            with e ->
+                let message, code = report e
+                eprintfn "%s" message
+                code
         | None -> eprintfn "unknown command '%s'" name; usage (); 2

@@ -247,11 +247,15 @@ public sealed class Trainer : IDisposable
     /// <see cref="TrainerOptions.Resume"/> does the restore and this in one.</param>
     /// <returns>The metrics of each epoch (the resumed ones included).</returns>
     /// <exception cref="NonFiniteLossException">A batch's loss was NaN or infinite (with <see cref="TrainerOptions.StopOnNonFiniteLoss"/>).</exception>
+    /// <exception cref="InvalidOperationException">The model does not take the loaders' batches, or gives fewer class scores
+    /// than the data has classes: checked before anything is trained, on a few samples of each loader.</exception>
     public History Fit(IDataLoader train, IDataLoader? test = null, int epochs = 10, IEnumerable<Callback>? callbacks = null, History? resume = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "The number of epochs is 0 or more.");
         if (resume is null && Options.Resume is { } from) resume = TrainingCheckpoint.Restore(from, Model, Optimizer!, train);
+        ModelDataCheck.Check(Model, loss, train, Device, "training");
+        if (test is not null) ModelDataCheck.Check(Model, loss, test, Device, "test");
         ResetFusedStep();    // after a restore, and for a model or optimizer changed since the last fit
         EnsureFusedStep();
         try
@@ -394,6 +398,7 @@ public sealed class Trainer : IDisposable
 
     Evaluation EvaluateFused(FusedStep fused, IDataLoader data)
     {
+        ModelDataCheck.Check(Model, loss, data, Device, "test");
         var target = Device;
         int samples = 0, batches = 0;
         // Sums stay on the device and are read once, after the last batch.
@@ -416,6 +421,8 @@ public sealed class Trainer : IDisposable
     /// <param name="loss">The loss, averaged over each batch.</param>
     /// <param name="data">The batches.</param>
     /// <param name="device">Where the model is (default: where its first parameter is, else the CPU).</param>
+    /// <exception cref="InvalidOperationException">The model does not take the loader's batches, or gives fewer class
+    /// scores than the data has classes: checked before the pass, on a few samples.</exception>
     public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, Loss loss, IDataLoader data, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -423,6 +430,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(data);
         bool wasTraining = model.training;
         var target = (device ?? DeviceOf(model));
+        ModelDataCheck.Check(model, loss, data, target, "test");
         int samples = 0, batches = 0;
         model.eval();
         // Sums stay on the device and are read once, after the last batch: no wait for the device per batch.
