@@ -1,3 +1,4 @@
+using System.Globalization;
 using Functional.Serialization;
 using NUnit.Framework;
 using TorchSharp;
@@ -161,6 +162,43 @@ public class CheckpointTests : FileTestBase
         File.WriteAllBytes(FilePath(".other.safetensors.0123abcd.tmp"), [1]);
         Assert.That(AtomicFile.DeleteTemporaries(path), Is.EqualTo(1));
         Assert.That(Directory.GetFiles(Folder).Select(Path.GetFileName), Is.EqualTo(new[] { ".other.safetensors.0123abcd.tmp" }));
+    }
+
+    [Test]
+    public void TheNextSaveRemovesOnlyStaleTemporariesOfItsOwnTarget()
+    {
+        var path = FilePath("model.safetensors");
+        string Temporary(string pid) => FilePath($".model.safetensors.{(pid.Length == 0 ? "" : pid + "-")}{Guid.NewGuid():N}.tmp");
+        var hours = DateTime.UtcNow.AddHours(-2);
+        const string deadPid = "2000000000";   // above any Linux pid_max (2^22): no such process
+        var ownPid = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        string Make(string file, DateTime? written = null)
+        {
+            File.WriteAllBytes(file, [1, 2, 3]);
+            if (written is { } w) File.SetLastWriteTimeUtc(file, w);
+            return file;
+        }
+        var deadWriter = Make(Temporary(deadPid));
+        var oldOwn = Make(Temporary(ownPid), hours);
+        var oldUnnamed = Make(Temporary(""), hours);
+        var kept = new[]
+        {
+            Make(Temporary(ownPid)),                                       // a live writer (this process), recent
+            Make(Temporary("")),                                           // an old-style name, recent: its writer may live
+            Make(FilePath($".other.safetensors.{deadPid}-{Guid.NewGuid():N}.tmp")),   // another target's
+            Make(FilePath(".model.safetensors.backup.tmp")),                // not a name this class makes
+            Make(FilePath("model.safetensors.1-0123456789abcdef0123456789abcdef.tmp")),
+        };
+        var held = Make(Temporary(deadPid));
+        using (new FileStream(held, FileMode.Open, FileAccess.Write, FileShare.None))   // a writer still has it open
+        {
+            AtomicFile.Write(path, s => s.Write(new byte[] { 42 }));
+        }
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(new byte[] { 42 }));
+        foreach (var gone in new[] { deadWriter, oldOwn, oldUnnamed })
+            Assert.That(File.Exists(gone), Is.False, $"{Path.GetFileName(gone)} is stale");
+        foreach (var stays in kept.Append(held))
+            Assert.That(File.Exists(stays), Is.True, $"{Path.GetFileName(stays)} may belong to a live writer, or is not a temporary of {path}");
     }
 
     [Test]

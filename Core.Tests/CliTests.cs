@@ -218,6 +218,103 @@ public class CliTests
         Assert.That(result.Error, Does.Contain("--data").And.Contain("no-such-folder"));
     }
 
+    /// <summary>A folder with some of the subset's files (copied), for --data.</summary>
+    string DataFolder(string name, params string[] files)
+    {
+        var data = Path.Combine(folder, name);
+        Directory.CreateDirectory(data);
+        foreach (var f in files) File.Copy(Path.Combine(subset, f), Path.Combine(data, f), overwrite: true);
+        return data;
+    }
+
+    static void AssertOneLine(ExamplesCli.Result result, int exitCode)
+    {
+        Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.ToString());
+        Assert.That(result.Error, Does.StartWith("error: "), result.ToString());
+        Assert.That(result.Error.TrimEnd('\n').Split('\n'), Has.Length.EqualTo(1), "one line: " + result);
+        Assert.That(result.Error, Does.Not.Contain("   at ").And.Not.Contain("Exception raised from"), "no stack trace, no native frames");
+        Assert.That(result.Output, Does.Not.Contain("Epoch 1"), "nothing was trained");
+    }
+
+    [Test]
+    public void AnExplicitDataFolderIsUsedWholeOrRefusedNamingTheMissingFile()
+    {
+        var trainOnly = DataFolder("train-only", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
+        var result = Cli("train", "--epochs", "1", "--data", trainOnly);
+        AssertOneLine(result, 1);
+        Assert.That(result.Error, Does.Contain(Path.Combine(trainOnly, "t10k-images-idx3-ubyte")).And.Contain("t10k-labels-idx1-ubyte"));
+        var noLabels = DataFolder("no-test-labels", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz");
+        result = Cli("eval", "--model", model, "--data", noLabels);
+        AssertOneLine(result, 1);
+        Assert.That(result.Error, Does.Contain("only part of the FashionMNIST test split").And.Contain(Path.Combine(noLabels, "t10k-labels-idx1-ubyte") + "[.gz] is missing"));
+        var empty = DataFolder("empty");
+        result = Cli("train", "--epochs", "1", "--data", empty);
+        AssertOneLine(result, 1);
+        Assert.That(result.Error, Does.Contain($"{empty} holds no FashionMNIST training files"));
+    }
+
+    [TestCase("--batch-size", "2147483647", "1 or more (at most 1048576), got 2147483647", TestName = "a --batch-size that overflows an epoch")]
+    [TestCase("--lr", "1e39", "positive, 1e-12 to 10, got 1E+39", TestName = "an --lr beyond float32")]
+    [TestCase("--lr", "NaN", "positive, 1e-12 to 10, got NaN", TestName = "an --lr of NaN")]
+    [TestCase("--epochs", "0", "1 or more (at most 100000), got 0", TestName = "zero --epochs")]
+    [TestCase("--optimizer", "rmsprop", "sgd, adam or adamw, got 'rmsprop'", TestName = "an unknown --optimizer")]
+    public void NumericOptionsOutsideTheirBoundsExitWithTwo(string option, string value, string expected)
+    {
+        var result = Cli("train", option, value, "--data", subset);
+        AssertOneLine(result, 2);
+        Assert.That(result.Error, Does.StartWith($"error: train: {option} ").And.Contain(expected));
+        Assert.That(result.Output, Is.Empty, "nothing ran");
+    }
+
+    [Test]
+    public void OutputPathsThatClashOrNameAFolderAreRefusedBeforeTraining()
+    {
+        var same = Path.Combine(folder, "same.out");
+        var result = Cli("train", "--epochs", "1", "--data", subset, "--save", same, "--plot", same);
+        AssertOneLine(result, 2);
+        Assert.That(result.Error, Does.Contain("--plot and --save both name " + same));
+        Assert.That(File.Exists(same), Is.False);
+        result = Cli("train", "--epochs", "1", "--data", subset, "--save", folder);
+        AssertOneLine(result, 2);
+        Assert.That(result.Error, Does.Contain("--save names the folder " + folder));
+    }
+
+    [Test]
+    public void ASaveFolderWhereNoFileCanBeCreatedFailsBeforeTraining()
+    {
+        // /proc exists, and no file can be created in it, not even by root (whom permissions would not stop).
+        if (!OperatingSystem.IsLinux() || !Directory.Exists("/proc")) Assert.Ignore("needs Linux's /proc: a folder that exists and takes no new file.");
+        var result = Cli("train", "--epochs", "1", "--data", subset, "--save", "/proc/m.safetensors");
+        AssertOneLine(result, 1);
+        Assert.That(result.Error, Does.StartWith("error: train: cannot write --save /proc/m.safetensors: ").And.Contain("choose another path"));
+    }
+
+    /// <summary>`eval` of a model file of Flatten and Linear(<paramref name="classes"/>) built for [1, <paramref name="rows"/>, 28] images.</summary>
+    ExamplesCli.Result EvalFlatLinear(string name, int classes, long rows)
+    {
+        var path = Path.Combine(folder, name);
+        var spec = Functional.Layers.Layer.Sequential(Functional.Layers.Layer.Flatten(), Functional.Layers.Layer.Linear(classes));
+        using (var m = spec.Build([1, rows, 28])) ModelFile.Save(path, spec, [1L, rows, 28], m);
+        return Cli("eval", "--model", path, "--data", subset);
+    }
+
+    [Test]
+    public void AModelOfFiveClassesOnTenClassDataExitsWithOneNamingTheMismatch()
+    {
+        var result = EvalFlatLinear("five.safetensors", 5, 28);
+        AssertOneLine(result, 1);
+        Assert.That(result.Error, Is.EqualTo("error: The model gives 5 class scores per sample, but the test data has label 9: the model's last layer needs 10 or more outputs, one per class.\n"));
+    }
+
+    [Test]
+    public void AModelForAnotherImageSizeExitsWithOneWithoutNativeFrames()
+    {
+        // Built for 27 x 28 images: its first Linear takes 756 inputs, the data gives 784.
+        var result = EvalFlatLinear("other-size.safetensors", 10, 27);
+        AssertOneLine(result, 1);
+        Assert.That(result.Error, Does.StartWith("error: The model cannot take the test data: for a batch of shape [8, 1, 28, 28] (Float32) its forward pass fails: "));
+    }
+
     [Test]
     public void CudaAskedForWithoutCudaIsAnErrorThatSaysWhatToDo()
     {

@@ -278,6 +278,16 @@ public class SafeTensorsTests : FileTestBase
     }
 
     [Test]
+    public void ControlCharactersInATensorNameArePrintedEscaped()
+    {
+        // The name "w<ESC>[2J<LF>x" (a terminal's clear-screen and a line break) with an unknown dtype.
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensors.Read(WriteBad(Assemble(
+            "{\"w\\u001b[2J\\nx\":{\"dtype\":\"Q9\",\"shape\":[1],\"data_offsets\":[0,8]}}", EightBytes))).Dispose());
+        Assert.That(e!.Message, Does.Contain("tensor 'w\\u001b[2J\\nx' has the unknown or unsupported dtype 'Q9'"));
+        Assert.That(e.Message.Any(char.IsControl), Is.False, "no raw control character reaches a terminal");
+    }
+
+    [Test]
     public void HeaderThatIsNotJson() => AssertBad(Assemble("{\"a\": nope}", []), "not valid JSON");
 
     [Test]

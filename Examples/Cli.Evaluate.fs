@@ -35,13 +35,13 @@ module private Eval =
 
     let validate (a: Args) =
         validateModel a
-        Options.checkPositive "--batch-size" a.BatchSize
+        Train.checkBatchSize a.BatchSize
 
     /// The tutorial's test figures.
     let run (a: Args) =
         let model, device = load a
         use model = model
-        let test = FashionMnist.Load(Option.toObj a.Data, train = false)
+        let test = Train.loadSplit a.Data false
         printfn "%s" (Train.describeTestSource test)
         let loader = DataLoader(test, a.BatchSize, device = device).Map(Transform.ToTensor())
         let result = Trainer.Evaluate(model, Losses.CrossEntropy(), loader, device)
@@ -68,8 +68,8 @@ module private Predict =
     let run (a: Args) =
         let model, device = load a
         use model = model
-        let test = FashionMnist.Load(Option.toObj a.Data, train = false)
-        if a.Index < 0 || a.Index >= test.Count then Options.usageError $"--index must be in 0..{test.Count - 1}, got {a.Index}."
+        let test = Train.loadSplit a.Data false
+        Options.inRange "--index" 0 (test.Count - 1) $"in 0..{test.Count - 1}" a.Index
         use sample = test[a.Index]
         use image = sample.Features.unsqueeze(0L).``to``(torch.ScalarType.Float32).div(torch.tensor(255.0f))
         use prediction = Trainer.Predict(model, image, device)

@@ -13,8 +13,13 @@ open System.Text.RegularExpressions
 type CliOption<'T> = System.CommandLine.Option<'T>
 type CliOption = System.CommandLine.Option
 
-/// A usage error: the program prints `error: <command>: <message>` on one line and exits with 2.
-let usageError (message: string) : 'T = raise (ArgumentException message)
+/// A mistake in the command line (an unknown option, a bad value, paths that clash): the program prints
+/// `error: <command>: <message>` on one line and exits 2. Everything that goes wrong after the command line
+/// was understood exits 1.
+exception UsageError of string
+
+/// Raises a UsageError with `message` (one line naming the option and what it expects).
+let usageError (message: string) : 'T = raise (UsageError message)
 
 /// An option with a description and, when given, a default that --help shows.
 let private make<'T> (name: string) (helpName: string) (description: string) (fallback: 'T option) =
@@ -110,9 +115,9 @@ let checkFolder (name: string) (value: string option) =
     | Some v when not (IO.Directory.Exists v) -> usageError $"{name} expects an existing folder, got '{v}' (no such folder)."
     | _ -> ()
 
-/// A count of 1 or more.
-let checkPositive (name: string) (value: int) =
-    if value < 1 then usageError $"{name} must be 1 or more, got {value}."
+/// Checks that a number lies in [low, high] (NaN never does): `--name must be <what>, got <value>.` otherwise.
+let inRange (name: string) (low: 'T) (high: 'T) (what: string) (value: 'T) =
+    if not (value >= low && value <= high) then usageError $"{name} must be {what}, got {value}."
 
 /// A device as `Devices.Parse` reads it; CUDA asked for on a machine without it is checked when the command runs (exit 1).
 let checkDevice (value: string) =
@@ -125,13 +130,32 @@ let required (name: string) (what: string) (value: string option) =
     | Some v -> v
     | None -> usageError $"{name} <file> is required ({what})."
 
-/// Makes the folder of an output file (so a bad path fails before any work) and returns the full path.
-let outputFile (path: string) =
-    let full = IO.Path.GetFullPath path
-    match IO.Path.GetDirectoryName full with
-    | null | "" -> ()
-    | folder -> IO.Directory.CreateDirectory folder |> ignore
-    full
+/// Checks output files before any work is done, so that a finished run is never lost to a bad path: two options
+/// naming the same file, or a folder where a file should go, are usage errors; each folder is created, and a
+/// file is created and removed in it to see that it is writable (an IOException naming the option and the path
+/// otherwise). Returns the full paths, by option name (with its dashes).
+let outputs (command: string) (paths: (string * string option) list) =
+    let given = paths |> List.choose (fun (name, path) -> path |> Option.map (fun p -> name, IO.Path.GetFullPath p))
+    for (a, pa), (b, pb) in List.allPairs given given do
+        if a < b && pa = pb then usageError $"{a} and {b} both name {pa}; give them different files."
+    for name, full in given do
+        if IO.Directory.Exists full then usageError $"{name} names the folder {full}; give a file name."
+        match IO.Path.GetDirectoryName full with
+        | null | "" -> ()
+        | folder ->
+            let fail (reason: string) = raise (IO.IOException $"{command}: cannot write {name} {full}: {reason}; choose another path.")
+            try
+                IO.Directory.CreateDirectory folder |> ignore
+                let probe = IO.Path.Combine(folder, $".{IO.Path.GetFileName full}.{Environment.ProcessId}-probe.tmp")
+                use _ = new IO.FileStream(probe, IO.FileMode.CreateNew, IO.FileAccess.Write, IO.FileShare.None, 1, IO.FileOptions.DeleteOnClose)
+                ()
+            with
+            | :? UnauthorizedAccessException -> fail $"the folder {folder} is not writable"
+            | :? IO.IOException as e -> fail e.Message
+    given |> Map.ofList
+
+/// One output file, checked as `outputs` does.
+let outputFile (command: string) (name: string) (path: string) = (outputs command [ name, Some path ])[name]
 
 /// The command's action: reads the parse result into the command's record, validates it, runs it.
 let setAction (read: ParseResult -> 'Args) (validate: 'Args -> unit) (run: 'Args -> int) (command: Command) =

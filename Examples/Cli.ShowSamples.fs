@@ -24,14 +24,14 @@ let private read (r: System.CommandLine.ParseResult) =
 let private validate (a: Args) = Options.checkFolder "--data" a.Data
 
 let private run (a: Args) =
-    let out = Options.outputFile a.Out
+    let out = Options.outputFile "show-samples" "--out" a.Out
     use data = FashionMnist.load { FashionMnist.defaults with Train = not a.Test; Root = a.Data }
     printfn "%O" data
     if data.Source.Kind = DataSource.ShippedSubset then
         printfn "(the small subset shipped with Functional; install dataset-fashion-mnist or pass --data for the full dataset)"
     match a.Index with
     | Some i ->
-        if i < 0 || i >= data.Count then Options.usageError $"--index is 0 to {data.Count - 1}, got {i}."
+        Options.inRange "--index" 0 (data.Count - 1) $"0 to {data.Count - 1}" i
         use sample = data[i]
         let name = FashionMnist.className sample.ClassIndex
         Pictures.saveImage out name sample.Features

@@ -24,13 +24,35 @@ let private sourceKind (data: FashionMnist) =
     | k when k = DataSource.Downloaded -> "a download"
     | _ -> "the given root"
 
-/// Where the data came from, in a sentence.
+/// Where the data came from, in a sentence (each split's source when they differ).
 let describeSource (train: FashionMnist) (test: FashionMnist) =
-    $"Fashion-MNIST: {train.Count} training and {test.Count} test images from {sourceKind train}, {train.Source.Folder}"
+    if train.Source = test.Source then
+        $"Fashion-MNIST: {train.Count} training and {test.Count} test images from {sourceKind train}, {train.Source.Folder}"
+    else
+        $"Fashion-MNIST: {train.Count} training images from {sourceKind train}, {train.Source.Folder}, and {test.Count} test images from {sourceKind test}, {test.Source.Folder}"
 
 /// Where the test split came from, in a sentence (for commands that read only that split).
 let describeTestSource (test: FashionMnist) =
     $"Fashion-MNIST: {test.Count} test images from {sourceKind test}, {test.Source.Folder}"
+
+/// A split of Fashion-MNIST: from the folder given with --data and from nowhere else (a split it lacks is an
+/// error naming the missing file), or without it from the usual search (Debian package, then the shipped subset).
+let loadSplit (data: string option) (train: bool) =
+    match data with
+    | Some root -> new FashionMnist(root, train = train, searchSystem = false)
+    | None -> FashionMnist.Load(null, train = train)
+
+/// The bounds of the numeric options: past them a run is a mistake (a batch size that overflows the
+/// epoch's arithmetic, a learning rate that makes every weight infinite).
+[<RequireQualifiedAccess>]
+module Bounds =
+    let epochs = 1, 100_000
+    let batchSize = 1, 1 <<< 20
+    let learningRate = 1e-12, 10.0
+
+/// Checks --batch-size against its bounds (train and eval).
+let checkBatchSize (value: int) =
+    Options.inRange "--batch-size" (fst Bounds.batchSize) (snd Bounds.batchSize) $"1 or more (at most {snd Bounds.batchSize})" value
 
 /// Draws train and test loss (left axis) and test accuracy (right axis) per epoch.
 let plot (path: string) (history: History) =
@@ -50,7 +72,7 @@ let plot (path: string) (history: History) =
     plt.Axes.Left.Label.Text <- "loss"
     plt.Title "Fashion-MNIST: loss and accuracy per epoch"
     plt.ShowLegend() |> ignore
-    let full = Options.outputFile path
+    let full = IO.Path.GetFullPath path
     plt.SavePng(full, 900, 540) |> ignore
     full
 
@@ -117,9 +139,9 @@ let runFile (folder: string) = Path.Combine(folder, "run.json")
 
 /// Checks the options, without touching the data or the model: every usage error is found before any work.
 let validate (a: Args) =
-    Options.checkPositive "--epochs" a.Epochs
-    Options.checkPositive "--batch-size" a.BatchSize
-    if not (a.LearningRate > 0.0) then Options.usageError $"--lr must be positive, got {a.LearningRate}."
+    Options.inRange "--epochs" (fst Bounds.epochs) (snd Bounds.epochs) $"1 or more (at most {snd Bounds.epochs})" a.Epochs
+    checkBatchSize a.BatchSize
+    Options.inRange "--lr" (fst Bounds.learningRate) (snd Bounds.learningRate) "positive, 1e-12 to 10" a.LearningRate
     if not (List.contains a.Optimizer [ "sgd"; "adam"; "adamw" ]) then
         Options.usageError $"--optimizer expects sgd, adam or adamw, got '{a.Optimizer}'."
     Options.checkDevice a.Device
@@ -202,16 +224,17 @@ let metadata (a: Args) (history: History) (source: string) =
 let run (given: Args) =
     let a = resumed given
     let device = Devices.Check(Devices.Parse a.Device)
-    // Output folders are made before training, so a bad path fails now, not after the epochs.
-    let savePath = a.Save |> Option.map Options.outputFile
-    let plotPath = a.Plot |> Option.map Options.outputFile
-    let logPath = a.Log |> Option.map Options.outputFile
+    // Every output path is checked before training (writable, a file, not the same as another), so a bad
+    // path fails now, not after the epochs.
+    let outputs = Options.outputs "train" [ "--save", a.Save; "--plot", a.Plot; "--log", a.Log ]
+    let savePath = outputs.TryFind "--save"
+    let plotPath = outputs.TryFind "--plot"
+    let logPath = outputs.TryFind "--log"
     a.CheckpointDir |> Option.iter (Directory.CreateDirectory >> ignore)
     a.TensorBoard |> Option.iter (Directory.CreateDirectory >> ignore)
 
-    let root = Option.toObj a.Data
-    let train = FashionMnist.Load(root, train = true)
-    let test = FashionMnist.Load(root, train = false)
+    let train = loadSplit a.Data true
+    let test = loadSplit a.Data false
     let source = describeSource train test
     printfn "%s" source
     printfn "Using %O device" device

@@ -1,7 +1,7 @@
 /// The command line of the examples: `dotnet run --project Examples -c Release -- <command> [options]`.
 /// Parsing, help, --version and typo suggestions are System.CommandLine's; each command lives in its own
-/// file (Cli.*.fs). Exit codes: 0 done, 1 the run failed (a file, the data, the device), 2 a usage error,
-/// 3 LibTorch could not be loaded. Every error is one line on standard error.
+/// file (Cli.*.fs). Exit codes: 0 done, 1 the run failed (a file, the data, the model, the device), 2 a usage
+/// error, 3 LibTorch could not be loaded. Every error is one line on standard error.
 module Functional.Examples.Program
 
 open System
@@ -62,6 +62,34 @@ let withoutParameterName (e: ArgumentException) =
     | null -> e.Message
     | name -> e.Message.Replace($" (Parameter '{name}')", "")
 
+/// A message fit to print: LibTorch's C++ frames ("Exception raised from ..." and what follows, TorchSharp's
+/// ExternalException) cut off, and control characters (from file or tensor names) escaped; line breaks of a
+/// message written with several lines stay.
+let printable (message: string) =
+    let cut = message.IndexOf("Exception raised from", StringComparison.Ordinal)
+    let message = (if cut >= 0 then message.Substring(0, cut) else message).TrimEnd()
+    message
+    |> String.collect (fun c ->
+        if c = '\n' then "\n"
+        elif Char.IsControl c then sprintf "\\u%04x" (int c)
+        else string c)
+
+/// The error line and the exit code of what a command raised: 2 for a usage error (after `prefix`, which
+/// names the command), 1 for everything that went wrong after the command line was understood (bad data, a
+/// model that does not fit, a failed save, CUDA asked for without CUDA), 3 when LibTorch cannot be loaded.
+let report (prefix: string) (e: exn) =
+    match e with
+    | Cli.Options.UsageError message -> $"{prefix}{printable message}", 2
+    | :? NativeLoadException as e -> printable e.Message, 3
+    // LibTorch's own errors: their first line only.
+    | :? Runtime.InteropServices.ExternalException as e ->
+        let first = (printable e.Message).Split('\n')[0]
+        $"error: {first}", 1
+    | :? ArgumentException as e -> $"error: {printable (withoutParameterName e)}", 1
+    // Its first line says what is missing where; the lines after it list every way to get the data.
+    | :? Data.DatasetNotFoundException as e -> $"error: {(printable e.Message).Split('\n')[0]}", 1
+    | e -> $"error: {printable e.Message}", 1
+
 [<EntryPoint>]
 let main argv =
     let result = root.Parse argv
@@ -69,17 +97,10 @@ let main argv =
     let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
     match result.Action with
     | :? HelpAction -> result.Invoke()
-    | _ when result.Errors.Count > 0 -> eprintfn "%s" (parseError argv result); 2
+    | _ when result.Errors.Count > 0 -> eprintfn "%s" (printable (parseError argv result)); 2
     | _ ->
         try result.Invoke(InvocationConfiguration(EnableDefaultExceptionHandler = false))
-        with
-        | :? ArgumentException as e -> eprintfn "%s%s" prefix (withoutParameterName e); 2
-        | :? NativeLoadException as e -> eprintfn "%s" e.Message; 3
-        // A damaged or missing file (model, checkpoint, data): the message names the file.
-        | :? InvalidDataException
-        | :? IOException
-        | :? UnauthorizedAccessException as e -> eprintfn "error: %s" e.Message; 1
-        // What the machine or the run cannot do: CUDA asked for without CUDA, a loss that became NaN.
-        | :? InvalidOperationException as e -> eprintfn "error: %s" e.Message; 1
-        // Anything else is a fault of this program, still told in one line rather than a stack trace.
-        | e -> eprintfn "error: %s: %s" (e.GetType().Name) e.Message; 1
+        with e ->
+            let message, code = report prefix e
+            eprintfn "%s" message
+            code

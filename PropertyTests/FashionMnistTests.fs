@@ -124,6 +124,8 @@ let ``the summary prints as the tutorial's, from C# and from F#`` () =
 let ``nothing found offline: the error names the places searched and the ways to get the data`` () =
     let root = tempFolder "fmnist"
     let e = throws<DatasetNotFoundException>(fun () -> new FashionMnist(root, searchSystem = false) |> ignore)
+    // The root was the only place to look: the first line names its missing files.
+    Assert.That(e.Message.Split('\n')[0], Does.StartWith(root + " holds no FashionMNIST training files: " + Path.Combine(root, "train-images-idx3-ubyte") + "[.gz]"))
     Assert.That(e.Message, Does.Contain root)
     Assert.That(e.Message, Does.Contain "apt-get install dataset-fashion-mnist")
     Assert.That(e.Message, Does.Contain "download = true")
@@ -245,3 +247,13 @@ let ``another IDX dataset (no Debian package, its own mirrors) is searched and r
     let e = throws<DatasetNotFoundException> (fun () -> MnistDataset.Load(mnist, tempFolder "fmnist", true, false, null, true, null) |> ignore)
     Assert.That(e.Message, Does.Not.Contain "apt-get")
     Assert.That(e.Message, Does.Contain "yann.lecun.com")
+
+[<Test>]
+let ``images of 27 x 28 are refused when the split is read, naming the file`` () =
+    let dir = Path.Combine(Path.GetTempPath(), $"functional-fmnist-{Guid.NewGuid():N}")
+    Directory.CreateDirectory dir |> ignore
+    let images = Path.Combine(dir, "t10k-images-idx3-ubyte.gz")
+    Idx.Write(images, IdxArray([| 2; 27; 28 |], Array.zeroCreate (2 * 27 * 28)))
+    Idx.Write(Path.Combine(dir, "t10k-labels-idx1-ubyte.gz"), IdxArray([| 2 |], [| 0uy; 1uy |]))
+    let e = Assert.Throws<InvalidDataException>(Action(fun () -> new FashionMnist(dir, train = false, searchSystem = false) |> ignore))
+    Assert.That(e.Message, Does.StartWith(images + ": the header at byte offset 8 gives images of 27 x 28"))

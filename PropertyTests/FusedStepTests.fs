@@ -21,6 +21,13 @@ type private ScalarType = torch.ScalarType
 [<OneTimeSetUp>]
 let setup () = Native.EnsureLoaded()
 
+/// A model written by a user: its forward is code, which the fused step does not try to follow.
+type UserModel() as this =
+    inherit torch.nn.Module<torch.Tensor, torch.Tensor>("UserModel")
+    let linear = torch.nn.Linear(4L, 3L)
+    do this.register_module("linear", linear)
+    override _.forward(x) = linear.forward(x).relu()
+
 type Elementwise =
     | ReLU
     | Sigmoid
@@ -341,9 +348,13 @@ let ``TryCreate says why for what it does not cover, so the trainer falls back t
     use conv = Layer.Sequential(Layer.Conv2d(2L, 3L), Layer.Flatten(), Layer.Linear(3L)).Build([| 1L; 4L; 4L |])
     use convSgd = Optimizers.Sgd(LearningRate.Constant 0.1).Bind(conv)
     contains "Conv2d" (reasonFor conv ce convSgd)
-    use custom = new Functional.Models.NeuralNetwork()
+    use custom = new UserModel()
     use customSgd = Optimizers.Sgd(LearningRate.Constant 0.1).Bind(custom)
     contains "not a Sequential" (reasonFor custom ce customSgd)
+    // The library's own NeuralNetwork is covered: its forward is its children in order.
+    use library = new Functional.Models.NeuralNetwork()
+    use librarySgd = Optimizers.Sgd(LearningRate.Constant 0.1).Bind(library)
+    Assert.That(reasonFor library ce librarySgd, Is.EqualTo "covered")
     use other = mlp ()
     use otherSgd = Optimizers.Sgd(LearningRate.Constant 0.1).Bind(other)
     contains "not bound" (reasonFor model ce otherSgd)

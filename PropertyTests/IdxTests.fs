@@ -129,3 +129,36 @@ let ``wrong magic number, type and extra bytes name what was expected`` () =
 [<Test>]
 let ``a missing file raises FileNotFoundException`` () =
     throws<FileNotFoundException>(fun () -> Idx.Read(Path.Combine(tempFolder "idx", "none.gz")) |> ignore) |> ignore
+
+/// gzip bytes of `data` as one member.
+let private gzipMember (data: byte[]) =
+    use output = new MemoryStream()
+    (use z = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal, true)
+     z.Write(data, 0, data.Length))
+    output.ToArray()
+
+[<Property(MaxTest = 40)>]
+let ``a multi-member gzip file, cat a.gz b.gz, reads as the concatenation, as gzip does`` () =
+    Prop.forAll (Arb.fromGen (Gen.zip nonEmpty (Gen.choose (1, 4)))) (fun (array: IdxArray, members) ->
+        let plain = Idx.Encode(array, false)
+        // Split the plain bytes into `members` pieces (some may be empty) and gzip each on its own.
+        let cuts = [ 0 ] @ [ for k in 1 .. members - 1 -> plain.Length * k / members ] @ [ plain.Length ]
+        let bytes = cuts |> List.pairwise |> List.map (fun (a, b) -> gzipMember plain[a .. b - 1]) |> Array.concat
+        let back = Idx.Parse(bytes, "cat.gz")
+        back.Dimensions = array.Dimensions && back.Data = array.Data)
+
+[<Test>]
+let ``a damaged CRC in either member of a two-member gzip file, a cut or trailing bytes name the file`` () =
+    let array = IdxArray([| 3; 4 |], Array.init 12 byte)
+    let plain = Idx.Encode(array, false)
+    let first, second = gzipMember plain[.. 9], gzipMember plain[10 ..]
+    let check (bytes: byte[]) =
+        let e = throws<InvalidDataException> (fun () -> Idx.Parse(bytes, "/data/two.gz") |> ignore)
+        Assert.That(e.Message, Does.StartWith "/data/two.gz: ")
+        Assert.That(e.Message, Does.Contain "byte offset")
+        e.Message
+    let flip at (bytes: byte[]) = let copy = Array.copy bytes in copy[at] <- copy[at] ^^^ 1uy; copy
+    Assert.That(check (Array.append (flip (first.Length - 8) first) second), Does.Contain "CRC-32")
+    Assert.That(check (Array.append first (flip (second.Length - 8) second)), Does.Contain "CRC-32")
+    check (Array.append first second[.. second.Length - 3]) |> ignore
+    check (Array.concat [ first; second; [| 0uy; 0uy |] ]) |> ignore

@@ -65,10 +65,11 @@ let ``PNG and JPEG, gray and colour, become uint8 [C, H, W] with their labels`` 
     Assert.That(jpegColour.ClassIndex, equalTo 7)
 
 [<Test>]
-let ``modes: Gray uses the BT.601 luma of colour images, RgbAlpha adds alpha`` () =
+let ``modes: Gray uses libpng's luma of colour PNGs, RgbAlpha adds alpha`` () =
     let dir = makeFolder ()
     let image = ImageFile.Read(Path.Combine(dir, "colour.png"), ImageReadMode.Gray)
-    let expected = Array.init 12 (fun p -> byte (Math.Round(0.299 * float (10 * p) + 0.587 * float (200 - 10 * p) + 0.114 * 7.0)))
+    // libpng's fixed-point rgb_to_gray with TorchVision's coefficients (see ImageFileTests).
+    let expected = Array.init 12 (fun p -> byte ((9794 * (10 * p) + 19234 * (200 - 10 * p) + 3740 * 7) >>> 15))
     Assert.That(image.Pixels, equalTo expected)
     let rgba = ImageFile.Read(Path.Combine(dir, "gray.png"), ImageReadMode.RgbAlpha)
     Assert.That(rgba.Channels, equalTo 4)
@@ -99,7 +100,7 @@ let private grayFolder n =
 [<Test>]
 let ``a loader decodes in 0, 1 or 2 workers and gives the same batches, transformed once per batch`` () =
     let dir = grayFolder 11
-    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, ToTensor())
+    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, ToTensor(), hasHeader = false)
     let epoch workers =
         [ for b in DataLoader(data, 4, true, 5L, workers = workers) ->
             b.Features.shape, b.Features.data<float32>().ToArray(), b.Labels.data<int64>().ToArray() ]
@@ -118,7 +119,7 @@ let ``a loader decodes in 0, 1 or 2 workers and gives the same batches, transfor
 let ``images of different sizes in one batch are refused with both names`` () =
     let dir = grayFolder 2
     encode (Path.Combine(dir, "1.png")) 5 3 true true (Array.zeroCreate 15)
-    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir)
+    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, hasHeader = false)
     let e = throws<InvalidDataException> (fun () -> for _ in DataLoader(data, 2) do ())
     Assert.That(e.Message, Does.Contain "0.png (line 1)")
     Assert.That(e.Message, Does.Contain "1.png (line 2)")
@@ -130,7 +131,7 @@ let ``images of different sizes are transformed one by one, as PyTorch does, whe
     for i in [ 1; 3 ] do encode (Path.Combine(dir, sprintf "%d.png" i)) 5 4 true true (Array.init 20 (fun p -> byte (10 * i + p)))
     // The user's per-sample function: the top-left 4 x 3 window of the image [C, H, W].
     let crop = Functional.Transforms.Transform.Lambda(Func<_, _>(fun (x: torch.Tensor) -> x.narrow(1L, 0L, 3L).narrow(2L, 0L, 4L).contiguous()))
-    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, Compose(crop, ToTensor()), OneHot 5)
+    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, Compose(crop, ToTensor()), OneHot 5, hasHeader = false)
     for workers in [ 0; 2 ] do
         let batches = [ for b in DataLoader(data, 2, workers = workers) -> b.Features.clone(), b.Labels.clone() ]
         Assert.That(batches |> List.map (fun (x, y) -> x.shape, y.shape),
@@ -146,33 +147,54 @@ let ``images of different sizes are transformed one by one, as PyTorch does, whe
             x.Dispose()
             y.Dispose()
 
-let private csvError (lines: string list) =
+/// The message of the InvalidDataException that reading `lines` as annotations raises; it must name the CSV.
+let private csvErrorWith (hasHeader: bool) (classCount: Nullable<int>) (lines: string list) =
     let dir = grayFolder 2
     let csv = Path.Combine(dir, "bad.csv")
-    File.WriteAllLines(csv, lines)
-    let e = throws<InvalidDataException> (fun () -> ImageFolderCsvDataset(csv, dir) |> ignore)
-    Assert.That(e.Message, Does.Contain csv)
+    File.WriteAllText(csv, String.concat "\n" lines)
+    let e = throws<InvalidDataException> (fun () -> ImageFolderCsvDataset(csv, dir, hasHeader = hasHeader, classCount = classCount) |> ignore)
+    Assert.That(e.Message, Does.StartWith csv)
+    Assert.That(e.Message, Does.Not.Contain "\n", "one line")
     e.Message
+
+let private csvError = csvErrorWith false (Nullable())
 
 [<Test>]
 let ``CSV errors name the file, the line and what was expected`` () =
     let missing = csvError [ "0.png,0"; "missing.png,1" ]
     Assert.That(missing, Does.Contain "line 2: image file")
     Assert.That(missing, Does.Contain "missing.png does not exist")
-    Assert.That(csvError [ "file,label"; "0.png,zero" ], Does.Contain "line 2: the label \"zero\" is not an integer")
+    Assert.That(csvErrorWith true (Nullable()) [ "file,label"; "0.png,zero" ], Does.Contain "line 2: the label \"zero\" is not an integer")
     Assert.That(csvError [ "0.png,0"; ""; "1.png,1" ], Does.Contain "line 2: the line is empty")
     Assert.That(csvError [ "0.png,0"; "1.png" ], Does.Contain "line 2: found 1 field")
     Assert.That(csvError [ "0.png,-1" ], Does.Contain "line 1: the label -1 is negative")
 
 [<Test>]
-let ``a header line is recognised, or forced either way`` () =
+let ``the CSV is strict: extra columns, labels outside the classes, an empty file and broken quotes are refused by line`` () =
+    Assert.That(csvError [ "0.png,0"; "1.png,1,extra" ], Does.Contain "line 2: found 3 fields")
+    Assert.That(csvErrorWith false (Nullable 5) [ "0.png,4"; "1.png,5" ], Does.Contain "line 2: the label 5 is not a class index 0 to 4")
+    Assert.That(csvError [], Does.Contain "no samples")
+    Assert.That(csvErrorWith true (Nullable()) [ "file,label" ], Does.Contain "no samples after its header line")
+    Assert.That(csvError [ "0.png,0"; "\"1.png,1" ], Does.Contain "line 2: the CSV quoting is broken")
+    // A control character in a file name is printed escaped, never raw.
+    let bell = csvError [ "0.png,0"; "1\u0007\u001b[2J.png,1" ]
+    Assert.That(bell, Does.Contain("line 2: image file").And.Contain("1\\u0007\\u001b[2J.png"))
+    Assert.That(bell |> Seq.exists Char.IsControl, Is.False)
+    // Quoted fields with commas and doubled quotes are RFC 4180, not errors (the file is then missing).
+    Assert.That(csvError [ "\"a, \"\"b\"\".png\",1" ], Does.Contain "a, \"b\".png does not exist")
+
+[<Test>]
+let ``the header is explicit: expected by default, as pandas.read_csv does, and never taken from a sample line`` () =
     let dir = grayFolder 2
     let csv = Path.Combine(dir, "h.csv")
     File.WriteAllLines(csv, [ "file,label"; "0.png,0"; "1.png,1" ])
     Assert.That(ImageFolderCsvDataset(csv, dir).Count, equalTo 2)
+    let e = throws<InvalidDataException> (fun () -> ImageFolderCsvDataset(csv, dir, hasHeader = false) |> ignore)
+    Assert.That(e.Message, Does.Contain("line 1: the label \"label\" is not an integer").And.Contain("hasHeader: true"))
     File.WriteAllLines(csv, [ "0.png,0"; "1.png,1" ])
-    Assert.That(ImageFolderCsvDataset(csv, dir).Count, equalTo 2)
-    Assert.That(ImageFolderCsvDataset(csv, dir, hasHeader = true).Count, equalTo 1)
+    Assert.That(ImageFolderCsvDataset(csv, dir, hasHeader = false).Count, equalTo 2)
+    let e = throws<InvalidDataException> (fun () -> ImageFolderCsvDataset(csv, dir) |> ignore)
+    Assert.That(e.Message, Does.Contain("line 1: a header was expected, but the line is a sample").And.Contain("hasHeader: false"))
 
 [<Test>]
 let ``an unreadable or truncated image raises InvalidDataException naming it and its line`` () =
@@ -180,7 +202,7 @@ let ``an unreadable or truncated image raises InvalidDataException naming it and
     File.WriteAllText(Path.Combine(dir, "1.png"), "this is not a picture")
     let png = File.ReadAllBytes(Path.Combine(dir, "2.png"))
     File.WriteAllBytes(Path.Combine(dir, "2.png"), png[.. png.Length / 2])
-    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir)
+    let data = ImageFolderCsvDataset(Path.Combine(dir, "a.csv"), dir, hasHeader = false)
     use ok = data[0]
     let e = throws<InvalidDataException> (fun () -> data[1] |> ignore)
     Assert.That(e.Message, Does.Contain(Path.Combine(dir, "1.png")))

@@ -176,6 +176,16 @@ let ``named sequences round-trip through JSON and refuse bad names`` () =
     let e = throws<JsonException> (fun () -> LayerSpec.FromJson bad |> ignore)
     contains "2 names for 1 layers" e.Message
 
+[<Property(MaxTest = 30)>]
+let ``The state a spec says it builds, from the spec alone, is the built module's state dict, name by name and shape by shape`` () =
+    Prop.forAll imageStacks (fun (shape, spec) ->
+        use model = Model.build shape spec
+        // Compared as sets: TorchSharp lists buffers (running_mean, ...) after all parameters.
+        let built = [ for KeyValue(name, t) in model.state_dict() -> name, t.shape ] |> List.sort
+        let said = Functional.Layers.LayerState.Shapes(spec, shape |> List.map int64 |> Array.ofList)
+        let saidList = if isNull said then [] else [ for struct (name, s) in said -> name, s ] |> List.sort
+        (said <> null && saidList = built) |> Prop.label (sprintf "said %A built %A" saidList built))
+
 // ---- PyTorch's options and the layers a tutorial reader writes next (issue: PyTorch fidelity) ----
 
 [<Test>]

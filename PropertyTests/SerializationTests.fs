@@ -211,6 +211,38 @@ let ``a model file whose input shape is missing or not an array of integers is r
                 let e = throws<InvalidDataException> read
                 Assert.That(e.Message, Does.StartWith(path + ": the metadata").And.Contain(problem), name))
 
+/// A model file holding `weights` with `spec` and `inputShape` in its header, as a damaged or edited file could.
+let private forged (path: string) (spec: string) (inputShape: string) (weights: (string * torch.Tensor) list) =
+    let metadata = Collections.Generic.Dictionary<string, string>()
+    metadata[Functional.Serialization.ModelFile.SpecKey] <- spec
+    metadata[Functional.Serialization.ModelFile.InputShapeKey] <- inputShape
+    use stream = File.Create path
+    SafeTensors.Write(stream, readOnlyDict weights, metadata)
+
+[<Test>]
+let ``a model file whose spec asks for more than its stored weights is refused in one line before anything is built`` () =
+    withFolder (fun folder ->
+        use w = torch.zeros(10L, 784L)
+        use b = torch.zeros(10L)
+        let path = Path.Combine(folder, "huge.safetensors")
+        // 440 bytes of header saying Linear(1000000): building it would allocate 784 million float32, 3.1 GB.
+        forged path (Layer.toJson (Layer.sequential [ Layer.flatten; Layer.linear 1000000 ])) "[1,28,28]" [ "1.weight", w; "1.bias", b ]
+        let e = throws<InvalidDataException> (fun () -> ModelFile.load path |> ignore)
+        Assert.That(e.Message, Does.StartWith(path + ": the model spec does not match the weights stored with it: "))
+        Assert.That(e.Message, Does.Contain("'1.weight' of shape [1000000, 784], the file holds [10, 784]").And.Contain("1 more difference"))
+        Assert.That(e.Message, Does.Not.Contain("\n"))
+        // A tensor the spec does not make, with a control character in its name, is named escaped.
+        let extra = Path.Combine(folder, "extra.safetensors")
+        forged extra (Layer.toJson (Layer.sequential [ Layer.flatten; Layer.linear 10 ])) "[1,28,28]" [ "1.weight", w; "1.bias", b; "x\u001b[31m", b ]
+        let e = throws<InvalidDataException> (fun () -> ModelFile.load extra |> ignore)
+        Assert.That(e.Message, Does.Contain("the file holds 'x\\u001b[31m', which the spec does not make"))
+        // An input shape that asks for too much, or is not a shape, is refused from the header.
+        for shape, problem in [ "[1,100000,100000]", "values per sample, above the limit"; "[]", "expected 1 to 8 dimensions"; "[1,-28,28]", "expected 1 to 8 dimensions" ] do
+            let bad = Path.Combine(folder, "shape.safetensors")
+            forged bad (Layer.toJson (Layer.sequential [ Layer.flatten; Layer.linear 10 ])) shape [ "1.weight", w; "1.bias", b ]
+            let e = throws<InvalidDataException> (fun () -> ModelFile.load bad |> ignore)
+            Assert.That(e.Message, Does.StartWith(bad + ": the metadata").And.Contain(problem), shape))
+
 [<Test>]
 let ``ModelFile.save refuses a spec that does not fit the input shape`` () =
     withFolder (fun folder ->

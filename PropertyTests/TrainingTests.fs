@@ -222,7 +222,8 @@ let ``the loop switches train and eval modes and restores them`` () =
     let trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
     model.eval() |> ignore
     trainer.Fit(loader ds 16 false 0, loader ds 16 false 0, 1) |> ignore
-    Assert.That(List.ofSeq model.Modes, Is.EqualTo<bool list>([ true; true; false; false ]))
+    // First the checks of both loaders (one forward each, in eval mode), then two training and two test batches.
+    Assert.That(List.ofSeq model.Modes, Is.EqualTo<bool list>([ false; false; true; true; false; false ]))
     model.train() |> ignore
     use p = trainer.Predict(toFloat (ds.Features.narrow(0L, 0L, 3L)))
     Assert.That(model.Modes[model.Modes.Count - 1], Is.False)
@@ -296,3 +297,47 @@ let ``a checkpoint restored into another optimizer or model is refused naming th
         Assert.That(m.Message, Does.Contain(path).And.Contain("hidden.weight"))
     finally
         IO.File.Delete path
+
+/// Fit with `model` on Fashion-MNIST-shaped data (images `rows` x 28): the exception it raises, if any, and
+/// whether the model's parameters are still the initial ones.
+let private fitMismatch (model: torch.nn.Module<torch.Tensor, torch.Tensor>) rows =
+    use g = new torch.Generator(3UL, torch.CPU)
+    use images = torch.randint(0L, 256L, [| 40L; 1L; int64 rows; 28L |], torch.ScalarType.Byte, generator = g)
+    use labels = torch.arange(40L, dtype = torch.ScalarType.Int64).remainder(10L.ToScalar())
+    use ds = new TensorDataset(images, labels)
+    let before = [ for p in model.parameters() -> p.clone() ]
+    use trainer = new Trainer(model, Losses.CrossEntropy(), Optimizers.Sgd(1e-2), TrainerOptions(Device = Devices.Cpu, Progress = false))
+    let e = throws<InvalidOperationException> (fun () -> trainer.Fit(loader ds 16 true 1, epochs = 1) |> ignore)
+    let untouched = Seq.forall2 (fun (a: torch.Tensor) b -> same a b) before (model.parameters())
+    Assert.That(e.Message, Does.Not.Contain("\n").And.Not.Contain("Exception raised from"), "one line, no native frames")
+    Assert.That(untouched, Is.True, "nothing was trained")
+    e.Message
+
+[<Test>]
+let ``a model without Flatten is refused before training, naming the batch shape`` () =
+    use model = torch.nn.Sequential(("0", torch.nn.Linear(784L, 10L) :> torch.nn.Module<torch.Tensor, torch.Tensor>))
+    let message = fitMismatch model 28
+    Assert.That(message, Does.StartWith("The model cannot take the training data: for a batch of shape [8, 1, 28, 28]"))
+    Assert.That(message, Does.Contain("Flatten"))
+
+[<Test>]
+let ``images of 27 x 28 for a model of 784 inputs are refused before training, naming the batch shape`` () =
+    use model = new NeuralNetwork()
+    Assert.That(fitMismatch model 27, Does.Contain("[8, 1, 27, 28]").And.Contain("forward pass fails"))
+
+[<Test>]
+let ``a model whose output is not [N, classes] is refused before training`` () =
+    use model = torch.nn.Sequential(("0", torch.nn.Linear(28L, 10L) :> torch.nn.Module<torch.Tensor, torch.Tensor>))
+    Assert.That(fitMismatch model 28, Does.Contain("is [8, 1, 28, 10]; a classifier gives [N, classes]"))
+
+[<Test>]
+let ``a model of 5 classes on 10-class data is refused before training and before evaluating`` () =
+    let fiveClasses () =
+        torch.nn.Sequential(torch.nn.Flatten() :> torch.nn.Module<torch.Tensor, torch.Tensor>, torch.nn.Linear(784L, 5L))
+    use model = fiveClasses ()
+    // Labels 0..9 over the whole dataset, though the first samples (0..7) would hide label 8 and 9.
+    Assert.That(fitMismatch model 28, Is.EqualTo("The model gives 5 class scores per sample, but the training data has label 9: the model's last layer needs 10 or more outputs, one per class."))
+    use other = fiveClasses ()
+    use ds = data 20 4L
+    let e = throws<InvalidOperationException> (fun () -> Trainer.Evaluate(other, Losses.CrossEntropy(), loader ds 10 false 0) |> ignore)
+    Assert.That(e.Message, Does.Contain("but the test data has label 9"))

@@ -145,6 +145,24 @@ public sealed class DataLoader : IDataLoader
         return epoch.Current.Keep();
     }
 
+    /// <summary>The batch of samples 0 to <paramref name="count"/> - 1 (fewer when the dataset is smaller), made as an
+    /// epoch's batches are, transforms included, but without drawing a permutation: for the checks a trainer runs
+    /// before training. The caller disposes it.</summary>
+    internal Batch Head(int count)
+    {
+        var indices = Enumerable.Range(0, Math.Min(count, dataset.Count)).ToArray();
+        if (dataset is IBatchProducer producer)
+        {
+            var prepared = producer.Prepare(indices);
+            var (x, y) = producer.Finish(prepared);
+            return MakeBatch(x, y);
+        }
+        return CollateSamples(ReadSamples(indices));
+    }
+
+    /// <summary>Whether labels go through a transform of the loader's (<see cref="MapLabels"/>).</summary>
+    internal bool MapsLabels => targetTransform is not null;
+
     /// <inheritdoc />
     public Generator? ShuffleGenerator { get; }
 

@@ -41,7 +41,7 @@ internal sealed class IdxArray
 /// <remarks>Only the unsigned-byte element type (0x08), the one MNIST and Fashion-MNIST use, is supported.
 /// A file is read completely and checked (magic number, dimensions, exact length, and for gzip the
 /// trailer's CRC-32 and size) before anything is returned, so a damaged file never yields half an array.
-/// Gzipped files are single-member streams, as gzip, Python and this class write them.</remarks>
+/// A gzip file of several members (what <c>cat a.gz b.gz</c> makes) is read whole, as gzip reads it.</remarks>
 internal static class Idx
 {
     /// <summary>The element type code of unsigned bytes in an IDX header.</summary>
@@ -113,22 +113,27 @@ internal static class Idx
         }
         catch (InvalidDataException e)
         {
-            // The decompressor reads ahead in blocks, so where it stopped bounds the damage from above.
+            // The decompressor reads ahead in blocks, so where it stopped bounds the damage from above. .NET checks
+            // each member's CRC-32 and size itself, and then says only "unsupported compression method".
             throw new InvalidDataException(
-                $"{name}: the gzip stream is corrupt at or before byte offset {input.Position} of {bytes.Length} ({e.Message}); expected a gzip-compressed IDX file.", e);
+                $"{name}: the gzip data is corrupt at or before byte offset {input.Position} of {bytes.Length}: a member's deflate data is damaged, " +
+                "or its CRC-32 or size does not match its data; expected a gzip-compressed IDX file.", e);
         }
-        // The trailer is checked here as well: a stream cut inside its last 8 bytes decompresses without error.
+        // GZipStream reads every member (what `cat a.gz b.gz` makes) and checks each complete trailer, but it stops
+        // without a word where the file ends early or where bytes that are not gzip follow. The last member's
+        // trailer, the file's last 8 bytes, is therefore checked here against the last member's data: a file cut
+        // anywhere, or with anything after its last member, fails this.
         if (bytes.Length < 18)
             throw new InvalidDataException($"{name}: the gzip file ends at byte offset {bytes.Length} (expected a 10-byte header, data and an 8-byte trailer).");
         var crc = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 8));
         var size = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4));
-        if (size != (uint)data.LongLength)
+        if (size > data.LongLength)
             throw new InvalidDataException(
                 $"{name}: the gzip trailer at byte offset {bytes.Length - 4} gives a size of {size} bytes, but {data.LongLength} were decompressed; the file is truncated or corrupt.");
-        var actual = Crc32.Compute(data);
+        var actual = Crc32.Compute(data.AsSpan(data.Length - (int)size));
         if (crc != actual)
             throw new InvalidDataException(
-                $"{name}: the gzip trailer at byte offset {bytes.Length - 8} gives CRC-32 0x{crc:x8}, but the decompressed data has 0x{actual:x8}; the file is corrupt.");
+                $"{name}: the gzip trailer at byte offset {bytes.Length - 8} gives CRC-32 0x{crc:x8}, but the last {size} decompressed bytes have 0x{actual:x8}; the file is truncated or corrupt.");
         return data;
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using SkiaSharp;
 using TorchSharp;
@@ -5,22 +6,30 @@ using static TorchSharp.torch;
 
 namespace Functional.Data;
 
-/// <summary>How many channels a decoded image gets (TorchVision's <c>ImageReadMode</c>).</summary>
+/// <summary>How many channels a decoded image gets: TorchVision's <c>ImageReadMode</c>, with its numbering.</summary>
+/// <remarks>
+/// What each mode gives follows TorchVision's <c>read_image</c> (libpng and libjpeg underneath), see
+/// <see cref="ImageFile.ReadTensor"/>.
+/// </remarks>
 public enum ImageReadMode
 {
-    /// <summary>As stored: 1 channel for grayscale, 3 for colour, 4 for colour with transparency.</summary>
-    Unchanged,
-    /// <summary>1 channel; colour is converted with the ITU-R BT.601 luma weights (0.299, 0.587, 0.114).</summary>
-    Gray,
-    /// <summary>3 channels, red, green, blue.</summary>
-    Rgb,
-    /// <summary>4 channels, red, green, blue, alpha (unpremultiplied).</summary>
-    RgbAlpha,
+    /// <summary>As stored: 1 channel for grayscale, 2 for grayscale with alpha, 3 for colour, 4 for colour with
+    /// alpha; a palette PNG gives its palette indices (1 channel), as TorchVision does.</summary>
+    Unchanged = 0,
+    /// <summary>1 channel; colour is converted to luma (for PNG libpng's weights 0.2989, 0.587, 0.1141, for other
+    /// formats the ITU-R BT.601 weights 0.299, 0.587, 0.114); alpha is dropped.</summary>
+    Gray = 1,
+    /// <summary>2 channels, luma and alpha (alpha 255 when the image has none).</summary>
+    GrayAlpha = 2,
+    /// <summary>3 channels, red, green, blue; alpha is dropped.</summary>
+    Rgb = 3,
+    /// <summary>4 channels, red, green, blue, alpha (unpremultiplied; 255 when the image has none).</summary>
+    RgbAlpha = 4,
 }
 
 /// <summary>A decoded image in .NET memory: uint8 pixels, channels first ([C, H, W], row-major).</summary>
 /// <param name="Pixels">The values, channel by channel, row by row.</param>
-/// <param name="Channels">1, 3 or 4.</param>
+/// <param name="Channels">1 to 4.</param>
 /// <param name="Height">Rows.</param>
 /// <param name="Width">Columns.</param>
 internal sealed record DecodedImage(byte[] Pixels, int Channels, int Height, int Width)
@@ -33,58 +42,190 @@ internal sealed record DecodedImage(byte[] Pixels, int Channels, int Height, int
     }
 }
 
+/// <summary>What a PNG's header (IHDR) and palette say, read before any pixel is decoded.</summary>
+/// <param name="Width">Columns, as stored (up to 2^31 - 1).</param>
+/// <param name="Height">Rows, as stored.</param>
+/// <param name="BitDepth">1, 2, 4, 8 or 16.</param>
+/// <param name="ColorType">0 gray, 2 RGB, 3 palette, 4 gray and alpha, 6 RGBA.</param>
+/// <param name="Palette">The palette's colours as RGBA (alpha from tRNS, else 255); empty unless <paramref name="ColorType"/> is 3.</param>
+internal sealed record PngHeader(long Width, long Height, int BitDepth, int ColorType, uint[] Palette)
+{
+    static ReadOnlySpan<byte> Signature => [137, 80, 78, 71, 13, 10, 26, 10];
+
+    /// <summary>The header of PNG bytes, or null when they are not a PNG (or too short to say).</summary>
+    /// <remarks>Only the chunk framing is read here (length, type, data); decoding stays with SkiaSharp.</remarks>
+    internal static PngHeader? TryRead(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < 8 + 8 + 13 || !bytes[..8].SequenceEqual(Signature)) return null;
+        if (!bytes.Slice(12, 4).SequenceEqual("IHDR"u8)) return null;
+        var ihdr = bytes.Slice(16, 13);
+        var header = new PngHeader(BinaryPrimitives.ReadUInt32BigEndian(ihdr), BinaryPrimitives.ReadUInt32BigEndian(ihdr[4..]), ihdr[8], ihdr[9], []);
+        if (header.ColorType != 3) return header;
+        // The palette (PLTE) and its transparency (tRNS) come before the first IDAT chunk.
+        byte[]? plte = null, trns = null;
+        long at = 8;
+        while (at + 8 <= bytes.Length)
+        {
+            long length = BinaryPrimitives.ReadUInt32BigEndian(bytes[(int)at..]);
+            var type = bytes.Slice((int)at + 4, 4);
+            if (at + 12 + length > bytes.Length || type.SequenceEqual("IDAT"u8)) break;
+            var data = bytes.Slice((int)at + 8, (int)length);
+            if (type.SequenceEqual("PLTE"u8)) plte = data.ToArray();
+            else if (type.SequenceEqual("tRNS"u8)) trns = data.ToArray();
+            at += 12 + length;
+        }
+        if (plte is null) return header;
+        var palette = new uint[plte.Length / 3];
+        for (int i = 0; i < palette.Length; i++)
+            palette[i] = Rgba(plte[3 * i], plte[3 * i + 1], plte[3 * i + 2], trns is not null && i < trns.Length ? trns[i] : (byte)255);
+        return header with { Palette = palette };
+    }
+
+    internal static uint Rgba(byte r, byte g, byte b, byte a) => (uint)(r << 24 | g << 16 | b << 8 | a);
+}
+
 /// <summary>Reads and writes image files (PNG, JPEG, and whatever else SkiaSharp decodes) as
 /// channels-first uint8 pixels.</summary>
 public static class ImageFile
 {
+    /// <summary>The default of <see cref="MaxPixels"/>: 2^28 = 268,435,456 pixels (16384 x 16384), 1 GiB as RGBA.</summary>
+    public const long DefaultMaxPixels = 1L << 28;
+
+    /// <summary>The largest value <see cref="MaxPixels"/> takes: the RGBA buffer of the decode must fit one .NET array.</summary>
+    internal const long MaxPixelsLimit = 500_000_000;
+
+    static long maxPixels = DefaultMaxPixels;
+
+    /// <summary>The most pixels (width x height) an image may have to be decoded; larger ones are refused from
+    /// their header, before anything is allocated (Pillow's <c>Image.MAX_IMAGE_PIXELS</c>). It guards against
+    /// damaged headers and decompression bombs (a small file that declares a huge image). Default
+    /// <see cref="DefaultMaxPixels"/>; at most 500,000,000.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or above 500,000,000.</exception>
+    public static long MaxPixels
+    {
+        get => Interlocked.Read(ref maxPixels);
+        set
+        {
+            if (value < 1 || value > MaxPixelsLimit)
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"ImageFile.MaxPixels is 1 to {MaxPixelsLimit}.");
+            Interlocked.Exchange(ref maxPixels, value);
+        }
+    }
+
+    /// <summary>Refuses a size that is empty or above <see cref="MaxPixels"/>, in one line.</summary>
+    internal static void CheckSize(string path, long width, long height)
+    {
+        if (width <= 0 || height <= 0)
+            throw new InvalidDataException($"{path}: the image has size {width} x {height}; expected at least 1 x 1.");
+        var bound = MaxPixels;
+        var pixels = (decimal)width * height;   // a forged header may give 2^32 - 1 each: no long holds the product
+        if (pixels > bound)
+            throw new InvalidDataException(
+                $"{path}: the header declares {width} x {height} = {pixels} pixels, above the limit of {bound} (ImageFile.MaxPixels); " +
+                "the file is damaged or a decompression bomb. If the image is genuine, raise ImageFile.MaxPixels.");
+    }
+
+    // The layout of the stored pixels, which decides the channels of ImageReadMode.Unchanged.
+    enum Layout { Gray, GrayAlpha, Rgb, RgbAlpha, Palette }
+
     /// <summary>Decodes an image file. Needs no LibTorch, so it can run on any thread.</summary>
+    /// <remarks>The channels follow TorchVision's <c>read_image</c>; see <see cref="ReadTensor"/>.</remarks>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is not an image SkiaSharp can decode, or its data is incomplete.</exception>
+    /// <exception cref="InvalidDataException">The file is not an image SkiaSharp can decode, its data is incomplete,
+    /// or its header declares more than <see cref="MaxPixels"/> pixels.</exception>
     internal static DecodedImage Read(string path, ImageReadMode mode = ImageReadMode.Unchanged)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (!Enum.IsDefined(mode)) throw new ArgumentOutOfRangeException(nameof(mode), mode, "An ImageReadMode is Unchanged, Gray, GrayAlpha, Rgb or RgbAlpha.");
         if (!File.Exists(path)) throw new FileNotFoundException($"Image file not found: {path}", path);
         var bytes = File.ReadAllBytes(path);
+        var png = PngHeader.TryRead(bytes);
+        if (png is not null) CheckSize(path, png.Width, png.Height);   // before SkiaSharp sees the file
         using var stream = new MemoryStream(bytes, writable: false);
         using var codec = SKCodec.Create(stream, out var created);
         if (codec is null)
             throw new InvalidDataException($"{path}: not a readable image ({created}); expected a PNG, JPEG, GIF, BMP or WebP file.");
         var info = codec.Info;
-        if (info.Width <= 0 || info.Height <= 0)
-            throw new InvalidDataException($"{path}: the image has size {info.Width} x {info.Height}; expected at least 1 x 1.");
-        var sourceGray = info.ColorType == SKColorType.Gray8;
-        var sourceAlpha = !sourceGray && info.AlphaType != SKAlphaType.Opaque;
+        CheckSize(path, info.Width, info.Height);
+        var layout = png is not null
+            ? png.ColorType switch
+            {
+                0 => Layout.Gray,
+                2 => Layout.Rgb,
+                3 => Layout.Palette,
+                4 => Layout.GrayAlpha,
+                6 => Layout.RgbAlpha,
+                _ => throw new InvalidDataException($"{path}: PNG colour type {png.ColorType} at byte offset 25 is not one of 0, 2, 3, 4, 6; the file is damaged."),
+            }
+            : info.ColorType == SKColorType.Gray8 ? Layout.Gray
+            : info.AlphaType == SKAlphaType.Opaque ? Layout.Rgb : Layout.RgbAlpha;
         var channels = mode switch
         {
             ImageReadMode.Gray => 1,
+            ImageReadMode.GrayAlpha => 2,
             ImageReadMode.Rgb => 3,
             ImageReadMode.RgbAlpha => 4,
-            _ => sourceGray ? 1 : sourceAlpha ? 4 : 3,
+            _ => layout switch { Layout.Gray or Layout.Palette => 1, Layout.GrayAlpha => 2, Layout.Rgb => 3, _ => 4 },
         };
-        int w = info.Width, h = info.Height, plane = w * h;
-        var pixels = new byte[channels * plane];
-        if (sourceGray && channels == 1)
+        int w = info.Width, h = info.Height, plane = w * h;   // at most MaxPixelsLimit
+        var pixels = new byte[(long)channels * plane];
+        if (layout == Layout.Gray && info.ColorType == SKColorType.Gray8 && channels == 1)
         {
             Decode(codec, new SKImageInfo(w, h, SKColorType.Gray8, SKAlphaType.Opaque), pixels, w, path);
             return new DecodedImage(pixels, 1, h, w);
         }
-        var rgba = new byte[4 * plane];
+        var rgba = new byte[4L * plane];
         Decode(codec, new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul), rgba, 4 * w, path);
-        if (channels == 1)
+        // TorchVision ignores a tRNS chunk of a gray or RGB PNG (libpng expands it only for palettes): alpha is 255.
+        var hasAlpha = layout is Layout.GrayAlpha or Layout.RgbAlpha or Layout.Palette;
+        if (mode == ImageReadMode.Unchanged && layout == Layout.Palette)
+            return new DecodedImage(PaletteIndices(rgba, png!.Palette, path), 1, h, w);
+        var isPng = png is not null;
+        for (int p = 0; p < plane; p++)
         {
-            for (int p = 0; p < plane; p++)
+            byte r = rgba[4 * p], g = rgba[4 * p + 1], b = rgba[4 * p + 2], a = hasAlpha ? rgba[4 * p + 3] : (byte)255;
+            switch (channels)
             {
-                var luma = 0.299 * rgba[4 * p] + 0.587 * rgba[4 * p + 1] + 0.114 * rgba[4 * p + 2];
-                pixels[p] = (byte)Math.Clamp((int)Math.Round(luma), 0, 255);
+                case 1:
+                    pixels[p] = Luma(r, g, b, isPng);
+                    break;
+                case 2:
+                    pixels[p] = Luma(r, g, b, isPng);
+                    pixels[plane + p] = a;
+                    break;
+                default:
+                    pixels[p] = r;
+                    pixels[plane + p] = g;
+                    pixels[2 * plane + p] = b;
+                    if (channels == 4) pixels[3 * plane + p] = a;
+                    break;
             }
         }
-        else
-        {
-            for (int c = 0; c < channels; c++)
-                for (int p = 0; p < plane; p++)
-                    pixels[c * plane + p] = rgba[4 * p + c];
-        }
         return new DecodedImage(pixels, channels, h, w);
+    }
+
+    /// <summary>The luma TorchVision's decoders give: libpng's <c>png_set_rgb_to_gray(1, 0.2989, 0.587)</c> in its
+    /// fixed-point form (coefficients 9794, 19234, 3740 over 2^15, truncated) for PNG; libjpeg's BT.601 fixed point
+    /// (19595, 38470, 7471 over 2^16, rounded) otherwise. Equal channels stay as they are.</summary>
+    internal static byte Luma(byte r, byte g, byte b, bool png) =>
+        png ? (byte)((9794 * r + 19234 * g + 3740 * b) >> 15)
+            : (byte)((19595 * r + 38470 * g + 7471 * b + 32768) >> 16);
+
+    /// <summary>The palette index of each decoded pixel (the first entry of that colour), for a palette PNG read
+    /// unchanged: TorchVision gives the indices, SkiaSharp the colours.</summary>
+    static byte[] PaletteIndices(byte[] rgba, uint[] palette, string path)
+    {
+        var index = new Dictionary<uint, byte>();
+        for (int i = palette.Length - 1; i >= 0; i--) index[palette[i]] = (byte)i;
+        var plane = rgba.Length / 4;
+        var result = new byte[plane];
+        for (int p = 0; p < plane; p++)
+        {
+            var colour = PngHeader.Rgba(rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2], rgba[4 * p + 3]);
+            if (!index.TryGetValue(colour, out result[p]))
+                throw new InvalidDataException($"{path}: pixel {p} has a colour that is not in the PNG's palette; the file is damaged. Read it with ImageReadMode.Rgb or RgbAlpha.");
+        }
+        return result;
     }
 
     static void Decode(SKCodec codec, SKImageInfo target, byte[] buffer, int rowBytes, string path)
@@ -105,16 +246,29 @@ public static class ImageFile
     }
 
     /// <summary>Reads an image file straight into a uint8 [C, H, W] tensor (TorchVision's <c>read_image</c>).</summary>
+    /// <remarks>
+    /// <para>The channels are those of <c>torchvision.io.read_image</c>. Unchanged: a gray PNG or JPEG gives 1 channel, gray
+    /// with alpha 2, RGB 3, RGBA 4, and a palette PNG its palette indices (1 channel). Gray gives luma, GrayAlpha luma
+    /// and alpha, Rgb red, green and blue, RgbAlpha those and alpha; alpha is 255 where the file has none, and a
+    /// palette's transparency (tRNS) is its alpha, while that of a gray or RGB PNG is ignored, as libpng does for
+    /// TorchVision. Luma is libpng's fixed-point formula for PNG (equal to TorchVision's), and libjpeg's BT.601
+    /// formula over the decoded RGB for other formats (TorchVision takes a JPEG's own Y plane: within 1 of it).</para>
+    /// <para>A 16-bit PNG gives its high bytes, which is TorchVision's uint16 result after
+    /// <c>to_dtype(image, torch.uint8, scale=True)</c>: TorchSharp 0.107 has no uint16 tensors.</para>
+    /// <para>An image of more than <see cref="MaxPixels"/> pixels is refused from its header, before decoding.</para>
+    /// </remarks>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a decodable image, is truncated, or is larger than <see cref="MaxPixels"/>; the message names it.</exception>
     public static Tensor ReadTensor(string path, ImageReadMode mode = ImageReadMode.Unchanged) => Read(path, mode).ToTensor();
 
-    /// <summary>Writes a uint8 [C, H, W] (1, 3 or 4 channels) or [H, W] tensor as a PNG or JPEG file,
+    /// <summary>Writes a uint8 [C, H, W] (1 to 4 channels) or [H, W] tensor as a PNG or JPEG file,
     /// chosen by the extension (.png, .jpg/.jpeg); TorchVision's <c>write_png</c>/<c>write_jpeg</c>.</summary>
     /// <param name="path">The file to write; its folder is created when missing.</param>
     /// <param name="image">A uint8 image; scale a float image in [0, 1] with <c>(x * 255).round().to(uint8)</c> first.</param>
     /// <param name="quality">The JPEG quality, 0 to 100 (ignored for PNG).</param>
     public static void WriteTensor(string path, Tensor image, int quality = 95) => Write(path, FromTensor(image), quality);
 
-    /// <summary>Encodes channels-first uint8 pixels (1, 3 or 4 channels) as a PNG or JPEG file,
+    /// <summary>Encodes channels-first uint8 pixels (1 to 4 channels; 2 is gray and alpha) as a PNG or JPEG file,
     /// chosen by the extension (.png, .jpg/.jpeg).</summary>
     internal static void Write(string path, DecodedImage image, int quality = 95)
     {
@@ -134,13 +288,13 @@ public static class ImageFile
         encoded.SaveTo(file);
     }
 
-    /// <summary>A SkiaSharp bitmap of channels-first uint8 pixels (1 channel: grayscale; 3 or 4: colour).</summary>
+    /// <summary>A SkiaSharp bitmap of channels-first uint8 pixels (1 channel: grayscale; 2: gray and alpha; 3 or 4: colour).</summary>
     internal static SKBitmap ToBitmap(DecodedImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
         int w = image.Width, h = image.Height, plane = w * h;
-        if (image.Channels is not (1 or 3 or 4) || image.Pixels.Length != image.Channels * plane)
-            throw new ArgumentException($"An image has 1, 3 or 4 channels and C*H*W values; got {image.Channels} channels, {h} x {w}, {image.Pixels.Length} values.", nameof(image));
+        if (image.Channels is not (1 or 2 or 3 or 4) || image.Pixels.Length != image.Channels * plane)
+            throw new ArgumentException($"An image has 1 to 4 channels and C*H*W values; got {image.Channels} channels, {h} x {w}, {image.Pixels.Length} values.", nameof(image));
         SKBitmap bitmap;
         if (image.Channels == 1)
         {
@@ -148,14 +302,17 @@ public static class ImageFile
             Marshal.Copy(image.Pixels, 0, bitmap.GetPixels(), plane);
             return bitmap;
         }
-        bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, image.Channels == 4 ? SKAlphaType.Unpremul : SKAlphaType.Opaque));
+        var alpha = image.Channels is 2 or 4;
+        bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, alpha ? SKAlphaType.Unpremul : SKAlphaType.Opaque));
         var rgba = new byte[4 * plane];
+        // Gray and alpha is drawn as RGBA with equal colour channels.
+        int g = image.Channels == 2 ? 0 : plane, b = image.Channels == 2 ? 0 : 2 * plane, a = (image.Channels - 1) * plane;
         for (int p = 0; p < plane; p++)
         {
             rgba[4 * p] = image.Pixels[p];
-            rgba[4 * p + 1] = image.Pixels[plane + p];
-            rgba[4 * p + 2] = image.Pixels[2 * plane + p];
-            rgba[4 * p + 3] = image.Channels == 4 ? image.Pixels[3 * plane + p] : (byte)255;
+            rgba[4 * p + 1] = image.Pixels[g + p];
+            rgba[4 * p + 2] = image.Pixels[b + p];
+            rgba[4 * p + 3] = alpha ? image.Pixels[a + p] : (byte)255;
         }
         Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
         return bitmap;

@@ -1,4 +1,5 @@
 using System.Text;
+using CsvHelper;
 using Functional.Transforms;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,11 +10,13 @@ namespace Functional.Data;
 /// a folder of images (PNG, JPEG, grayscale or colour), decoded with SkiaSharp into uint8 [C, H, W]
 /// tensors, with <c>transform</c> and <c>target_transform</c>.</summary>
 /// <remarks>
-/// <para>The CSV is read and checked when the dataset is made: every line has a file name and an integer
-/// label, and every file exists; otherwise an <see cref="InvalidDataException"/> names the CSV, the line
-/// and what was expected. A first line whose label is not an integer is taken as a header (unless
-/// <c>hasHeader</c> says otherwise). Images are decoded when a sample is asked for; an unreadable image
-/// raises <see cref="InvalidDataException"/> naming the image and the CSV line.</para>
+/// <para>The CSV (RFC 4180, read with CsvHelper) is read and checked when the dataset is made, strictly: a header
+/// line <c>file,label</c> (any names) comes first unless <c>hasHeader</c> is false, as <c>pandas.read_csv</c> in the
+/// tutorial expects; then every line has exactly two fields, an existing image file and an integer label 0 or
+/// more (below <c>classCount</c> when it is given), and there is at least one such line. Otherwise an
+/// <see cref="InvalidDataException"/> names the CSV, the line and what was expected: nothing is guessed or
+/// skipped. Images are decoded when a sample is asked for; an unreadable image raises
+/// <see cref="InvalidDataException"/> naming the image and the CSV line.</para>
 /// <para>With a <see cref="DataLoader"/> that has workers, images are decoded in the workers (no LibTorch
 /// there) and made into one tensor per batch on the consuming thread; each transform then runs on the
 /// batch (once for a batched transform, per sample for a per-sample one). A batch of images of different
@@ -30,13 +33,17 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
     /// <param name="transform">Applied to each image tensor (uint8 [C, H, W]).</param>
     /// <param name="targetTransform">Applied to each label (an int64 scalar).</param>
     /// <param name="mode">How many channels the images get.</param>
-    /// <param name="hasHeader">Whether the first line is a header; null decides from its label field.</param>
+    /// <param name="hasHeader">Whether the first line is a header (default true, as <c>pandas.read_csv</c>); a header
+    /// whose second field is an integer is refused as a sample line, so that no sample is dropped silently.</param>
+    /// <param name="classCount">The number of classes: labels must be 0 to <c>classCount - 1</c>; null accepts any label 0 or more.</param>
     /// <exception cref="FileNotFoundException">The annotations file does not exist.</exception>
     /// <exception cref="DirectoryNotFoundException">The image folder does not exist.</exception>
-    /// <exception cref="InvalidDataException">A line is empty, lacks a field, has a bad label or names a missing file.</exception>
+    /// <exception cref="InvalidDataException">The file has no samples, or a line is empty, has other than two fields, has a
+    /// bad or out-of-range label, names a missing file, or breaks the quoting rules; the message names the line.</exception>
     public ImageFolderCsvDataset(string annotationsFile, string imageDirectory, Transform? transform = null,
-        Transform? targetTransform = null, ImageReadMode mode = ImageReadMode.Unchanged, bool? hasHeader = null)
+        Transform? targetTransform = null, ImageReadMode mode = ImageReadMode.Unchanged, bool hasHeader = true, int? classCount = null)
     {
+        if (classCount is < 1) throw new ArgumentOutOfRangeException(nameof(classCount), classCount, "The number of classes is 1 or more (or null for no bound).");
         ArgumentNullException.ThrowIfNull(annotationsFile);
         ArgumentNullException.ThrowIfNull(imageDirectory);
         if (!File.Exists(annotationsFile)) throw new FileNotFoundException($"Annotations file not found: {annotationsFile}", annotationsFile);
@@ -46,7 +53,7 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
         Transform = transform;
         TargetTransform = targetTransform;
         Mode = mode;
-        entries = ParseAnnotations(annotationsFile, imageDirectory, hasHeader);
+        entries = ParseAnnotations(annotationsFile, imageDirectory, hasHeader, classCount);
     }
 
     /// <summary>The CSV annotations file.</summary>
@@ -182,58 +189,74 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
 
     void IBatchProducer.Discard(object prepared) { }
 
-    static (string File, long Label, int Line)[] ParseAnnotations(string csv, string folder, bool? hasHeader)
-    {
-        var lines = File.ReadAllLines(csv, Encoding.UTF8);
-        var result = new List<(string, long, int)>(lines.Length);
-        for (int i = 0; i < lines.Length; i++)
-        {
-            var number = i + 1;
-            var line = lines[i];
-            if (string.IsNullOrWhiteSpace(line))
-                throw new InvalidDataException($"{csv}, line {number}: the line is empty; expected \"file name,label\".");
-            var fields = SplitCsv(line, csv, number);
-            if (fields.Count < 2)
-                throw new InvalidDataException($"{csv}, line {number}: found {fields.Count} field \"{line}\"; expected \"file name,label\".");
-            var file = fields[0].Trim();
-            var labelText = fields[1].Trim();
-            var isLabel = long.TryParse(labelText, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var label);
-            if (i == 0 && (hasHeader == true || (hasHeader is null && !isLabel))) continue;
-            if (!isLabel)
-                throw new InvalidDataException($"{csv}, line {number}: the label \"{labelText}\" is not an integer class index; expected \"file name,label\" with label 0, 1, 2, ...");
-            if (label < 0)
-                throw new InvalidDataException($"{csv}, line {number}: the label {label} is negative; expected a class index 0 or more.");
-            if (file.Length == 0)
-                throw new InvalidDataException($"{csv}, line {number}: the file name is empty; expected \"file name,label\".");
-            var path = Path.Combine(folder, file);
-            if (!File.Exists(path))
-                throw new InvalidDataException($"{csv}, line {number}: image file {path} does not exist; expected it in {folder}.");
-            result.Add((file, label, number));
-        }
-        return result.ToArray();
-    }
+    const string Expected = "expected \"file name,label\"";
 
-    static List<string> SplitCsv(string line, string csv, int number)
+    static (string File, long Label, int Line)[] ParseAnnotations(string csv, string folder, bool hasHeader, int? classCount)
     {
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        var quoted = false;
-        for (int i = 0; i < line.Length; i++)
+        var options = new CsvReaderOptions
         {
-            var c = line[i];
-            if (quoted)
+            Separator = ',',
+            Mode = CsvMode.Rfc4180,
+            HasHeader = false,                 // the header is checked here, to refuse a sample line taken for one
+            SkipEmptyLines = false,
+            TrimWhitespace = true,
+            TrackLineNumbers = true,
+            MalformedData = CsvMalformedDataHandling.Throw,
+            MaxRecordSize = 1 << 20,
+            Encoding = Encoding.UTF8,
+        };
+        var result = new List<(string, long, int)>();
+        try
+        {
+            using var reader = CsvReader.FromFile(csv, options);
+            var first = true;
+            while (reader.Read())
             {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else field.Append(c);
+                var line = checked((int)reader.LineNumber);
+                var fields = new string[reader.FieldCount];
+                for (int i = 0; i < fields.Length; i++) fields[i] = reader.GetString(i) ?? "";
+                if (fields.Length == 1 && fields[0].Length == 0)
+                    throw new InvalidDataException($"{csv}, line {line}: the line is empty; {Expected}.");
+                if (fields.Length != 2)
+                    throw new InvalidDataException(
+                        $"{csv}, line {line}: found {fields.Length} field{(fields.Length == 1 ? "" : "s")}; {Expected}, two fields{(fields.Length > 2 ? " (no extra columns)" : "")}.");
+                var isLabel = long.TryParse(fields[1], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var label);
+                if (first)
+                {
+                    first = false;
+                    if (hasHeader)
+                    {
+                        if (isLabel)
+                            throw new InvalidDataException(
+                                $"{csv}, line {line}: a header was expected, but the line is a sample ({Printable.Escape(fields[0])}, label {label}); " +
+                                "pass hasHeader: false for a file without a header line.");
+                        continue;
+                    }
+                }
+                if (!isLabel)
+                    throw new InvalidDataException(
+                        $"{csv}, line {line}: the label \"{Printable.Escape(fields[1])}\" is not an integer class index; {Expected} with label 0, 1, 2, ...{(line == 1 ? " If the line is a header, pass hasHeader: true." : "")}");
+                if (label < 0)
+                    throw new InvalidDataException($"{csv}, line {line}: the label {label} is negative; expected a class index 0 or more.");
+                if (classCount is { } classes && label >= classes)
+                    throw new InvalidDataException($"{csv}, line {line}: the label {label} is not a class index 0 to {classes - 1} ({classes} classes).");
+                var file = fields[0];
+                if (file.Length == 0)
+                    throw new InvalidDataException($"{csv}, line {line}: the file name is empty; {Expected}.");
+                var path = Path.Combine(folder, file);
+                if (!File.Exists(path))
+                    throw new InvalidDataException($"{csv}, line {line}: image file {Printable.Escape(path)} does not exist; expected it in {folder}.");
+                result.Add((file, label, line));
             }
-            else if (c == '"' && field.ToString().Trim().Length == 0) { field.Clear(); quoted = true; }
-            else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
-            else field.Append(c);
         }
-        if (quoted) throw new InvalidDataException($"{csv}, line {number}: a quoted field is not closed; expected a closing \".");
-        fields.Add(field.ToString());
-        return fields;
+        catch (CsvFormatException e)
+        {
+            throw new InvalidDataException(
+                $"{csv}, line {(e.LineNumber > 0 ? e.LineNumber : e.RecordNumber)}: the CSV quoting is broken ({e.Message}); a quoted field starts and ends with \" and doubles any \" inside.", e);
+        }
+        if (result.Count == 0)
+            throw new InvalidDataException($"{csv}: the file has no samples{(hasHeader ? " after its header line" : "")}; {Expected} lines.");
+        return result.ToArray();
     }
 
     /// <inheritdoc />

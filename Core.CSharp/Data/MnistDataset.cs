@@ -105,7 +105,28 @@ internal static class MnistDataset
             var found = TryFolder(fallback, DataSource.ShippedSubset);
             if (found is not null) return found;
         }
-        throw new DatasetNotFoundException(NotFoundMessage(info, train, searched, root, null));
+        var message = NotFoundMessage(info, train, searched, root, null);
+        // A root that was the only place to look: the first line says which of its files is missing.
+        if (root is not null && fallback is null && !download && !(searchSystem && info.SystemFolder is not null))
+            message = MissingFromRoot(info, train, root, rawFolder!) + message[message.IndexOf(Environment.NewLine, StringComparison.Ordinal)..];
+        throw new DatasetNotFoundException(message);
+    }
+
+    /// <summary>One line for a root that was the only place to look: which file of the split it lacks.</summary>
+    static string MissingFromRoot(IdxDatasetInfo info, bool train, string root, string rawFolder)
+    {
+        string[] Missing(string folder) =>
+            new[] { IdxDatasetInfo.ImagesFile(train), IdxDatasetInfo.LabelsFile(train) }
+                .Where(name => !File.Exists(Path.Combine(folder, name)) && !File.Exists(Path.Combine(folder, name + ".gz")))
+                .ToArray();
+        var split = train ? "training" : "test";
+        var (folder, missing) = (root, Missing(root));
+        var inRaw = Missing(rawFolder);
+        if (inRaw.Length < missing.Length) (folder, missing) = (rawFolder, inRaw);
+        var names = string.Join(" and ", missing.Select(m => Path.Combine(folder, m) + "[.gz]"));
+        return missing.Length == 2 && folder == root
+            ? $"{root} holds no {info.Name} {split} files: {names} are missing (looked there and in {rawFolder}); copy the four IDX files there."
+            : $"{root} holds only part of the {info.Name} {split} split: {names} {(missing.Length == 1 ? "is" : "are")} missing; copy {(missing.Length == 1 ? "it" : "them")} there.";
     }
 
     static string NotFoundMessage(IdxDatasetInfo info, bool train, List<string> searched, string? root, string? downloadError)
@@ -158,6 +179,9 @@ internal static class MnistDataset
         }
     }
 
+    /// <summary>The rows and columns of every MNIST-style image.</summary>
+    internal const int ImageSide = 28;
+
     static Loaded Read(IdxDatasetInfo info, string imagesPath, string labelsPath, DataSource source)
     {
         var images = Idx.Read(imagesPath);
@@ -166,6 +190,9 @@ internal static class MnistDataset
             throw new InvalidDataException($"{imagesPath}: an images file has 3 dimensions (count, rows, columns), found {Shapes.Text(images.Dimensions)} in the header at byte offset 4.");
         if (labels.Dimensions.Length != 1)
             throw new InvalidDataException($"{labelsPath}: a labels file has 1 dimension (count), found {Shapes.Text(labels.Dimensions)} in the header at byte offset 4.");
+        if (images.Dimensions[1] != ImageSide || images.Dimensions[2] != ImageSide)
+            throw new InvalidDataException(
+                $"{imagesPath}: the header at byte offset 8 gives images of {images.Dimensions[1]} x {images.Dimensions[2]}; {info.Name} images are {ImageSide} x {ImageSide}. The file is damaged or of another dataset.");
         if (images.Dimensions[0] != labels.Dimensions[0])
             throw new InvalidDataException($"{imagesPath} holds {images.Dimensions[0]} images but {labelsPath} holds {labels.Dimensions[0]} labels; they must be the same split.");
         var classes = info.Classes.Count;

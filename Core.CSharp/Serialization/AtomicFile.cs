@@ -17,7 +17,15 @@ namespace Functional.Serialization;
 /// that refuses to sync a directory) the rename still protects against a killed process, and only a power cut
 /// right after the save could bring back the previous file.</para>
 /// <para>A process killed before the rename leaves its temporary file behind; it never has the target's name, so
-/// it is never mistaken for the file. <see cref="DeleteTemporaries"/> removes such leftovers.</para>
+/// it is never mistaken for the file. The next save to the same path removes such leftovers before it starts
+/// (<see cref="DeleteStaleTemporaries"/>), but only files named as this class names the temporaries of that very
+/// target, <c>.name.&lt;pid&gt;-&lt;32 hex digits&gt;.tmp</c> (or <c>.name.&lt;32 hex digits&gt;.tmp</c>, as earlier
+/// versions named them), and only when no live writer can own them: the file is not open for writing (a writer
+/// holds it with <see cref="FileShare.None"/>, a lock on Linux and macOS too), and either the process whose id is
+/// in the name has ended or the file has not been written to for <see cref="StaleAge"/> (a process id can be
+/// reused; an old-style name has none). A writer in another PID namespace (another container on a shared folder)
+/// that has closed its temporary file and not yet renamed it could lose that one save, never the target.
+/// <see cref="DeleteTemporaries"/> removes every leftover unconditionally.</para>
 /// </remarks>
 internal static class AtomicFile
 {
@@ -33,7 +41,8 @@ internal static class AtomicFile
         var folder = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' names no file.", nameof(path));
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"Cannot save '{path}': the folder '{folder}' does not exist; create it first.");
-        var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        DeleteStaleTemporaries(full);
+        var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
         try
         {
             using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
@@ -67,6 +76,79 @@ internal static class AtomicFile
             if (TryDelete(file)) deleted++;
         }
         return deleted;
+    }
+
+    /// <summary>How long a temporary file whose writer cannot be identified as ended must be untouched to count as
+    /// stale: far longer than the moment between a writer's last write and its rename.</summary>
+    internal static readonly TimeSpan StaleAge = TimeSpan.FromHours(1);
+
+    // The part after ".name.": "<pid>-<32 hex>" (this version) or "<32 hex>" (earlier versions).
+    static readonly System.Text.RegularExpressions.Regex TemporarySuffix =
+        new(@"^(?:(?<pid>[0-9]{1,10})-)?[0-9a-f]{32}\.tmp$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>Deletes the temporary files of interrupted saves to <paramref name="path"/> that no live writer can own
+    /// (see the class remarks); best effort, it never throws for a file it cannot delete.</summary>
+    /// <returns>How many files were deleted.</returns>
+    internal static int DeleteStaleTemporaries(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full);
+        if (folder is null || !Directory.Exists(folder)) return 0;
+        var prefix = $".{Path.GetFileName(full)}.";
+        var deleted = 0;
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFiles(folder, prefix + "*.tmp").ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+        foreach (var file in candidates)
+        {
+            var name = Path.GetFileName(file);
+            if (!name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var match = TemporarySuffix.Match(name[prefix.Length..]);
+            if (!match.Success) continue;
+            if (IsStale(file, match.Groups["pid"].Success ? match.Groups["pid"].Value : null) && TryDelete(file)) deleted++;
+        }
+        return deleted;
+    }
+
+    static bool IsStale(string file, string? pidText)
+    {
+        try
+        {
+            // A writer holds its temporary file open with FileShare.None until it is complete.
+            using (new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.None)) { }
+            var old = DateTime.UtcNow - File.GetLastWriteTimeUtc(file) > StaleAge;
+            if (old) return true;
+            return pidText is not null && int.TryParse(pidText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                   && pid != Environment.ProcessId && !IsAlive(pid);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;   // open elsewhere, gone already, or not ours to touch
+        }
+    }
+
+    static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;   // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     static bool TryDelete(string file)

@@ -75,11 +75,59 @@ public static class ModelFile
     /// <see cref="Load{TModule}(string, Func{string, TModule}, Device?)"/> for what eval mode changes). No code of
     /// the model's author runs: the file holds data only.</summary>
     /// <exception cref="InvalidDataException">The file is damaged, holds no spec or input shape, or its spec does not match its weights.</exception>
+    /// <remarks>Before anything is built, the input shape is bounded (<see cref="MaxInputRank"/> dimensions,
+    /// <see cref="MaxInputElements"/> values per sample) and the state dict the spec would build is compared, name by
+    /// name and shape by shape, with the tensors the header lists: a spec that does not describe its own weights
+    /// (a damaged or edited file) is refused in one line without allocating what it asks for.</remarks>
     public static nn.Module<Tensor, Tensor> Load(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var shape = ReadInputShape(path);
-        return Load(path, json => Functional.Layers.LayerSpec.FromJson(json).Build(shape), device);
+        var header = SafeTensors.ReadHeader(path);
+        var shape = InputShape(header.Metadata, path);
+        var spec = CheckedSpec(header, shape, path);
+        return Load(path, _ => spec.Build(shape), device);
+    }
+
+    /// <summary>The most dimensions a stored per-sample input shape may have.</summary>
+    internal const int MaxInputRank = 8;
+
+    /// <summary>The most values a stored per-sample input shape may describe (2^28: 1 GiB of float32 per sample).</summary>
+    internal const long MaxInputElements = 1L << 28;
+
+    /// <summary>The spec of a model file, parsed and checked against its input shape and the stored tensors' shapes,
+    /// from the header alone.</summary>
+    /// <exception cref="InvalidDataException">The spec is not valid, does not fit the input shape, or does not match the stored tensors.</exception>
+    internal static Functional.Layers.LayerSpec CheckedSpec(SafeTensorsHeader header, long[] inputShape, string path)
+    {
+        Functional.Layers.LayerSpec spec;
+        List<(string Name, long[] Shape)>? expected;
+        try
+        {
+            spec = Functional.Layers.LayerSpec.FromJson(Spec(header.Metadata, path));
+            expected = Functional.Layers.LayerState.Shapes(spec, inputShape);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or FormatException or OverflowException)
+        {
+            throw new InvalidDataException($"{path}: the model spec could not be built for the input shape {Shapes.Text(inputShape)}: {Printable.Escape(e.Message)}", e);
+        }
+        if (expected is null) return spec;   // a layer whose state only building tells: StateDict.Load checks after
+        var stored = header.Entries.ToDictionary(e => e.Name, e => e.Shape.ToArray(), StringComparer.Ordinal);
+        var problems = new List<string>();
+        foreach (var (name, shape) in expected)
+        {
+            if (!stored.Remove(name, out var actual))
+                problems.Add($"it needs '{name}' of shape {Shapes.Text(shape)}, which the file does not hold");
+            else if (!actual.SequenceEqual(shape))
+                problems.Add($"it needs '{name}' of shape {Shapes.Text(shape)}, the file holds {Shapes.Text(actual)}");
+        }
+        foreach (var name in stored.Keys.Order(StringComparer.Ordinal))
+            problems.Add($"the file holds '{Printable.Escape(name)}', which the spec does not make");
+        if (problems.Count > 0)
+            throw new InvalidDataException(
+                $"{path}: the model spec does not match the weights stored with it: {problems[0]}" +
+                (problems.Count > 1 ? $" (and {problems.Count - 1} more difference{(problems.Count > 2 ? "s" : "")})" : "") +
+                "; the file is damaged or was edited: save the model again.");
+        return spec;
     }
 
     /// <summary>The per-sample input shape stored beside the spec (the shape the spec is built for), read
@@ -89,17 +137,31 @@ public static class ModelFile
     public static long[] ReadInputShape(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var metadata = SafeTensors.ReadHeader(path).Metadata;
+        return InputShape(SafeTensors.ReadHeader(path).Metadata, path);
+    }
+
+    static long[] InputShape(IReadOnlyDictionary<string, string> metadata, string path)
+    {
+        long[] shape;
         try
         {
-            return metadata.TryGetValue(InputShapeKey, out var text)
+            shape = metadata.TryGetValue(InputShapeKey, out var text)
                 ? JsonSerializer.Deserialize(text, JsonContext.Default.Int64Array) ?? throw new JsonException("the value is null")
                 : throw new InvalidDataException($"{path}: the metadata has no '{InputShapeKey}'; save the model with its spec and input shape, or rebuild it with Load(path, build).");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: the metadata '{InputShapeKey}' is not a JSON array of integers: {e.Message}", e);
+            throw new InvalidDataException($"{path}: the metadata '{InputShapeKey}' is not a JSON array of integers: {Printable.Escape(e.Message)}", e);
         }
+        if (shape.Length is 0 or > MaxInputRank || shape.Any(d => d < 1))
+            throw new InvalidDataException(
+                $"{path}: the metadata '{InputShapeKey}' is {Shapes.Text(shape)}; expected 1 to {MaxInputRank} dimensions of 1 or more (such as [1, 28, 28]). The file is damaged or was edited.");
+        double elements = 1;   // no overflow: 8 factors below 2^63 stay far below double's range
+        foreach (var d in shape) elements *= d;
+        if (elements > MaxInputElements)
+            throw new InvalidDataException(
+                $"{path}: the metadata '{InputShapeKey}' is {Shapes.Text(shape)}, {elements} values per sample, above the limit of {MaxInputElements}. The file is damaged or was edited.");
+        return shape;
     }
 
     /// <summary>Saves a model's spec and weights atomically: a killed save leaves the previous file.</summary>

@@ -453,7 +453,8 @@ public static class SafeTensors
         }
     }
 
-    static InvalidDataException Bad(string source, string what) => new($"{source}: {what}");
+    // Names and fields come from the file: control characters in them are printed escaped.
+    static InvalidDataException Bad(string source, string what) => new($"{source}: {Printable.Escape(what)}");
 
     static SafeTensorsHeader Interpret(JsonElement root, string source, long headerLength, long dataLength)
     {

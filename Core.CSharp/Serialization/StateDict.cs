@@ -21,9 +21,9 @@ internal sealed record TensorMismatch(string Key, IReadOnlyList<long> ModelShape
     {
         var parts = new List<string>();
         if (!ModelShape.SequenceEqual(LoadedShape))
-            parts.Add($"size mismatch for {Key}: copying a param with shape {Size(LoadedShape)} from checkpoint, the shape in current model is {Size(ModelShape)}.");
+            parts.Add($"size mismatch for {Printable.Escape(Key)}: copying a param with shape {Size(LoadedShape)} from checkpoint, the shape in current model is {Size(ModelShape)}.");
         if (ModelDType != LoadedDType)
-            parts.Add($"dtype mismatch for {Key}: copying a param with dtype {LoadedDType} from checkpoint, the dtype in current model is {ModelDType}.");
+            parts.Add($"dtype mismatch for {Printable.Escape(Key)}: copying a param with dtype {LoadedDType} from checkpoint, the dtype in current model is {ModelDType}.");
         return string.Join(" ", parts);
     }
 }
@@ -70,7 +70,7 @@ public sealed class LoadReport
     public override string ToString()
     {
         if (AllKeysMatched) return AllKeysMatchedMessage;
-        static string Quote(IEnumerable<string> keys) => string.Join(", ", keys.Select(k => $"\"{k}\""));
+        static string Quote(IEnumerable<string> keys) => string.Join(", ", keys.Select(k => $"\"{Printable.Escape(k)}\""));
         var text = new StringBuilder("Error(s) in loading state_dict:");
         if (MissingKeys.Count > 0) text.Append($"\n\tMissing key(s) in state_dict: {Quote(MissingKeys)}. ");
         if (UnexpectedKeys.Count > 0) text.Append($"\n\tUnexpected key(s) in state_dict: {Quote(UnexpectedKeys)}. ");

@@ -152,7 +152,7 @@ internal sealed class FusedStep : IDisposable
             reason = "the loss is not Losses.CrossEntropy() with the mean or sum reduction";
             return null;
         }
-        if (model.GetType() != typeof(Sequential))
+        if (model.GetType() != typeof(Sequential) && model.GetType() != typeof(Functional.Models.NeuralNetwork))
         {
             reason = $"the model is a {model.GetType().Name}, not a Sequential: its forward is code the fused step cannot follow";
             return null;
@@ -295,9 +295,12 @@ internal sealed class FusedStep : IDisposable
         TryCreate(model, loss, optimizer, dropoutGenerator, out var reason)
         ?? throw new ArgumentException($"The fused training step does not cover this combination: {reason}. Use the autograd step.", nameof(model));
 
+    /// <summary>The layers in the order the model applies them: a TorchSharp Sequential's children, and the
+    /// library's own <see cref="Functional.Models.NeuralNetwork"/> (sealed; its forward is its flatten, then its
+    /// linear_relu_stack, in registration order). Any other module is a leaf: a user's module may do anything in forward.</summary>
     static IEnumerable<(string Path, nn.Module Module)> Leaves(nn.Module module, string path)
     {
-        if (module.GetType() != typeof(Sequential))
+        if (module.GetType() != typeof(Sequential) && module.GetType() != typeof(Functional.Models.NeuralNetwork))
         {
             yield return (path, module);
             yield break;
@@ -372,6 +375,14 @@ internal sealed class FusedStep : IDisposable
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         update.Apply();
+    }
+
+    /// <summary>Allocates, now, the buffers and views for batches of <paramref name="n"/> samples, so that a loop
+    /// that knows its batch sizes allocates nothing once it runs.</summary>
+    internal void Prepare(long n)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (n > 0) ViewsFor(n);
     }
 
     /// <summary>The inference pass (dropout off, no gradients), the loss and the correct count: the test loop's batch.</summary>

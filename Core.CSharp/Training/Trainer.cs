@@ -92,6 +92,8 @@ public sealed class Trainer : IDisposable
     readonly Loss loss;
     readonly bool ownsOptimizer;
     readonly Stepper stepper;
+    FusedStep? fused;
+    string? whyNotFused;
 
     /// <summary>Creates a trainer: moves <paramref name="model"/> to the options' device, then binds
     /// <paramref name="optimizer"/> (e.g. <c>Optimizers.Sgd(1e-3)</c>) to its parameters. The trainer owns
@@ -169,6 +171,8 @@ public sealed class Trainer : IDisposable
     /// <summary>Frees the state of the optimizer this trainer bound (not of one it was given bound).</summary>
     public void Dispose()
     {
+        fused?.Dispose();
+        fused = null;
         if (ownsOptimizer) Optimizer?.Dispose();
     }
 
@@ -198,6 +202,41 @@ public sealed class Trainer : IDisposable
     /// <summary>Device, seed, progress, checkpoints and guards.</summary>
     public TrainerOptions Options { get; }
 
+    /// <summary>
+    /// Which path a training step takes, in one line: <c>fused: Flatten → Linear(784→512) → ReLU → …</c>
+    /// (forward, backward and the optimizer's update written out on preallocated buffers, no autograd graph),
+    /// or <c>autograd: </c> and why the fused step does not apply (a layer it does not cover, another loss,
+    /// a TorchSharp optimizer, or <see cref="TrainerOptions.Fused"/> = false). Print it in a run's summary.
+    /// </summary>
+    public string StepPath
+    {
+        get
+        {
+            EnsureFusedStep();
+            return fused is not null ? "fused: " + fused.Description : "autograd: " + whyNotFused;
+        }
+    }
+
+    /// <summary>Makes the fused step when the model, loss and optimizer allow it and the options do not
+    /// forbid it; remembers why not otherwise. <see cref="TrainerOptions.Fused"/> = true makes "not" an error.</summary>
+    void EnsureFusedStep()
+    {
+        if (fused is not null || whyNotFused is not null) return;
+        if (Options.Fused == false) whyNotFused = "TrainerOptions.Fused is false";
+        else if (stepper.Library is not { } optimizer) whyNotFused = "the optimizer is a TorchSharp one";
+        else fused = FusedStep.TryCreate(Model, loss, optimizer, out whyNotFused);
+        if (fused is null && Options.Fused == true)
+            throw new ArgumentException($"TrainerOptions.Fused is true, but the fused step does not apply: {whyNotFused}. Leave Fused unset to fall back to autograd.", "options");
+    }
+
+    /// <summary>Drops the fused step so that the next use makes it afresh (after a restore replaced the optimizer's state).</summary>
+    void ResetFusedStep()
+    {
+        fused?.Dispose();
+        fused = null;
+        whyNotFused = null;
+    }
+
     /// <summary>Trains for epochs <c>1..epochs</c>, evaluating on <paramref name="test"/> after each.</summary>
     /// <param name="train">The training batches; each enumeration is one epoch.</param>
     /// <param name="test">Evaluated after each epoch (the tutorial's test_loop); null to skip.</param>
@@ -208,11 +247,40 @@ public sealed class Trainer : IDisposable
     /// <see cref="TrainerOptions.Resume"/> does the restore and this in one.</param>
     /// <returns>The metrics of each epoch (the resumed ones included).</returns>
     /// <exception cref="NonFiniteLossException">A batch's loss was NaN or infinite (with <see cref="TrainerOptions.StopOnNonFiniteLoss"/>).</exception>
+    /// <exception cref="InvalidOperationException">The model does not take the loaders' batches, or gives fewer class scores
+    /// than the data has classes: checked before anything is trained, on a few samples of each loader.</exception>
     public History Fit(IDataLoader train, IDataLoader? test = null, int epochs = 10, IEnumerable<Callback>? callbacks = null, History? resume = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "The number of epochs is 0 or more.");
         if (resume is null && Options.Resume is { } from) resume = TrainingCheckpoint.Restore(from, Model, Optimizer!, train);
+        ModelDataCheck.Check(Model, loss, train, Device, "training");
+        if (test is not null) ModelDataCheck.Check(Model, loss, test, Device, "test");
+        ResetFusedStep();    // after a restore, and for a model or optimizer changed since the last fit
+        EnsureFusedStep();
+        try
+        {
+            return FitEpochs(train, test, epochs, callbacks, resume);
+        }
+        finally
+        {
+            ResetFusedStep();    // its buffers live for one fit: nothing stays allocated between fits
+        }
+    }
+
+    History FitEpochs(IDataLoader train, IDataLoader? test, int epochs, IEnumerable<Callback>? callbacks, History? resume)
+    {
+        if (fused is not null)
+        {
+            // Every batch size the run will see, allocated before the first step: the live tensor count is flat from then on.
+            var largest = Math.Max(train.BatchSize, test?.BatchSize ?? 0);
+            fused.Prepare(largest);
+            foreach (var loader in test is null ? [train] : new[] { train, test })
+            {
+                fused.Prepare(loader.BatchSize);
+                fused.Prepare(loader.SampleCount % loader.BatchSize);
+            }
+        }
         var listeners = new List<Callback>();
         if (Options.Progress) listeners.Add(new TutorialProgress());
         listeners.AddRange(callbacks ?? []);
@@ -265,22 +333,24 @@ public sealed class Trainer : IDisposable
                 foreach (var c in events) c.OnBatchBegin(context);
                 var x = Devices.MoveTo(batch.Features, target);
                 var y = Devices.MoveTo(batch.Labels, target);
-                var prediction = Model.forward(x);
-                var value = loss(prediction, y);
-                if (checkEachBatch)
+                if (fused is not null)
                 {
-                    double scalar = value.ToDouble();
-                    if (!double.IsFinite(scalar)) throw new NonFiniteLossException(epoch, batchIndex, scalar);
-                    context.SetBatchLoss(value, scalar);
+                    // The fused step's loss is its own buffer, valid until its next call: summed and read here.
+                    var value = fused.ComputeGradients(x, y);
+                    CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
+                    fused.ApplyUpdate();
+                    lossSum.add_(value);
                 }
                 else
                 {
-                    context.SetBatchLoss(value);
+                    var prediction = Model.forward(x);
+                    var value = loss(prediction, y);
+                    CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
+                    stepper.ZeroGrad();
+                    value.backward();
+                    stepper.Step();
+                    lossSum.add_(value.detach());
                 }
-                stepper.ZeroGrad();
-                value.backward();
-                stepper.Step();
-                lossSum.add_(value.detach());
                 foreach (var c in events) c.OnBatchEnd(context);
                 context.SetBatchLoss(null);
                 samplesBefore += size;
@@ -295,9 +365,55 @@ public sealed class Trainer : IDisposable
         return mean;
     }
 
+    /// <summary>Gives the context the batch's loss; on the CPU reads it at once and stops before the step when it is not finite.</summary>
+    static void CheckLoss(Tensor value, int epoch, int batch, bool checkEachBatch, TrainingContext context)
+    {
+        if (!checkEachBatch)
+        {
+            context.SetBatchLoss(value);
+            return;
+        }
+        double scalar = value.ToDouble();
+        if (!double.IsFinite(scalar)) throw new NonFiniteLossException(epoch, batch, scalar);
+        context.SetBatchLoss(value, scalar);
+    }
+
     /// <summary>The tutorial's test_loop on this trainer's model, loss and device (see
     /// <see cref="Evaluate(nn.Module{Tensor, Tensor}, Loss, IDataLoader, Device?)"/>).</summary>
-    public Evaluation Evaluate(IDataLoader data) => Evaluate(Model, loss, data, Device);
+    /// <remarks>With the fused step (<see cref="StepPath"/>), the forward pass runs on its preallocated buffers.</remarks>
+    public Evaluation Evaluate(IDataLoader data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        bool own = fused is null;       // inside a fit, the fit's step; alone, one for this pass
+        EnsureFusedStep();
+        try
+        {
+            return fused is null ? Evaluate(Model, loss, data, Device) : EvaluateFused(fused, data);
+        }
+        finally
+        {
+            if (own) ResetFusedStep();
+        }
+    }
+
+    Evaluation EvaluateFused(FusedStep fused, IDataLoader data)
+    {
+        ModelDataCheck.Check(Model, loss, data, Device, "test");
+        var target = Device;
+        int samples = 0, batches = 0;
+        // Sums stay on the device and are read once, after the last batch.
+        using var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, target);
+        using var correct = torch.zeros(Array.Empty<long>(), ScalarType.Float64, target);
+        foreach (var batch in data)
+        {
+            using var scope = torch.NewDisposeScope();
+            lossSum.add_(fused.Evaluate(Devices.MoveTo(batch.Features, target), Devices.MoveTo(batch.Labels, target)));
+            correct.add_(fused.BatchCorrect);
+            samples += batch.Count;
+            batches++;
+        }
+        return new Evaluation(batches == 0 ? double.NaN : lossSum.ToDouble() / batches, samples == 0 ? double.NaN : correct.ToDouble() / samples, samples, batches);
+    }
 
     /// <summary>The tutorial's test_loop: the mean batch loss and the accuracy over the loader, in eval
     /// mode under no_grad. The model's mode is restored afterwards.</summary>
@@ -305,6 +421,8 @@ public sealed class Trainer : IDisposable
     /// <param name="loss">The loss, averaged over each batch.</param>
     /// <param name="data">The batches.</param>
     /// <param name="device">Where the model is (default: where its first parameter is, else the CPU).</param>
+    /// <exception cref="InvalidOperationException">The model does not take the loader's batches, or gives fewer class
+    /// scores than the data has classes: checked before the pass, on a few samples.</exception>
     public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, Loss loss, IDataLoader data, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -312,6 +430,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(data);
         bool wasTraining = model.training;
         var target = (device ?? DeviceOf(model));
+        ModelDataCheck.Check(model, loss, data, target, "test");
         int samples = 0, batches = 0;
         model.eval();
         // Sums stay on the device and are read once, after the last batch: no wait for the device per batch.
@@ -399,4 +518,11 @@ public sealed class TrainerOptions
 
     /// <summary>Throw <see cref="NonFiniteLossException"/> when a batch's loss is NaN or infinite (default true).</summary>
     public bool StopOnNonFiniteLoss { get; init; } = true;
+
+    /// <summary>The fused training step (forward, backward and update on preallocated buffers, no autograd graph,
+    /// for sequential models of Flatten, Linear, elementwise activations and Dropout with CrossEntropy and the
+    /// library's optimizers): null (the default) takes it whenever it applies and autograd otherwise; true
+    /// requires it (the trainer throws, saying why, when it does not apply); false always takes autograd.
+    /// <see cref="Trainer.StepPath"/> says which path runs. Both give the same steps within float rounding.</summary>
+    public bool? Fused { get; init; }
 }
