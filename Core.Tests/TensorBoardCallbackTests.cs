@@ -87,19 +87,24 @@ public class TensorBoardCallbackTests
         var path = Path.Combine(folder, "metrics.csv");
         var (history, _) = Run(Callback.MetricsCsv(path));
 
-        var lines = File.ReadAllLines(path);
-        Assert.That(lines[0], Is.EqualTo("epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds"));
-        Assert.That(lines, Has.Length.EqualTo(1 + history.Count));
+        Assert.That(File.ReadLines(path).First(), Is.EqualTo("epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds"));
+        // Read with a real CSV reader (CsvHelper, RFC 4180 mode), header included, in the invariant culture.
+        var rows = new List<string[]>();
+        using (var reader = CsvHelper.CsvReader.FromFile(path, new CsvHelper.CsvReaderOptions { Separator = ',', Mode = CsvHelper.CsvMode.Rfc4180, HasHeader = false }))
+            while (reader.Read())
+                rows.Add(Enumerable.Range(0, reader.FieldCount).Select(i => reader.GetString(i) ?? "").ToArray());
+        Assert.That(rows[0], Is.EqualTo(new[] { "epoch", "train_loss", "test_loss", "test_accuracy", "learning_rate", "seconds" }));
+        Assert.That(rows, Has.Count.EqualTo(1 + history.Count));
         static double D(string s) => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);
         for (int i = 0; i < history.Count; i++)
         {
             var m = history.Epochs[i];
-            var fields = lines[i + 1].Split(',');
-            Assert.That(fields, Has.Length.EqualTo(6), lines[i + 1]);
-            Assert.That(int.Parse(fields[0], CultureInfo.InvariantCulture), Is.EqualTo(m.Epoch));
+            var row = rows[i + 1];
+            Assert.That(row, Has.Length.EqualTo(6));
+            Assert.That(int.Parse(row[0], CultureInfo.InvariantCulture), Is.EqualTo(m.Epoch));
             // Round-trippable: the numbers read back bit for bit.
-            Assert.That(new[] { D(fields[1]), D(fields[2]), D(fields[3]), D(fields[4]), D(fields[5]) },
-                        Is.EqualTo(new[] { m.TrainLoss, m.TestLoss!.Value, m.TestAccuracy!.Value, m.LearningRate, m.Seconds }), lines[i + 1]);
+            Assert.That(new[] { D(row[1]), D(row[2]), D(row[3]), D(row[4]), D(row[5]) },
+                        Is.EqualTo(new[] { m.TrainLoss, m.TestLoss!.Value, m.TestAccuracy!.Value, m.LearningRate, m.Seconds }));
         }
         Assert.That(Directory.GetFiles(folder), Is.EqualTo(new[] { path }), "no temporary file is left behind");
     }
