@@ -582,3 +582,35 @@ let ``Options that cannot fit are refused with what was expected`` () =
     throws<ArgumentException>(fun () -> Loss.apply (Loss.bceWithLogitsWithOptions { Loss.bceWithLogitsDefaults with PositiveWeight = Some pw }) x x |> ignore) |> ignore
     use wi = torch.ones([| 3L |], torch.ScalarType.Int64)
     throws<ArgumentException>(fun () -> Loss.nllWithOptions { Loss.nllDefaults with Weight = Some wi } |> ignore) |> ignore
+
+[<Test>]
+let ``Fixed inputs give PyTorch's numbers, kept as data`` () =
+    // Computed once (2026-12-03) with ATen, the kernels PyTorch runs (LibTorch 2.10 in TorchSharp 0.107), as
+    //   F.cross_entropy(x, y, weight=w, ignore_index=-100, reduction=r, label_smoothing=0.1)
+    //   F.cross_entropy(x, y1, weight=w, ignore_index=1, reduction=r)   (= F.nll_loss(F.log_softmax(x, 1), y1, w, ignore_index=1))
+    //   F.binary_cross_entropy_with_logits(x, t, weight=bw, reduction=r, pos_weight=pw)
+    // and equal to the float64 formulas of the documentation above. PyTorch itself is not installed here.
+    let x = torch.tensor([| 1.0; -0.5; 2.0; 0.0; 0.3; -1.2; 0.7; 0.7; -0.1; 2.5; -2.0; 0.4 |], torch.ScalarType.Float64).reshape(4L, 3L)
+    use y = torch.tensor([| 2L; 0L; -100L; 1L |])
+    use y1 = torch.tensor([| 2L; 0L; 1L; 1L |])
+    use w = torch.tensor([| 0.2; 1.0; 3.0 |], torch.ScalarType.Float64)
+    use t = torch.tensor([| 1.0; 0.0; 0.25; 0.5; 1.0; 0.0; 0.9; 0.1; 0.0; 1.0; 0.3; 0.6 |], torch.ScalarType.Float64).reshape(4L, 3L)
+    use bw = torch.tensor([| 1.0; 0.5; 2.0; 1.0; 1.0; 0.0; 3.0; 1.0; 1.0; 0.5; 0.5; 0.5 |], torch.ScalarType.Float64).reshape(4L, 3L)
+    use pw = torch.tensor([| 2.0; 0.5; 1.5 |], torch.ScalarType.Float64)
+    use x = x
+    use lp = x.log_softmax(1L)
+    let expected =
+        [ Reduction.Mean, [| 1.4541761171393759 |], [| 0.40925265029400504 |], [| 0.8606605186045847 |]
+          Reduction.Sum, [| 6.1075396919853793 |], [| 1.3096084809408162 |], [| 10.327926223255016 |]
+          Reduction.None, [| 1.1451708504616194; 0.42198621661242802; 0.0; 4.5403826249113326 |],
+                          [| 1.1146170955580486; 0.19499138538276753; 0.0; 0.0 |],
+                          [| 0.62652337503644573; 0.23703849209005334; 3.285588024846688; 1.0397207708399179; 0.27717762223426357; 0.0
+                             2.5081604786471097; 1.0130267464411851; 0.64439666007357088; 0.078889734292549626; 0.20394440469326336; 0.41345991405996924 |] ]
+    for r, ce, nll, bce in expected do
+        use ours = Loss.apply (Loss.crossEntropyWithOptions { Loss.crossEntropyDefaults with Reduction = r; Weight = Some w; LabelSmoothing = 0.1 }) x y
+        use oursNll = Loss.apply (Loss.nllWithOptions { Reduction = r; Weight = Some w; IgnoreIndex = 1L }) lp y1
+        use oursBce = Loss.apply (Loss.bceWithLogitsWithOptions { Reduction = r; Weight = Some bw; PositiveWeight = Some pw }) x t
+        Assert.That(values ours, equalTo(ce).Within(1e-12), $"CrossEntropy {r}")
+        Assert.That(values oursNll, equalTo(nll).Within(1e-12), $"NLL {r}")
+        Assert.That(values oursBce, equalTo(bce).Within(1e-12), $"BCEWithLogits {r}")
+        Assert.That(near ce (indexOracle (rows x |> Array.map logSoftmax) [| 2L; 0L; -100L; 1L |] (Some [| 0.2; 1.0; 3.0 |]) -100L 0.1 r), Is.True, "the documented formula gives the same numbers")
