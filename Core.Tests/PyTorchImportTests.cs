@@ -202,19 +202,42 @@ static class TorchSaveWriter
     }
 
     /// <summary>Pickle protocol 2 opcodes.</summary>
+    /// <remarks>Like Python's pickler, each global and string is memoized (BINPUT) when first written and fetched
+    /// (BINGET) when written again, so a storage shared by several tensors repeats its persistent id through the memo.</remarks>
     internal sealed class Pickle
     {
         readonly MemoryStream bytes = new();
+        readonly Dictionary<string, int> memo = new(StringComparer.Ordinal);
+
+        /// <summary>BINGET of what was memoized under <paramref name="key"/>, or false after writing BINPUT's slot for it.</summary>
+        bool Memo(string key, Action write)
+        {
+            if (memo.TryGetValue(key, out var slot))
+            {
+                Op((byte)'h').Op((byte)slot);
+                return true;
+            }
+            write();
+            slot = memo.Count;
+            memo[key] = slot;
+            Op((byte)'q').Op((byte)slot);
+            return false;
+        }
         public Pickle Op(byte code) { bytes.WriteByte(code); return this; }
         public Pickle Raw(ReadOnlySpan<byte> data) { bytes.Write(data); return this; }
         public Pickle Proto() => Op(0x80).Op(2);
         public Pickle Stop() => Op((byte)'.');
         public Pickle Mark() => Op((byte)'(');
-        public Pickle Global(string module, string name) => Op((byte)'c').Raw(Encoding.ASCII.GetBytes($"{module}\n{name}\n"));
+        public Pickle Global(string module, string name)
+        {
+            Memo($"global {module}.{name}", () => Op((byte)'c').Raw(Encoding.ASCII.GetBytes($"{module}\n{name}\n")));
+            return this;
+        }
         public Pickle Str(string s)
         {
             var utf8 = Encoding.UTF8.GetBytes(s);
-            return Op((byte)'X').Raw(BitConverter.GetBytes(utf8.Length)).Raw(utf8);
+            Memo("str " + s, () => Op((byte)'X').Raw(BitConverter.GetBytes(utf8.Length)).Raw(utf8));
+            return this;
         }
         /// <summary>Python's save_long: BININT1, BININT2, BININT, else LONG1.</summary>
         public Pickle Int(long v)
