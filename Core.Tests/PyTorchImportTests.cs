@@ -106,6 +106,25 @@ public class PyTorchImportTests
     }
 
     [Test]
+    public void ReadsAndFailedReadsLeaveNoTensorBehind()
+    {
+        var good = Path.Combine(folder, "good.pt");
+        var bad = Path.Combine(folder, "bad.pt");
+        File.WriteAllBytes(good, TorchSaveWriter.Legacy(Views(), Storages()));
+        File.WriteAllBytes(bad, TorchSaveWriter.Zip([new("ok", "0", 0, [2], [1]), new("w", "0", 10, [2, 3], [3, 1])], new() { ["0"] = TorchSaveWriter.StorageData.Floats(Twelve) }));
+        void Run()
+        {
+            foreach (var t in PyTorchImport.ReadStateDict(good).Values) t.Dispose();
+            Assert.Throws<InvalidDataException>(() => PyTorchImport.ReadStateDict(bad));
+        }
+        Run();
+        GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+        var before = Tensor.TotalCount;
+        for (int i = 0; i < 5; i++) Run();
+        Assert.That(Tensor.TotalCount, Is.EqualTo(before));
+    }
+
+    [Test]
     public void LegacyStorageViewMetadataReads()
     {
         // PyTorch before 1.0 saved a storage slice as view_metadata (view key, offset, size) in the persistent id.

@@ -614,3 +614,25 @@ let ``Fixed inputs give PyTorch's numbers, kept as data`` () =
         Assert.That(values oursNll, equalTo(nll).Within(1e-12), $"NLL {r}")
         Assert.That(values oursBce, equalTo(bce).Within(1e-12), $"BCEWithLogits {r}")
         Assert.That(near ce (indexOracle (rows x |> Array.map logSoftmax) [| 2L; 0L; -100L; 1L |] (Some [| 0.2; 1.0; 3.0 |]) -100L 0.1 r), Is.True, "the documented formula gives the same numbers")
+
+[<Test>]
+let ``Losses with options do not keep tensors alive`` () =
+    use x = torch.randn(8L, 4L)
+    use y = torch.randint(4L, [| 8L |])
+    y[0] <- torch.tensor(-100L)
+    use w64 = torch.rand([| 4L |], torch.ScalarType.Float64)     // converted to the prediction's dtype at each call
+    use p = x.softmax(1L)
+    use lp = x.log_softmax(1L)
+    use pw = torch.rand([| 4L |])
+    let ce = Loss.crossEntropyWithOptions { Loss.crossEntropyDefaults with Weight = Some w64; LabelSmoothing = 0.2 }
+    let nll = Loss.nllWithOptions { Loss.nllDefaults with Weight = Some w64 }
+    let bce = Loss.bceWithLogitsWithOptions { Loss.bceWithLogitsDefaults with Weight = Some x; PositiveWeight = Some pw }
+    let run () =
+        for _ in 1 .. 5 do
+            (Loss.apply ce x y).Dispose(); (Loss.apply ce x p).Dispose()
+            (Loss.apply nll lp y).Dispose(); (Loss.apply bce x p).Dispose()
+    run ()
+    let before = Generators.settledTensorCount ()
+    run ()
+    Assert.That(torch.Tensor.TotalCount, equalTo(before))
+    Assert.That(w64.dtype, equalTo(torch.ScalarType.Float64), "the caller's weight is not converted in place")

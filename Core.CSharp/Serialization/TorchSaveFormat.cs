@@ -242,8 +242,8 @@ internal static class TorchSaveFormat
             switch (value)
             {
                 case TensorView view:
-                    if (seen.TryGetValue(view, out var known)) return known.alias();
-                    var tensor = view.Copy(Path);
+                    // The same pickled tensor twice (memoized) is one tensor in PyTorch: here an alias of it.
+                    var tensor = seen.TryGetValue(view, out var known) ? known.alias() : view.Copy(Path);
                     made.Add(tensor);
                     seen[view] = tensor;
                     return tensor;
