@@ -266,6 +266,27 @@ public class TensorTests
             "        [9900, 9901, 9902,  ..., 9997, 9998, 9999]])"));
     }
 
+    [Test]
+    public void EllipsisAndNewAxisFromCSharp()
+    {
+        // PyTorch's x[..., 0], x[:, None], x[..., None], x[None, ..., 1:3] are TorchSharp's TensorIndex
+        // values in C# (the F# face spells them ellipsis and newAxis); checked against select/unsqueeze/narrow.
+        using var x = torch.arange(24).reshape(2, 3, 4);
+        using var last = x[TensorIndex.Ellipsis, 0];
+        using var column = x.select(-1, 0);
+        using var middle = x[TensorIndex.Colon, TensorIndex.None];
+        using var atEnd = x[TensorIndex.Ellipsis, TensorIndex.None];
+        using var mixed = x[TensorIndex.None, TensorIndex.Ellipsis, TensorIndex.Slice(1, 3)];
+        using var narrowed = x.unsqueeze(0).narrow(-1, 1, 2);
+        Assert.Multiple(() =>
+        {
+            Assert.That(last.allclose(column) && last.shape.SequenceEqual(column.shape), Is.True);
+            Assert.That(middle.shape, Is.EqualTo(new long[] { 2, 1, 3, 4 }));
+            Assert.That(atEnd.shape, Is.EqualTo(new long[] { 2, 3, 4, 1 }));
+            Assert.That(mixed.allclose(narrowed) && mixed.shape.SequenceEqual(narrowed.shape), Is.True);
+        });
+    }
+
     // ---- autograd -------------------------------------------------------------------------
 
     [Test]

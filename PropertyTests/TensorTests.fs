@@ -293,6 +293,80 @@ let ``indexing and slicing with F# syntax`` () =
     throws<ArgumentException> (fun () -> t.[*, 0] <- "x") |> ignore
     throws<IndexOutOfRangeException> (fun () -> t.[*, 3] |> ignore) |> ignore
 
+/// A tensor of rank 1 to 4 (sizes 1 to 4) with distinct values, an index into its first and last
+/// dimensions, and an inclusive range on its last dimension.
+let private indexCases =
+    gen {
+        let! rank = Gen.choose (1, 4)
+        let! shape = Gen.listOfLength rank (Gen.choose (1, 4))
+        let last = List.last shape
+        let! i = Gen.choose (-shape.Head, shape.Head - 1)
+        let! j = Gen.choose (-last, last - 1)
+        let! lo = Gen.choose (0, last - 1)
+        let! hi = Gen.choose (lo, last - 1)
+        return shape, i, j, lo, hi
+    } |> Arb.fromGen
+
+let private sameValues (expected: torch.Tensor) (actual: torch.Tensor) =
+    use e = expected
+    use a = actual
+    same e a
+
+[<Property(MaxTest = 60)>]
+let ``ellipsis and newAxis index as PyTorch's ... and None: as the explicit indices and unsqueeze`` () =
+    Prop.forAll indexCases (fun (shape, i, j, lo, hi) ->
+        let dims = shape |> List.map int64 |> Array.ofList
+        use t = torch.arange((Array.reduce (*) dims).ToScalar(), torch.ScalarType.Int64).reshape(dims)
+        let r = t.dim()
+        let resolve (k: int) (size: int64) = if k < 0 then int64 k + size else int64 k
+        let lastSize = dims.[dims.Length - 1]
+        // PyTorch: t[..., j] is t.select(-1, j); t[..., lo:hi+1] is t.narrow(-1, lo, hi-lo+1); t[None] is
+        // t.unsqueeze(0); t[..., None] is t.unsqueeze(-1); t[:, None] is t.unsqueeze(1); t[i, ...] is t[i].
+        [ sameValues (t.select(-1L, resolve j lastSize)) t[ellipsis, j]
+          sameValues (t.narrow(-1L, int64 lo, int64 (hi - lo + 1))) t[ellipsis, lo..hi]
+          sameValues (t.alias()) t[ellipsis]
+          sameValues (t.unsqueeze(0L)) t[newAxis]
+          sameValues (t.unsqueeze(0L)) t[newAxis, ellipsis]
+          sameValues (t.unsqueeze(r)) t[ellipsis, newAxis]
+          sameValues (t.unsqueeze(1L)) t[*, newAxis]
+          sameValues (t.select(0L, resolve i dims.[0])) t[i, ellipsis]
+          sameValues (t.unsqueeze(0L).unsqueeze(r + 1L)) t[newAxis, ellipsis, newAxis]
+          sameValues (t.select(0L, resolve i dims.[0]).unsqueeze(0L)) t[newAxis, i, ellipsis]
+          sameValues (t.unsqueeze(0L).narrow(-1L, int64 lo, int64 (hi - lo + 1))) t[newAxis, ellipsis, lo..hi]
+          // and as TorchSharp's own TensorIndex.Ellipsis / TensorIndex.None (LibTorch's indexing)
+          sameValues (t.index([| torch.TensorIndex.None; torch.TensorIndex.Ellipsis; torch.TensorIndex.Single(int64 j) |])) t[newAxis, ellipsis, j] ]
+        |> List.forall id)
+
+[<Property(MaxTest = 30)>]
+let ``writing through ellipsis and newAxis writes where the explicit index does`` () =
+    Prop.forAll indexCases (fun (shape, _, j, lo, hi) ->
+        let dims = shape |> List.map int64 |> Array.ofList
+        use ours = torch.zeros(dims)
+        use theirs = torch.zeros(dims)
+        let lastSize = dims.[dims.Length - 1]
+        let jj = if j < 0 then int64 j + lastSize else int64 j
+        ours[ellipsis, lo..hi] <- 2.0
+        (use v = theirs.narrow(-1L, int64 lo, int64 (hi - lo + 1)) in v.fill_((2.0).ToScalar()) |> ignore)
+        use seven = torch.tensor(7.0f)
+        ours[ellipsis, j] <- seven
+        (use v = theirs.select(-1L, jj) in v.fill_((7.0).ToScalar()) |> ignore)
+        same theirs ours)
+
+[<Test>]
+let ``ellipsis and newAxis: PyTorch's examples and errors`` () =
+    use t = tensor [ [ 1; 2; 3 ]; [ 4; 5; 6 ] ]
+    // x[..., 0] is the first column, x[:, None] has shape [2, 1, 3], x[..., None] [2, 3, 1].
+    equal ([| 1L; 4L |]) (Tensor.toArray<int64> t[ellipsis, 0])
+    equal ([ 2L; 1L; 3L ]) (shapeOf t[*, newAxis])
+    equal ([ 2L; 3L; 1L ]) (shapeOf t[ellipsis, newAxis])
+    equal ([ 1L; 2L; 1L; 3L ]) (shapeOf t[newAxis, *, newAxis, *])
+    equal ([| 3L; 6L |]) (Tensor.toArray<int64> t[ellipsis, -1])
+    equal "..." (string ellipsis)
+    // PyTorch: "an index can only have a single ellipsis"; more indices than dimensions is an IndexError.
+    throws<ArgumentException> (fun () -> t[ellipsis, 0, ellipsis] |> ignore) |> ignore
+    throws<IndexOutOfRangeException> (fun () -> t[0, 0, ellipsis, 0] |> ignore) |> ignore
+    throws<IndexOutOfRangeException> (fun () -> t[ellipsis, 3] |> ignore) |> ignore
+
 [<Test>]
 let ``the tutorial's in-place add`` () =
     use t = Tensor.ones [ 4; 4 ]

@@ -1,5 +1,5 @@
 using System.Collections;
-using TorchSharp.PyBridge;
+using Razorvine.Pickle.Objects;
 using static TorchSharp.torch;
 using Module = TorchSharp.torch.nn.Module;
 
@@ -10,9 +10,12 @@ namespace Functional.Serialization;
 /// weights that exist only in that form. Prefer safetensors: a <c>.pt</c> file is a pickle.
 /// </summary>
 /// <remarks>
-/// The file is read with TorchSharp.PyBridge's unpickler, which understands the zip layout of <c>torch.save</c> and
-/// rebuilds tensors and ordered dictionaries only: it interprets the pickle opcodes itself and runs no Python and no
-/// code from the file. Whole pickled models (<c>torch.save(model)</c>) are not supported; save the state dict.
+/// Both layouts of <c>torch.save</c> are read: the zip archive (PyTorch 1.6 and later) and the legacy sequence of
+/// pickles (earlier versions, or <c>_use_new_zipfile_serialization=False</c>). Tensors saved as views into a larger
+/// storage (slices, tensors sharing one storage, a storage offset, strides) are read as PyTorch reads them, each into a
+/// fresh tensor of its own. The pickles are interpreted by Razorvine.Pickle with a whitelist of three meanings (tensors,
+/// parameters, ordered dictionaries): no Python and no code from the file runs. Whole pickled models
+/// (<c>torch.save(model)</c>) and TorchScript archives cannot be read; the error says so and how to re-save the weights.
 /// Any failure to read the file is reported as an <see cref="InvalidDataException"/> naming it.
 /// </remarks>
 public static class PyTorchImport
@@ -26,29 +29,60 @@ public static class PyTorchImport
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"No PyTorch file at '{path}'.", path);
         Native.EnsureLoaded();
-        Hashtable table;
+        object saved;
         try
         {
-            table = PyTorchUnpickler.UnpickleStateDict(path);
+            saved = TorchSaveFormat.Read(path);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException && !TorchSaveFormat.IsAccount(e))
         {
             throw new InvalidDataException($"{path}: not a readable PyTorch state dict ({e.GetType().Name}: {e.Message}).", e);
+        }
+        if (saved is not Hashtable table)
+        {
+            Dispose(saved);
+            throw new InvalidDataException(saved is ClassDict pickled
+                ? $"{path}: {TorchSaveFormat.WholeObject(pickled.ClassName)}"
+                : $"{path}: holds {Describe(saved)} instead of a state dict (a dictionary of tensors); in PyTorch, save model.state_dict().");
         }
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         string? problem = null;
         foreach (DictionaryEntry entry in table)
         {
             if (entry.Key is not string name) problem ??= $"a key of type {entry.Key?.GetType().Name ?? "null"} instead of a string";
-            else if (entry.Value is not Tensor tensor) problem ??= $"the entry '{name}' holds {entry.Value?.GetType().Name ?? "null"} instead of a tensor";
+            else if (entry.Value is ClassDict pickled) problem ??= $"the entry '{name}' is a pickled Python object of class {pickled.ClassName}";
+            else if (entry.Value is not Tensor tensor) problem ??= $"the entry '{name}' holds {Describe(entry.Value)} instead of a tensor";
             else result[name] = tensor;
         }
         if (problem is not null)
         {
-            foreach (DictionaryEntry entry in table) (entry.Value as Tensor)?.Dispose();
+            Dispose(table);
             throw new InvalidDataException($"{path}: this is not a flat state dict of tensors: {problem}. Save model.state_dict() in PyTorch.");
         }
         return result;
+    }
+
+    static string Describe(object? value) => value switch
+    {
+        null => "None",
+        Tensor t => $"a tensor of shape {Shapes.Of(t)}",
+        Hashtable => "a dictionary",
+        object[] => "a tuple",
+        System.Collections.IList => "a list",
+        ClassDict pickled => $"a pickled Python object of class {pickled.ClassName}",
+        _ => $"a {value.GetType().Name}",
+    };
+
+    /// <summary>Frees every tensor in what was read.</summary>
+    static void Dispose(object? value)
+    {
+        switch (value)
+        {
+            case Tensor t: t.Dispose(); break;
+            case Hashtable table: foreach (DictionaryEntry entry in table) Dispose(entry.Value); break;
+            case ClassDict pickled: foreach (var item in pickled.Values) Dispose(item); break;
+            case System.Collections.IEnumerable items and not string: foreach (var item in items) Dispose(item); break;
+        }
     }
 
     /// <summary>Loads a PyTorch <c>.pt</c>/<c>.pth</c> state dict into the model with the strict checks and report of
