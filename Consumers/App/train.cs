@@ -6,6 +6,7 @@ using Functional.Data;
 using Functional.Layers;
 using Functional.Optim;
 using Functional.Training;
+using Functional.Transforms;
 
 using var train = FashionMnist.Load(train: true);
 using var test = FashionMnist.Load(train: false);
