@@ -5,6 +5,7 @@ using Functional.Benchmarks;
 var commands = new Command[]
 {
     new("training", "the main job's epoch against the tutorial's loop on raw TorchSharp, alternating (--epochs N, --quick)", TrainingBenchmark.Run),
+    new("step", "where the fused step's time goes: floor, forward, loss, gradients, update on one fixed batch", StepBenchmark.Run),
     new("loader", "loader throughput: ours against TorchSharp's DataLoader on Fashion-MNIST, and image-file workers (--quick)", LoaderBenchmark.Run),
 };
 

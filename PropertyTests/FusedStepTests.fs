@@ -264,9 +264,11 @@ let ``N fused steps equal N autograd steps (layers, sizes, batches, activations,
     Prop.forAll (Arb.fromGen cases) agree
 
 [<Test>]
-let ``the main job's model from layer specs takes fused steps equal to autograd's, with SGD and Adam`` () =
+let ``the main job's model from layer specs takes fused steps equal to autograd's, with plain SGD, SGD with momentum and Adam`` () =
     let spec = Layer.Sequential(Layer.Flatten(), Layer.Linear(32L), Layer.ReLU(), Layer.Dropout(0.2), Layer.Linear(16L), Layer.ReLU(), Layer.Linear(10L))
-    for transformation in [ Optimizers.Sgd(LearningRate.Constant 0.1, momentum = 0.9, weightDecay = 1e-3, nesterov = true)
+    // Plain SGD folds its update into the weight-gradient products (no gradient buffers); the others store gradients.
+    for transformation in [ Optimizers.Sgd(LearningRate.Constant 0.1)
+                            Optimizers.Sgd(LearningRate.Constant 0.1, momentum = 0.9, weightDecay = 1e-3, nesterov = true)
                             Optimizers.Adam(LearningRate.Constant 1e-3) ] do
         use scope = torch.NewDisposeScope()
         use g1 = new Generator(5UL)

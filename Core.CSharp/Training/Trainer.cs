@@ -336,9 +336,9 @@ public sealed class Trainer : IDisposable
                 if (fused is not null)
                 {
                     // The fused step's loss is its own buffer, valid until its next call: summed and read here.
-                    var value = fused.ComputeGradients(x, y);
+                    var value = fused.ForwardLoss(x, y);
                     CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
-                    fused.ApplyUpdate();
+                    fused.BackwardAndUpdate();
                     lossSum.add_(value);
                 }
                 else
