@@ -401,18 +401,21 @@ internal sealed class FusedStep : IDisposable
     /// the update is folded into the weight-gradient products, <c>W.addmm_(dZᵀ, X, alpha: −lr)</c>, each after the
     /// product that still needs the old <c>W</c>: no gradient is stored and no pass over the parameters is made.
     /// Otherwise the gradients go to <see cref="Gradients"/> and the optimizer's fused update runs.</summary>
-    internal void BackwardAndUpdate()
+    /// <param name="beforeUpdate">Given, the gradients are always stored and passed to it before the update (a
+    /// gradient-synchronisation strategy averages them there, in place).</param>
+    internal void BackwardAndUpdate(Action<IReadOnlyList<Tensor>>? beforeUpdate = null)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         var step = pending ?? throw new InvalidOperationException("BackwardAndUpdate follows a ForwardLoss.");
         try
         {
             using var _ = no_grad();
-            if (update.IsPlain) Backward(step.Views, step.Input, update.BeginPlainStep());
+            if (beforeUpdate is null && update.IsPlain) Backward(step.Views, step.Input, update.BeginPlainStep());
             else
             {
                 var stored = EnsureGradients();
                 Backward(step.Views, step.Input, null);
+                beforeUpdate?.Invoke(stored);
                 update.Apply(stored);
             }
         }
