@@ -11,6 +11,18 @@ namespace Functional.Training;
 /// <param name="Seconds">Wall time of the epoch's training and evaluation.</param>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double? TestLoss, double? TestAccuracy, double LearningRate, double Seconds);
 
+/// <summary>How far an epoch had got when a checkpoint was saved inside it (see <see cref="Callback.Checkpoint"/>'s
+/// <c>everyBatches</c>): <see cref="Trainer.Fit"/>, given a history that carries one, resumes that epoch at batch
+/// <see cref="BatchesDone"/> (0-based), with the batch order the epoch had.</summary>
+/// <param name="Epoch">The epoch in progress (1-based): the one after the history's last.</param>
+/// <param name="BatchesDone">Its batches trained before the checkpoint (1 or more, fewer than <paramref name="BatchesPerEpoch"/>).</param>
+/// <param name="BatchesPerEpoch">The training loader's batches per epoch when it was saved: a resume needs a loader with as many.</param>
+public sealed record PartialEpoch(int Epoch, int BatchesDone, int BatchesPerEpoch)
+{
+    /// <summary>The sum of the done batches' losses, so that the resumed epoch's mean loss is the uninterrupted one's.</summary>
+    internal double LossSum { get; init; }
+}
+
 /// <summary>The metrics of each epoch, in order. Serializable to JSON for checkpoints.</summary>
 public sealed class History
 {
@@ -30,6 +42,10 @@ public sealed class History
 
     /// <summary>The last epoch's metrics, or null.</summary>
     public EpochMetrics? Last => epochs.Count == 0 ? null : epochs[^1];
+
+    /// <summary>For a history restored from a checkpoint saved inside an epoch (<see cref="TrainingCheckpoint.Restore"/>),
+    /// where that epoch stopped: <see cref="Trainer.Fit"/> continues it at its next batch. Null otherwise.</summary>
+    public PartialEpoch? Partial { get; internal set; }
 
     internal void Add(EpochMetrics metrics) => epochs.Add(metrics);
 
