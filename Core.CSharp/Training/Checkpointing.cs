@@ -96,7 +96,7 @@ public static class TrainingCheckpoint
             throw new InvalidDataException($"{path}: the checkpoint is of epoch {checkpoint.Epoch} but holds {history.Count} epochs of history.");
         if (checkpoint.Partial is { } saved)
         {
-            history.Partial = new PartialEpoch((int)checkpoint.Epoch + 1, (int)saved.Batch, (int)saved.Batches) { LossSum = saved.LossSum };
+            history.Partial = new PartialEpoch((int)checkpoint.Epoch + 1, (int)saved.Batch, (int)saved.Batches, saved.LossSum);
             if (train is not null) CheckPartial(history.Partial, train, path);
         }
         try
