@@ -132,7 +132,8 @@ module Checkpoint =
 
     /// Restores the weights (strictly), the optimizer's state and the generators into freshly built
     /// objects, and returns the history of the epochs the checkpoint holds (its `Count` is the last
-    /// epoch done): pass it as `resume` to `Trainer.Fit`. Throws `InvalidDataException` naming the file
+    /// epoch done; for a checkpoint saved inside an epoch, `Partial` says after which batch of the next):
+    /// pass it as `resume` to `Trainer.Fit`, which continues where the checkpoint stopped. Throws `InvalidDataException` naming the file
     /// and the part that does not fit.
     let restore (path: string) (train: #IDataLoader) (optimizer: Optimizer) (model: #torch.nn.Module) : History =
         TrainingCheckpoint.Restore(path, model, optimizer, train)
