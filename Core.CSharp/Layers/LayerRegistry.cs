@@ -111,6 +111,10 @@ public static class LayerRegistry
     internal static string NameOf(Type moduleType)
     {
         var names = entries.Where(e => e.Value.ModuleType == moduleType).Select(e => e.Key).Order(StringComparer.Ordinal).ToList();
+        if (names.Count == 0 && moduleType.Namespace == typeof(TorchSharp.Modules.Linear).Namespace)
+            throw new ArgumentException(
+                $"A TorchSharp {moduleType.Name} is not a class of yours to register: save it with the layer spec it was built from, " +
+                "ModelFile.Save(path, spec, inputShape, model).", "model");
         return names.Count switch
         {
             1 => names[0],
