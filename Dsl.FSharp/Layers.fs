@@ -117,6 +117,12 @@ module Layer =
     /// and stored in the spec: `Layer.customWith "Scale" """{"factor":2}"""`.
     let customWith (name: string) (options: string) : LayerSpec = Functional.Layers.Layer.Custom(name, options)
 
+    /// The layers applied in order, each under its own name, as a module's fields name its children:
+    /// `Layer.named [ "flatten", Layer.flatten; "linear_relu_stack", Layer.sequential [ ... ] ]` has the
+    /// tutorial's NeuralNetwork's parameter names (`linear_relu_stack.0.weight`).
+    let named (children: (string * LayerSpec) list) : LayerSpec =
+        Functional.Layers.Layer.Named(children |> List.map (fun (name, layer) -> struct (name, layer)) |> Array.ofList)
+
     /// `first` then `second`, flattened into one sequence (associative; `-->` is this).
     let compose (first: LayerSpec) (second: LayerSpec) : LayerSpec = Functional.Layers.Layer.Compose(first, second)
 

@@ -71,9 +71,8 @@ let private image = [ 1; 28; 28 ]
 
 /// The tutorial's architecture as a spec, with the class's child names.
 let private composed () =
-    Functional.Layers.Layer.Named(
-        struct ("flatten", Layer.flatten),
-        struct ("linear_relu_stack", Layer.sequential [ Layer.linear 512; Layer.relu; Layer.linear 512; Layer.relu; Layer.linear 10 ]))
+    Layer.named [ "flatten", Layer.flatten
+                  "linear_relu_stack", Layer.sequential [ Layer.linear 512; Layer.relu; Layer.linear 512; Layer.relu; Layer.linear 10 ] ]
 
 let private sameParameters (a: torch.nn.Module) (b: torch.nn.Module) =
     let pa, pb = Model.namedParameters a, Model.namedParameters b
