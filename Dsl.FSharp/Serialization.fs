@@ -86,6 +86,12 @@ module ModelFile =
     let save (path: string) (spec: LayerSpec) (inputShape: int list) (model: #torch.nn.Module) : unit =
         Functional.Serialization.ModelFile.Save(path, spec, inputShape |> List.map int64 |> Array.ofList, model)
 
+    /// Saves a model of your own class, registered with `Layer.register`, for samples of `inputShape`: the
+    /// file's spec is the registered name, and `load` rebuilds the model with the registered factory (cast the
+    /// result to your class). Throws `ArgumentException` when the class is not registered (saying how).
+    let saveRegistered (path: string) (inputShape: int list) (model: #torch.nn.Module<torch.Tensor, torch.Tensor>) : unit =
+        Functional.Serialization.ModelFile.Save(path, (model :> torch.nn.Module<torch.Tensor, torch.Tensor>), inputShape |> List.map int64 |> Array.ofList)
+
     /// Rebuilds the model from the file alone, loads its weights strictly and returns it in eval mode
     /// (dropout off, batch norm on its running statistics), on the CPU. Throws `InvalidDataException`
     /// naming the file when it is damaged, holds no spec, or its spec does not match its weights.
