@@ -130,7 +130,8 @@ internal sealed class FusedStep : IDisposable
         correctVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
         BatchLoss = lossVector.view(Array.Empty<long>()).DetachFromDisposeScope();
         BatchCorrect = correctVector.view(Array.Empty<long>()).DetachFromDisposeScope();
-        Description = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}";
+        Description = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}" +
+                      (update.IsPlain ? " (plain SGD: folded into the weight-gradient products)" : "");
     }
 
     /// <summary>
