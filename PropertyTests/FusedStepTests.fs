@@ -257,7 +257,11 @@ let private agree (c: Case) =
     let prediction = reference.forward x
     check "inference: the logits" (relative (fused.Forward x) prediction)
     check "evaluation: the loss" (relative (fused.Evaluate(x, y)) (loss.Invoke(prediction, y)))
-    check "evaluation: the correct count" (abs (fused.BatchCorrect.ToDouble() - correctOf prediction y))
+    // Evaluation counts as the tutorial's test loop does: argmax(1) == y.
+    let tutorialCorrect =
+        use s = torch.NewDisposeScope()
+        if y.is_floating_point() then correctOf prediction y else prediction.argmax(1L).eq(y).sum().ToDouble()
+    check "evaluation: the correct count" (abs (fused.BatchCorrect.ToDouble() - tutorialCorrect))
 
 [<Property(MaxTest = 100)>]
 let ``N fused steps equal N autograd steps (layers, sizes, batches, activations, dropout, optimizers; f64 tight, f32 loose)`` () =

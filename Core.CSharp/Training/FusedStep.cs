@@ -322,8 +322,9 @@ internal sealed class FusedStep : IDisposable
     /// <summary>The number of correctly classified samples of the latest batch (arg-max of the logits equal
     /// to the class index, or to the arg-max of probability targets), as a 0-dim tensor of the model's
     /// dtype on its device, owned by this object and overwritten by the next call.</summary>
-    /// <remarks>With class indices a sample counts as correct when its class's logit equals the largest
-    /// (an exact tie with another class, where <c>argmax</c> could pick the other, counts as correct).</remarks>
+    /// <remarks>In a training step, with class indices, a sample counts as correct when its class's logit equals
+    /// the largest (an exact tie with another class, where <c>argmax</c> could pick the other, counts as correct);
+    /// <see cref="Evaluate"/> counts <c>argmax(1) == y</c>, as the tutorial's test loop does.</remarks>
     internal Tensor BatchCorrect { get; }
 
     /// <summary>The gradients of the latest <see cref="ComputeGradients"/>, one per optimizer parameter and in
@@ -477,7 +478,19 @@ internal sealed class FusedStep : IDisposable
         {
             var v = ViewsFor(n);
             Forward(v, input, training: false);
-            LossAndGradient(v, labels, n, backward: false);
+            if (labels is not null && !labels.is_floating_point() && labels.dim() == 1 && labels.shape[0] == n
+                && labels.device_type == device.type && labels.device_index == device.index)
+            {
+                // The test loop's figures with LibTorch's own kernels, as the tutorial computes them (fewer calls
+                // than the training step's hand-written loss, which also makes the gradient): cross_entropy,
+                // and argmax(1) == y.
+                using var scope = NewDisposeScope();
+                var logits = v.Values[logitsSlot];
+                var targets = labels.dtype == ScalarType.Int64 ? labels : labels.to_type(ScalarType.Int64);
+                lossVector.copy_(nn.functional.cross_entropy(logits, targets, reduction: reduction == Reduction.Mean ? nn.Reduction.Mean : nn.Reduction.Sum));
+                correctVector.copy_(logits.argmax(1).eq(targets).sum());
+            }
+            else LossAndGradient(v, labels!, n, backward: false);
         }
         finally
         {
