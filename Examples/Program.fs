@@ -62,17 +62,8 @@ let withoutParameterName (e: ArgumentException) =
     | null -> e.Message
     | name -> e.Message.Replace($" (Parameter '{name}')", "")
 
-/// A message fit to print: LibTorch's C++ frames ("Exception raised from ..." and what follows, TorchSharp's
-/// ExternalException) cut off, and control characters (from file or tensor names) escaped; line breaks of a
-/// message written with several lines stay.
-let printable (message: string) =
-    let cut = message.IndexOf("Exception raised from", StringComparison.Ordinal)
-    let message = (if cut >= 0 then message.Substring(0, cut) else message).TrimEnd()
-    message
-    |> String.collect (fun c ->
-        if c = '\n' then "\n"
-        elif Char.IsControl c then sprintf "\\u%04x" (int c)
-        else string c)
+/// A message fit to print (see Cli.Options.printable).
+let printable = Cli.Options.printable
 
 /// The error line and the exit code of what a command raised: 2 for a usage error (after `prefix`, which
 /// names the command), 1 for everything that went wrong after the command line was understood (bad data, a

@@ -263,7 +263,7 @@ public static class ImageFile
 
     /// <summary>Writes a uint8 [C, H, W] (1 to 4 channels) or [H, W] tensor as a PNG or JPEG file,
     /// chosen by the extension (.png, .jpg/.jpeg); TorchVision's <c>write_png</c>/<c>write_jpeg</c>.</summary>
-    /// <param name="path">The file to write; its folder is created when missing.</param>
+    /// <param name="path">The file to write, atomically (see <see cref="Serialization.AtomicFile.Write"/>); its folder is created when missing.</param>
     /// <param name="image">A uint8 image; scale a float image in [0, 1] with <c>(x * 255).round().to(uint8)</c> first.</param>
     /// <param name="quality">The JPEG quality, 0 to 100 (ignored for PNG).</param>
     public static void WriteTensor(string path, Tensor image, int quality = 95) => Write(path, FromTensor(image), quality);
@@ -284,8 +284,7 @@ public static class ImageFile
         using var bitmap = ToBitmap(image);
         using var encoded = bitmap.Encode(format, quality);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var file = File.Create(path);
-        encoded.SaveTo(file);
+        Serialization.AtomicFile.Write(path, encoded.SaveTo);
     }
 
     /// <summary>A SkiaSharp bitmap of channels-first uint8 pixels (1 channel: grayscale; 2: gray and alpha; 3 or 4: colour).</summary>
