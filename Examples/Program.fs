@@ -27,12 +27,26 @@ let suggestions (argv: string[]) (token: string) =
     |> Seq.takeWhile (fun line -> line.Trim() <> "")
     |> List.ofSeq
 
+/// The first option typed more than once, if any. Every option of the commands takes one value or is a flag, so a
+/// second one is a mistake (which of the two was meant?) rather than a value to take silently: System.CommandLine
+/// refuses a second value, and a repeated flag is refused here too, so that the rule is simply "each option once".
+let repeated (result: ParseResult) =
+    result.CommandResult.Children
+    |> Seq.tryPick (function
+        | :? Parsing.OptionResult as o when o.IdentifierTokenCount > 1 -> Some o
+        | _ -> None)
+
 /// A parse error in one line: the command, what is wrong, the closest names, where help is.
 let parseError (argv: string[]) (result: ParseResult) =
     let command = result.CommandResult.Command
     let atRoot = command :? RootCommand
     let prefix = if atRoot then "error: " else $"error: {command.Name}: "
     let help = if atRoot then "--help" else $"{command.Name} --help"
+    match repeated result with
+    | Some o ->
+        let values = if o.Tokens.Count = 0 then "" else " (" + String.Join(", ", o.Tokens |> Seq.map (fun t -> t.Value)) + ")"
+        $"{prefix}{o.Option.Name} is given {o.IdentifierTokenCount} times{values}; give it once (see {help})"
+    | None ->
     match List.ofSeq result.UnmatchedTokens with
     | token :: _ ->
         let what =
@@ -88,7 +102,7 @@ let main argv =
     let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
     match result.Action with
     | :? HelpAction -> result.Invoke()
-    | _ when result.Errors.Count > 0 -> eprintfn "%s" (printable (parseError argv result)); 2
+    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> eprintfn "%s" (printable (parseError argv result)); 2
     | _ ->
         try result.Invoke(InvocationConfiguration(EnableDefaultExceptionHandler = false))
         with e ->
