@@ -77,6 +77,10 @@ public class CliRunTests
     [TestCase("eval", "error: eval: --model <file> is required", TestName = "a missing --model")]
     [TestCase("train --optimizer adamax", "error: train: --optimizer expects sgd, adam or adamw, got 'adamax'.", TestName = "an unknown optimizer")]
     [TestCase("train --resume no-such-folder", "error: train: --resume expects a folder written by --checkpoint-dir, got 'no-such-folder'", TestName = "a --resume folder without a checkpoint")]
+    [TestCase("train --epochs 3 --epochs 4", "error: train: --epochs is given 2 times (3, 4); give it once (see train --help)", TestName = "a repeated option")]
+    [TestCase("train --epochs=3 --lr 0.1 --epochs 3", "error: train: --epochs is given 2 times (3, 3); give it once", TestName = "a repeated option with the same value")]
+    [TestCase("train --extra-relu --extra-relu", "error: train: --extra-relu is given 2 times; give it once", TestName = "a repeated flag")]
+    [TestCase("eval --model a --model b", "error: eval: --model is given 2 times (a, b); give it once", TestName = "a repeated path")]
     [TestCase("", "error: no command given; the commands are train, eval, predict, show-samples, info", TestName = "no command")]
     public void AUsageErrorIsOneLineOnStandardErrorAndExitCodeTwo(string args, string start)
     {

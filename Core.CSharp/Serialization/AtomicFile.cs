@@ -62,7 +62,7 @@ public static class AtomicFile
             CheckKind(path, full);
             File.Move(temporary, full, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not DestinationException)
+        catch (Exception e) when ((e is IOException or UnauthorizedAccessException) && !e.Data.Contains(RefusedMarker))
         {
             TryDelete(temporary);
             throw new IOException(
@@ -91,18 +91,22 @@ public static class AtomicFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
         if (Path.GetFileName(full).Length == 0)
-            throw new DestinationException($"Cannot save to '{path}': it names a folder, not a file; give a file name.");
+            throw Refused($"Cannot save to '{path}': it names a folder, not a file; give a file name.");
         FileSystemInfo? target;
         try
         {
             target = File.ResolveLinkTarget(full, returnFinalTarget: true);
         }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            target = null;   // nothing there yet: a new file
+        }
         catch (IOException e)
         {
-            throw new DestinationException($"Cannot save to '{path}': its symbolic link cannot be followed ({Printable.Escape(e.Message)}); make it point to a file, or remove it.", e);
+            throw Refused($"Cannot save to '{path}': its symbolic link cannot be followed ({Printable.Escape(e.Message)}); make it point to a file, or remove it.", e);
         }
         if (target is not null) full = Path.GetFullPath(target.FullName);
-        var folder = Path.GetDirectoryName(full) ?? throw new DestinationException($"Cannot save to '{path}': it names no file.");
+        var folder = Path.GetDirectoryName(full) ?? throw Refused($"Cannot save to '{path}': it names no file.");
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException(target is null
                 ? $"Cannot save '{path}': the folder '{folder}' does not exist; create it first."
@@ -126,16 +130,20 @@ public static class AtomicFile
             _ => "not a regular file",
         };
         var link = full == Path.GetFullPath(path) ? "" : $" (the link leads to '{full}')";
-        throw new DestinationException(
+        throw Refused(
             $"Cannot save to '{path}'{link}: it is {what}, and only a regular file is ever replaced; nothing was written. Give the path of a file.");
     }
 
-    /// <summary>The destination is not a file that may be replaced: thrown before anything is written.</summary>
-    sealed class DestinationException : IOException
+    /// <summary>The destination is not a file that may be replaced: an <see cref="IOException"/> thrown before anything
+    /// is written, marked so that <see cref="Write"/> passes it on as it is.</summary>
+    static IOException Refused(string message, Exception? inner = null)
     {
-        public DestinationException(string message) : base(message) { }
-        public DestinationException(string message, Exception inner) : base(message, inner) { }
+        var e = new IOException(message, inner);
+        e.Data[RefusedMarker] = true;
+        return e;
     }
+
+    const string RefusedMarker = "Functional.Serialization.AtomicFile.Refused";
 
     /// <summary>Deletes the temporary files that writes to <paramref name="path"/> left behind when their process was
     /// killed. Call it when no other process is saving to the same path (for example when training starts).</summary>
