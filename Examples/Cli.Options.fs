@@ -176,10 +176,21 @@ let outputs (command: string) (paths: (string * string option) list) =
 /// One output file, checked as `outputs` does.
 let outputFile (command: string) (name: string) (path: string) = (outputs command [ name, Some path ])[name]
 
+/// Each command's read-and-validate step, kept apart from its run (see validateOnly).
+let private validators = Collections.Generic.Dictionary<Command, ParseResult -> unit>(HashIdentity.Reference)
+
 /// The command's action: reads the parse result into the command's record, validates it, runs it.
 let setAction (read: ParseResult -> 'Args) (validate: 'Args -> unit) (run: 'Args -> int) (command: Command) =
+    validators[command] <- (fun result -> validate (read result))
     command.SetAction(Func<ParseResult, int>(fun result ->
         let args = read result
         validate args
         run args))
     command
+
+/// Reads and validates the parse result of `command` as its action would, without running it: raises what the
+/// action would raise before any work (a UsageError, mostly).
+let validateOnly (command: Command) (result: ParseResult) =
+    match validators.TryGetValue command with
+    | true, validate -> validate result
+    | _ -> ()

@@ -95,6 +95,23 @@ let report (prefix: string) (e: exn) =
     | :? Data.DatasetNotFoundException as e -> $"error: {(printable e.Message).Split('\n')[0]}", 1
     | e -> $"error: {printable e.Message}", 1
 
+/// What the program answers to `argv` before doing any work: the error line and exit code of a parse or usage error,
+/// or None when the command would run (or help or the version would be printed). The parser and each command's
+/// validation run as in `main`; nothing else does, so the command line can be checked in-process (the fuzz tests).
+let check (argv: string[]) : (string * int) option =
+    let result = root.Parse argv
+    let command = result.CommandResult.Command
+    let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
+    match result.Action with
+    | :? HelpAction -> None
+    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> Some(printable (parseError argv result), 2)
+    | _ when (command :? RootCommand) -> None
+    | _ ->
+        try
+            Cli.Options.validateOnly command result
+            None
+        with e -> Some(report prefix e)
+
 [<EntryPoint>]
 let main argv =
     let result = root.Parse argv
