@@ -30,6 +30,10 @@ let printable (message: string) =
         elif Char.IsControl c then sprintf "\\u%04x" (int c)
         else string c)
 
+/// A usage or parse error fit to print on its one line: `printable`, with line breaks escaped too (they can only
+/// come from what was typed, such as an argument with a newline in it).
+let oneLine (message: string) = (printable message).Replace("\n", "\\n")
+
 /// Raises a UsageError with `message` (one line naming the option and what it expects).
 let usageError (message: string) : 'T = raise (UsageError message)
 

@@ -84,7 +84,7 @@ let printable = Cli.Options.printable
 /// model that does not fit, a failed save, CUDA asked for without CUDA), 3 when LibTorch cannot be loaded.
 let report (prefix: string) (e: exn) =
     match e with
-    | Cli.Options.UsageError message -> $"{prefix}{printable message}", 2
+    | Cli.Options.UsageError message -> $"{prefix}{Cli.Options.oneLine message}", 2
     | :? NativeLoadException as e -> printable e.Message, 3
     // LibTorch's own errors: their first line only.
     | :? Runtime.InteropServices.ExternalException as e ->
@@ -104,7 +104,7 @@ let check (argv: string[]) : (string * int) option =
     let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
     match result.Action with
     | :? HelpAction -> None
-    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> Some(printable (parseError argv result), 2)
+    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> Some(Cli.Options.oneLine (parseError argv result), 2)
     | _ when (command :? RootCommand) -> None
     | _ ->
         try
@@ -119,7 +119,7 @@ let main argv =
     let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
     match result.Action with
     | :? HelpAction -> result.Invoke()
-    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> eprintfn "%s" (printable (parseError argv result)); 2
+    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> eprintfn "%s" (Cli.Options.oneLine (parseError argv result)); 2
     | _ ->
         try result.Invoke(InvocationConfiguration(EnableDefaultExceptionHandler = false))
         with e ->

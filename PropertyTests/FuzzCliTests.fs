@@ -66,7 +66,13 @@ let ``fuzz the command line: every argument list is understood or refused in one
 
     // The real program, in a child process, for some of the refused lines: the same line on standard error, the
     // same exit code, nothing on standard output.
-    let dll = typeof<Functional.Examples.Cli.Options.CliOption>.Assembly.Location
+    // The program as built (with its runtimeconfig), not the copy of its assembly beside these tests.
+    let root =
+        let rec up (d: DirectoryInfo) = if isNull d || File.Exists(Path.Combine(d.FullName, "Functional.sln")) then d else up d.Parent
+        up (DirectoryInfo AppContext.BaseDirectory)
+    let configuration = DirectoryInfo(AppContext.BaseDirectory).Parent.Name
+    let dll = Path.Combine(root.FullName, "Examples", "bin", configuration, "net10.0", "Functional.Examples.dll")
+    Assert.That(File.Exists dll, Is.True, $"{dll} is absent: build Examples first")
     let host = match Environment.GetEnvironmentVariable "DOTNET_HOST_PATH" with null | "" -> "dotnet" | h -> h
     let spawned = refused |> Seq.filter (fun (a, _, _) -> a |> Array.forall (fun s -> not (s.Contains '\u0000'))) |> Seq.truncate 16 |> Array.ofSeq
     for args, line, code in spawned do

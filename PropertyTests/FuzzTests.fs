@@ -188,8 +188,8 @@ let private jpegMutation (bytes: byte[]) : Gen<byte[] * string> =
         gen {
             match sof with
             | Some at ->
-                let! h = Gen.elements (hostileInts @ [ 1L; 8L; 65500L ])
-                let! w = Gen.elements (hostileInts @ [ 1L; 8L; 65500L ])
+                let! h = Gen.elements (hostileInts @ [ 1L; 8L; 4096L; 8192L; 16384L; 65500L ])
+                let! w = Gen.elements (hostileInts @ [ 1L; 8L; 4096L; 8192L; 16384L; 65500L ])
                 return writeInt (writeInt bytes (at + 5) 2 true h) (at + 7) 2 true w, $"SOF {w} x {h}"
             | None -> return bytes, "no SOF"
         }
@@ -250,21 +250,21 @@ let ``fuzz JPEG: damaged and hostile images decode or are refused naming the fil
 
 let private csvCell =
     Gen.frequency [
-        6, Gen.elements [ "img0.png"; "img1.png"; "img2.png" ]
+        30, Gen.elements [ "img0.png"; "img1.png"; "img2.png" ]
         1, Gen.elements [ "bad.png"; "missing.png"; ""; " "; "../img0.png"; "/etc/passwd"; "img0.png\u0000"; "im\u001bg.png"; "\u202eimg.png"
                           "\"img0.png\""; "\"img,0.png\""; "\"unterminated"; "a\"b"; String('x', 300); "img0.png "; "\ufeffimg0.png" ]
     ]
 
 let private csvLabel =
     Gen.frequency [
-        6, Gen.choose (0, 9) |> Gen.map string
-        2, Gen.elements [ "-1"; "10"; "NaN"; "1e3"; " 3 "; "+4"; "9223372036854775807"; "9223372036854775808"; "-9223372036854775808"
+        30, Gen.choose (0, 9) |> Gen.map string
+        1, Gen.elements [ "-1"; "10"; "NaN"; "1e3"; " 3 "; "+4"; "9223372036854775807"; "9223372036854775808"; "-9223372036854775808"
                           "0x1"; "\u0661"; ""; "3.0"; "label"; "\"5\""; "5\u0000"; "１" ]
     ]
 
 let private csvLine =
     Gen.frequency [
-        8, Gen.map2 (fun f l -> f + "," + l) csvCell csvLabel
+        30, Gen.map2 (fun f l -> f + "," + l) csvCell csvLabel
         1, Gen.map3 (fun f l x -> f + "," + l + "," + x) csvCell csvLabel csvLabel
         1, Gen.elements [ ""; ","; "img0.png"; ",,"; "\"a\nb\",1"; "img0.png;1"; "img0.png\t1" ]
     ]
@@ -272,15 +272,15 @@ let private csvLine =
 let private csvCases =
     gen {
         let! header = Gen.elements [ Some "file,label"; Some "image,class"; None ]
-        let! lines = Gen.frequency [ 1, Gen.constant []; 8, Gen.listOf csvLine |> Gen.map (List.truncate 12) ]
+        let! lines = Gen.frequency [ 1, Gen.constant []; 8, Gen.listOf csvLine |> Gen.map (List.truncate 6) ]
         let! ending = Gen.elements [ "\n"; "\r\n"; "\r" ]
         let! bom = Gen.frequency [ 5, Gen.constant ""; 1, Gen.constant "\ufeff" ]
         let! finalNewline = Gen.elements [ true; false ]
-        let! hasHeader = Gen.elements [ true; false ]
-        let! classCount = Gen.elements [ None; Some 10; Some 3; Some 1 ]
+        let! hasHeader = Gen.frequency [ 3, Gen.constant header.IsSome; 1, Gen.constant header.IsNone ]
+        let! classCount = Gen.elements [ None; Some 10; Some 10; Some 3 ]
         let text = bom + String.Join(ending, (Option.toList header) @ lines) + (if finalNewline then ending else "")
         let bytes = Encoding.UTF8.GetBytes text
-        let! damaged = Gen.frequency [ 5, Gen.constant (bytes, ""); 2, mutated bytes ]
+        let! damaged = Gen.frequency [ 6, Gen.constant (bytes, ""); 1, mutated bytes ]
         let data, note = damaged
         return data, hasHeader, classCount, $"header {header}, hasHeader {hasHeader}, classes {classCount} {note}"
     }
@@ -435,6 +435,31 @@ let private zipOf (entries: (string * byte[]) list) =
             s.Write(data, 0, data.Length)
     output.ToArray()
 
+/// The same state dict in torch.save's legacy layout (PyTorch before 1.6): the magic number, the protocol version and
+/// the system information as pickles (written by Razorvine's pickler), the object pickle of the zip layout (its
+/// persistent ids are the legacy ones without view metadata), the sorted storage keys, then each storage as an
+/// 8-byte element count and its bytes.
+let private legacyOf (zip: byte[]) =
+    let entries = zipEntries zip
+    let dump (value: obj) = (new Razorvine.Pickle.Pickler()).dumps value
+    let pickle = entries |> List.find (fun (n, _) -> n.EndsWith "data.pkl") |> snd
+    let storages = entries |> List.filter (fun (n, _) -> n.Contains "/data/") |> List.map (fun (n, d) -> n.Substring(n.LastIndexOf '/' + 1), d) |> List.sortBy fst
+    let info = Collections.Hashtable()
+    info["protocol_version"] <- box 1001
+    info["little_endian"] <- box true
+    let keys = Collections.ArrayList(storages |> List.map (fst >> box) |> Array.ofList)
+    use output = new MemoryStream()
+    // The magic number 0x1950a86a20f9469cfc6c as Python pickles it (protocol 2, LONG1 of 10 little-endian bytes).
+    let magic = [| 0x80uy; 2uy; 0x8Auy; 10uy; 0x6Cuy; 0xFCuy; 0x9Cuy; 0x46uy; 0xF9uy; 0x20uy; 0x6Auy; 0xA8uy; 0x50uy; 0x19uy; byte '.' |]
+    for part in [ magic; dump (box 1001L); dump (box info); pickle; dump (box keys) ] do
+        output.Write(part, 0, part.Length)
+    for key, data in storages do
+        // The element count: the storage's bytes over its element size, read from the pickle's storage type.
+        let size = if Encoding.ASCII.GetString(pickle).Contains "LongStorage" then 8L else 4L
+        output.Write(BitConverter.GetBytes(int64 data.Length / size), 0, 8)
+        output.Write(data, 0, data.Length)
+    output.ToArray()
+
 /// The zip with its data.pkl mutated (the archive itself stays valid), so that the unpickler sees the damage.
 let private pickleMutation (bytes: byte[]) =
     let entries = zipEntries bytes
@@ -448,14 +473,26 @@ let private pickleMutation (bytes: byte[]) =
 let ``fuzz pt: damaged and hostile torch.save files are read or refused naming the file`` () =
     use scratch = new Scratch("fuzz-pt")
     let seeds = ptSeeds scratch
+    let legacy = seeds |> Array.map legacyOf
     let cases =
         Gen.frequency [
             1, Gen.elements seeds |> Gen.map (fun b -> b, "valid")
+            1, Gen.elements legacy |> Gen.map (fun b -> b, "valid legacy")
             3, Gen.elements seeds |> Gen.bind mutated
+            3, Gen.elements legacy |> Gen.bind mutated |> Gen.map (fun (b, n) -> b, "legacy " + n)
             5, Gen.elements seeds |> Gen.bind pickleMutation
         ]
     let tally = Tally("pt", seed)
-    for bytes, note in sample 6UL 1000 cases do
+    // The legacy seeds must read as the zip ones do (the generator is checked before it is used).
+    for zip, old in Array.zip seeds legacy do
+        let a = scratch.File("zip", ".pt", zip)
+        let b = scratch.File("legacy", ".pt", old)
+        let x = PyTorchImport.ReadStateDict a
+        let y = PyTorchImport.ReadStateDict b
+        Assert.That(y.Keys, Is.EquivalentTo x.Keys)
+        for KeyValue(k, t) in x do Assert.That(same t y[k], Is.True, k)
+        for t in Seq.append x.Values y.Values do t.Dispose()
+    for bytes, note in sample 6UL 1500 cases do
         let path = scratch.File("case", ".pt", bytes)
         tally.Check(bytes, note, path + ": ", isInvalidData, fun () ->
             let tensors = PyTorchImport.ReadStateDict path

@@ -142,7 +142,7 @@ public sealed class Checkpoint : IDisposable
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{path}: the metadata '{RecordKey}' is not a checkpoint record (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+                throw new InvalidDataException($"{path}: the metadata '{RecordKey}' is not a checkpoint record (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {Printable.Escape(e.Message)}", e);
             }
             if (record.Version != FormatVersion)
                 throw new InvalidDataException($"{path}: the checkpoint record says version {record.Version}, the header {FormatVersion}; the file is inconsistent.");

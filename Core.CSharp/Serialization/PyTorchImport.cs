@@ -36,7 +36,7 @@ public static class PyTorchImport
         }
         catch (Exception e) when (e is not OutOfMemoryException && !TorchSaveFormat.IsAccount(e))
         {
-            throw new InvalidDataException($"{path}: not a readable PyTorch state dict ({e.GetType().Name}: {e.Message}).", e);
+            throw new InvalidDataException($"{path}: not a readable PyTorch state dict ({e.GetType().Name}: {Printable.Escape(e.Message)}); the file is damaged, or not written by torch.save.", e);
         }
         if (saved is not Hashtable table)
         {
