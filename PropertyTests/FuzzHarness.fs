@@ -141,9 +141,18 @@ let seed =
 let sample (salt: uint64) (count: int) (gen: Gen<'T>) : 'T[] =
     Gen.sampleWithSeed (Rnd(seed + salt)) 50 count gen
 
+/// The inputs and violations of every fuzz test of this run (printed at the end by FuzzTotals).
+let mutable totalInputs = 0
+let mutable totalViolations = 0
+let mutable totalTime = TimeSpan.Zero
+
 /// Prints the tally and fails the test with the first violations (each input saved for replay).
 let report (tally: Tally) =
+    totalInputs <- totalInputs + tally.Inputs
+    totalViolations <- totalViolations + tally.Violations.Count
+    totalTime <- totalTime + tally.Elapsed
     TestContext.Progress.WriteLine $"fuzz: {tally.Summary} (FUNCTIONAL_FUZZ_SEED={seed})"
+    TestContext.Out.WriteLine $"fuzz: {tally.Summary} (FUNCTIONAL_FUZZ_SEED={seed})"
     if tally.Violations.Count > 0 then
         let folder = Path.Combine(TestContext.CurrentContext.WorkDirectory, "fuzz-failures", tally.Format)
         Directory.CreateDirectory folder |> ignore
