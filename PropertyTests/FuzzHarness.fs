@@ -141,7 +141,7 @@ let seed =
 let sample (salt: uint64) (count: int) (gen: Gen<'T>) : 'T[] =
     Gen.sampleWithSeed (Rnd(seed + salt)) 50 count gen
 
-/// The inputs and violations of every fuzz test of this run (printed at the end by FuzzTotals).
+/// The inputs and violations of every fuzz test of this run (printed at the end by RunTotals).
 let mutable totalInputs = 0
 let mutable totalViolations = 0
 let mutable totalTime = TimeSpan.Zero

@@ -434,6 +434,10 @@ internal static class TorchSaveFormat
         }
     }
 
+    /// <summary>The most elements a view that repeats its storage's elements (overlapping strides) may have when it is
+    /// copied out: 2^24 (64 MiB of float32). A view within its storage's size is never limited.</summary>
+    internal const long MaxRepeatedElements = 1L << 24;
+
     /// <summary>A storage, or the slice [Offset, Offset + Count) of one (the legacy layout's view_metadata).</summary>
     sealed record StorageView(Storage Storage, long Offset, long Count);
 
@@ -449,6 +453,13 @@ internal static class TorchSaveFormat
             for (int k = 0; k < size.Length && !empty; k++) last = checked(last + (size[k] - 1) * stride[k]);
             if (!empty && last >= storage.Count)
                 throw Bad(path, $"a tensor of size {Shapes.Text(size)}, stride {Shapes.Text(stride)} and storage offset {offset} reaches element {last} of its {storage.Count}-element storage '{storage.Storage.Key}'.");
+            // Strides that overlap (0 for an expanded tensor) make a view of more elements than its storage holds.
+            // PyTorch keeps such a view; here it is copied out, so a few bytes of file could ask for gigabytes.
+            long elements = 1;
+            foreach (var s in size) elements = s == 0 ? 0 : elements > long.MaxValue / s ? long.MaxValue : elements * s;
+            if (elements > storage.Count && elements > MaxRepeatedElements)
+                throw Bad(path, $"a tensor of size {Shapes.Text(size)} and stride {Shapes.Text(stride)} reads its {storage.Count}-element storage '{storage.Storage.Key}' " +
+                                $"with overlapping strides (an expanded tensor): copied out it would take {elements} elements, above the limit of {MaxRepeatedElements}. In PyTorch, save it with .contiguous() or .clone().");
             var result = zeros(size, storage.Storage.DType, CPU);
             if (empty) return result;
             using var view = storage.Storage.Data.as_strided(size, stride, storage.Offset + offset);

@@ -2,9 +2,10 @@ namespace Functional.PropertyTests
 
 open NUnit.Framework
 
-/// Prints the fuzz run's totals once every test of the assembly has run: "fuzz: N inputs, M crashes".
+/// Prints the fuzz run's totals once every test of the assembly has run: "fuzz: N inputs, M crashes". Not named
+/// after the fuzz tests: a filter on their name would match this fixture, and with it every test of the namespace.
 [<SetUpFixture>]
-type FuzzTotals() =
+type RunTotals() =
     [<OneTimeTearDown>]
     member _.PrintTotals() =
         if FuzzHarness.totalInputs > 0 then
