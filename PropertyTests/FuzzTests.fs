@@ -66,8 +66,20 @@ let private hostileIdx =
         return (if wrap then gzip bytes else bytes), $"hostile header type 0x{kind:x2} rank {rank} dims {String.Join(',', dims)}"
     }
 
+/// A gzip bomb: a valid header for 2 x 2 values, then 256 MiB of zeros, about 256 KB compressed (made once).
+let private idxBomb =
+    lazy
+        (use output = new MemoryStream()
+         do
+             use z = new GZipStream(output, CompressionLevel.SmallestSize, leaveOpen = true)
+             z.Write([| 0uy; 0uy; 8uy; 2uy; 0uy; 0uy; 0uy; 2uy; 0uy; 0uy; 0uy; 2uy |], 0, 12)
+             let zeros = Array.zeroCreate<byte> (1 <<< 20)
+             for _ in 1 .. 256 do z.Write(zeros, 0, zeros.Length)
+         output.ToArray())
+
 let private idxCases =
     Gen.frequency [
+        1, Gen.constant () |> Gen.map (fun () -> idxBomb.Value, "gzip bomb: 2 x 2 declared, 256 MiB inflated")
         1, validIdx
         4, validIdx |> Gen.bind (fun (b, note) -> mutated b |> Gen.map (fun (m, n) -> m, note + ": " + n))
         2, hostileIdx
