@@ -108,19 +108,15 @@ type Tally(format: string, seed: uint64) =
             | _ -> 0L
         let bound = Budget + Factor * (int64 input.Length + resultSize)
         mostMemory <- max mostMemory (max managed native)
+        let refusal (message: string) =
+            refused <- refused + 1
+            if message.Contains '\n' || message.Contains '\r' then fail $"a message of several lines: {message}"
+            elif message |> Seq.exists Char.IsControl then fail $"a raw control character in: {message}"
+            elif not (message.StartsWith name) then fail $"a message that does not start with '{name}': {message}"
         match outcome with
         | Ok(Accepted _) -> accepted <- accepted + 1
-        | Ok(Refused message) ->
-            refused <- refused + 1
-            if message.Contains '\n' || message.Contains '\r' then fail $"a message of several lines: {message}"
-            elif message |> Seq.exists Char.IsControl then fail $"a raw control character in: {message}"
-            elif not (message.StartsWith name) then fail $"a message that does not start with '{name}': {message}"
-        | Error e when isRefusal e ->
-            refused <- refused + 1
-            let message = e.Message
-            if message.Contains '\n' || message.Contains '\r' then fail $"a message of several lines: {message}"
-            elif message |> Seq.exists Char.IsControl then fail $"a raw control character in: {message}"
-            elif not (message.StartsWith name) then fail $"a message that does not start with '{name}': {message}"
+        | Ok(Refused message) -> refusal message
+        | Error e when isRefusal e -> refusal e.Message
         | Error e -> fail $"{e.GetType().FullName}: {e.Message}\n{e.StackTrace}"
         if watch.Elapsed > PerInput then fail $"took {watch.Elapsed.TotalSeconds:F1} s (more than {PerInput.TotalSeconds} s)"
         if managed > bound then fail $"allocated {managed} managed bytes for {input.Length} bytes of input and {resultSize} of result (bound {bound})"

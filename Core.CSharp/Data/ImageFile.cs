@@ -179,7 +179,7 @@ public static class ImageFile
             throw new InvalidDataException($"{path}: not a readable image ({created}); expected a PNG, JPEG, GIF, BMP or WebP file.");
         var info = codec.Info;
         CheckSize(path, info.Width, info.Height);
-        if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && JpegIsHuffmanCoded(bytes)
+        if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && !JpegIsArithmeticCoded(bytes)
             && (decimal)info.Width * info.Height > JpegPixelsPerByte * bytes.Length + 65536)
             throw new InvalidDataException(
                 $"{path}: the header declares {info.Width} x {info.Height} pixels, but a JPEG of {bytes.Length} bytes cannot encode that many " +
@@ -245,10 +245,10 @@ public static class ImageFile
     /// least one bit (its DC code) in the first scan that covers it, so 64 pixels per bit.</summary>
     internal const int JpegPixelsPerByte = 512;
 
-    /// <summary>Whether a JPEG's frame (its SOF marker) is Huffman-coded, read from the marker segments before the first
-    /// scan. Arithmetic-coded frames (SOF9 to SOF15) can spend less than a bit on a block, and a file whose framing
-    /// cannot be followed is left to the decoder: false for both.</summary>
-    internal static bool JpegIsHuffmanCoded(ReadOnlySpan<byte> bytes)
+    /// <summary>Whether a JPEG's frame (its SOF marker, read from the marker segments before the first scan) is
+    /// arithmetic-coded (SOF9 to SOF15), which can spend less than a bit on a block. A Huffman-coded frame, and a file
+    /// whose framing cannot be followed (damaged), give false: the bound of <see cref="JpegPixelsPerByte"/> holds for them.</summary>
+    internal static bool JpegIsArithmeticCoded(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return false;
         int at = 2;
@@ -257,7 +257,7 @@ public static class ImageFile
             if (bytes[at] != 0xFF) return false;
             var marker = bytes[at + 1];
             if (marker == 0xFF) { at++; continue; }                                   // fill byte
-            if (marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC)) return marker < 0xC9;
+            if (marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC)) return marker >= 0xC9;
             if (marker == 0xDA) return false;                                         // a scan before any frame
             at += 2 + BinaryPrimitives.ReadUInt16BigEndian(bytes[(at + 2)..]);
         }
