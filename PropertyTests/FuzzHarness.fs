@@ -156,7 +156,7 @@ let report (tally: Tally) =
             File.WriteAllBytes(Path.Combine(folder, $"case-{v.Case}.bin"), v.Input)
         let first =
             tally.Violations
-            |> Seq.distinctBy (fun v -> v.What.Split('\n')[0] |> Seq.truncate 60 |> String.Concat)
+            |> Seq.distinctBy (fun v -> Text.RegularExpressions.Regex.Replace(v.What.Split('\n')[0], @"/\S+: ", "") |> Seq.truncate 60 |> String.Concat)
             |> Seq.truncate 8
             |> Seq.map (fun v -> $"case {v.Case} ({v.Note}, {v.Input.Length} bytes): {v.What}")
         Assert.Fail($"{tally.Violations.Count} of {tally.Inputs} {tally.Format} inputs broke the contract (seed {seed}; inputs saved in {folder}):\n" + String.Join("\n\n", first))

@@ -562,3 +562,59 @@ let ``fuzz model files: hostile specs and input shapes build the model or are re
             Accepted(model.parameters() |> Seq.sumBy (fun p -> p.NumberOfElements * int64 p.ElementSize)))
         File.Delete path
     report tally
+
+// ------------------------------------------------------------------ checkpoints
+
+/// Checkpoints of a small model, as the trainer writes them: weights, an optimizer's state and scalars, a generator,
+/// the history and user metadata.
+let private checkpointSeeds (scratch: Scratch) =
+    Native.EnsureLoaded()
+    [| for optimizer in [ Functional.Optim.Optimizers.Sgd(0.1, momentum = 0.9); Functional.Optim.Optimizers.Adam(1e-3) ] ->
+        let path = Path.Combine(scratch.Folder, "seed.ckpt")
+        let spec = Layer.Sequential(Layer.Flatten(), Layer.Linear(3L))
+        use model = spec.Build [| 2L; 2L |]
+        let options = Functional.Training.TrainerOptions(Progress = false, Seed = Nullable 1L)
+        use trainer = new Functional.Training.Trainer(model, Functional.Training.Losses.CrossEntropy(), optimizer, options)
+        use x = torch.randn(8L, 2L, 2L)
+        use y = torch.tensor([| 0L; 1L; 2L; 0L; 1L; 2L; 0L; 1L |])
+        use data = new TensorDataset(x, y)
+        let history = trainer.Fit(DataLoader(data, 4), null, 1)
+        Functional.Training.TrainingCheckpoint.Save(path, model, trainer.Optimizer, 1, history)
+        File.ReadAllBytes path |]
+
+/// A checkpoint with one hostile value in its JSON record; the tensors stay as saved.
+let private checkpointMutation (bytes: byte[]) =
+    gen {
+        use stream = new MemoryStream(bytes, false)
+        use content = SafeTensors.Read(stream)
+        let metadata = Dictionary<string, string>(content.Metadata)
+        let! key = Gen.elements (List.ofSeq metadata.Keys)
+        let! mutation =
+            if metadata[key].StartsWith "{" then jsonMutation metadata[key]
+            else Gen.elements [ "3"; "-1"; ""; "NaN"; "99999999999999999999"; "checkpoint"; "model"; "\u0000" ] |> Gen.map (fun v -> v, $"'{v}'")
+        let value, note = mutation
+        metadata[key] <- value
+        use output = new MemoryStream()
+        SafeTensors.Write(output, content.Tensors, metadata)
+        return output.ToArray(), $"{key}: {note}"
+    }
+
+[<Test>]
+let ``fuzz checkpoints: damaged and hostile checkpoints load or are refused naming the file`` () =
+    use scratch = new Scratch("fuzz-checkpoint")
+    let seeds = checkpointSeeds scratch
+    let cases =
+        Gen.frequency [
+            1, Gen.elements seeds |> Gen.map (fun b -> b, "valid")
+            6, Gen.elements seeds |> Gen.bind checkpointMutation
+            2, Gen.elements seeds |> Gen.bind mutated
+        ]
+    let tally = Tally("checkpoint", seed)
+    for bytes, note in sample 9UL 1000 cases do
+        let path = scratch.File("case", ".ckpt", bytes)
+        tally.Check(bytes, note, path + ": ", isInvalidData, fun () ->
+            use checkpoint = Checkpoint.Load path
+            let tensors = Seq.concat [ checkpoint.Model.Values; checkpoint.OptimizerState.Values; checkpoint.GeneratorStates.Values ]
+            Accepted(tensors |> Seq.sumBy (fun t -> t.NumberOfElements * int64 t.ElementSize)))
+        File.Delete path
+    report tally

@@ -131,9 +131,9 @@ public sealed class Checkpoint : IDisposable
             string Need(string key) => meta.TryGetValue(key, out var v) ? v
                 : throw new InvalidDataException($"{path}: the metadata lacks '{key}'; this is not a checkpoint written by Functional.");
             if (!meta.TryGetValue(FormatKey, out var format) || format != "checkpoint")
-                throw new InvalidDataException($"{path}: the metadata '{FormatKey}' is '{format ?? "(absent)"}', not 'checkpoint'; load plain weights with LoadSafeTensors or model files with ModelFile.");
+                throw new InvalidDataException($"{path}: the metadata '{FormatKey}' is '{(format is null ? "(absent)" : Printable.Escape(format))}', not 'checkpoint'; load plain weights with LoadSafeTensors or model files with ModelFile.");
             if (Need(VersionKey) != FormatVersion.ToString(CultureInfo.InvariantCulture))
-                throw new InvalidDataException($"{path}: checkpoint format version '{meta[VersionKey]}' is not supported; this code reads version {FormatVersion}. Resume it with the Functional version that wrote it, or start the run again.");
+                throw new InvalidDataException($"{path}: checkpoint format version '{Printable.Escape(meta[VersionKey])}' is not supported; this code reads version {FormatVersion}. Resume it with the Functional version that wrote it, or start the run again.");
             CheckpointRecord record;
             try
             {
