@@ -79,6 +79,10 @@ public class CliRunTests
     [TestCase("train --resume no-such-folder", "error: train: --resume expects a folder written by --checkpoint-dir, got 'no-such-folder'", TestName = "a --resume folder without a checkpoint")]
     [TestCase("train --checkpoint-every 50", "error: train: --checkpoint-every needs --checkpoint-dir", TestName = "--checkpoint-every without a folder")]
     [TestCase("train --checkpoint-dir never-made --checkpoint-every 0", "error: train: --checkpoint-every must be 1 or more (batches), got 0.", TestName = "--checkpoint-every 0")]
+    [TestCase("train --epochs 3 --epochs 4", "error: train: --epochs is given 2 times (3, 4); give it once (see train --help)", TestName = "a repeated option")]
+    [TestCase("train --epochs=3 --lr 0.1 --epochs 3", "error: train: --epochs is given 2 times (3, 3); give it once", TestName = "a repeated option with the same value")]
+    [TestCase("train --extra-relu --extra-relu", "error: train: --extra-relu is given 2 times; give it once", TestName = "a repeated flag")]
+    [TestCase("eval --model a --model b", "error: eval: --model is given 2 times (a, b); give it once", TestName = "a repeated path")]
     [TestCase("", "error: no command given; the commands are train, eval, predict, show-samples, info", TestName = "no command")]
     public void AUsageErrorIsOneLineOnStandardErrorAndExitCodeTwo(string args, string start)
     {

@@ -334,4 +334,100 @@ public class CliTests
         Assert.That(result.Error, Does.Contain("README"), "it says where the fix is");
         Assert.That(result.Error, Does.Not.Contain("   at "), "a message, not a stack trace");
     }
+
+    [TestCase("fifo")]
+    [TestCase("socket")]
+    [TestCase("device")]
+    public void ASaveOrPlotOntoAFifoSocketOrDeviceIsRefusedBeforeTrainingAndLeftAsItWas(string kind)
+    {
+        var node = Path.Combine(folder, "node-" + kind);
+        using var keep = AtomicFileTests.Make(kind, node);
+        foreach (var option in new[] { "--save", "--plot" })
+        {
+            var result = Cli("train", "--epochs", "1", "--data", subset, option, node);
+            AssertOneLine(result, 2);
+            Assert.That(result.Error, Does.StartWith($"error: train: {option}: cannot save to '{node}': it is ").And.Contain("only a regular file is ever replaced"));
+            Assert.That(result.Output, Is.Empty, "nothing ran");
+            Assert.That(Functional.Serialization.FileKinds.Of(node), Is.EqualTo(AtomicFileTests.Expected(kind)), "the node is untouched");
+        }
+        // Through a link, the same.
+        var link = Path.Combine(folder, "link-to-" + kind);
+        File.CreateSymbolicLink(link, node);
+        var linked = Cli("train", "--epochs", "1", "--data", subset, "--save", link);
+        AssertOneLine(linked, 2);
+        Assert.That(linked.Error, Does.Contain($"(the link leads to '{node}')"));
+    }
+
+    [Test]
+    public void ASaveThroughASymbolicLinkReplacesTheLinkedFileAndKeepsTheLink()
+    {
+        Assume.That(train.ExitCode, Is.EqualTo(0), train.ToString());
+        var real = Path.Combine(folder, "linked-model.safetensors");
+        File.WriteAllText(real, "an older model");
+        var link = Path.Combine(folder, "current.safetensors");
+        File.CreateSymbolicLink(link, real);
+        var result = Train(0, link);
+        Assert.That(result.ExitCode, Is.EqualTo(0), result.ToString());
+        Assert.That(new FileInfo(link).LinkTarget, Is.EqualTo(real), "the link stays a link to the same file");
+        Assert.That(File.ReadAllBytes(real), Is.EqualTo(File.ReadAllBytes(model)), "the linked file holds the run's model (same seed as the shared run)");
+    }
+
+    /// <summary>Issue 13, item 5: the folder of --save and --plot becomes read-only while the run trains (a tmpfs
+    /// remounted read-only; root only). The run is not lost: each output goes to a fallback file in the temporary
+    /// folder, named in one line per output, and the command exits 1.</summary>
+    [Test]
+    public void ASaveThatFailsAfterTrainingKeepsTheModelInAFallbackFile()
+    {
+        var mount = Path.Combine(folder, "ro");
+        Directory.CreateDirectory(mount);
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || AtomicFileTests.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount) != 0)
+            Assert.Ignore("needs root to mount a tmpfs and make it read-only while the run trains");
+        var fallbacks = new List<string>();
+        try
+        {
+            var save = Path.Combine(mount, "m.safetensors");
+            var plot = Path.Combine(mount, "curves.png");
+            var start = ExamplesCli.StartInfo(ExamplesCli.Dll(), ["train", "--epochs", "2", "--seed", "0", "--data", subset, "--save", save, "--plot", plot]);
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var output = new System.Text.StringBuilder();
+            using var training = new ManualResetEventSlim();
+            process.OutputDataReceived += (_, e) =>
+            {
+                lock (output) output.AppendLine(e.Data);
+                if (e.Data == "Epoch 1") training.Set();
+            };
+            var error = process.StandardError.ReadToEndAsync();
+            process.BeginOutputReadLine();
+            Assert.That(training.Wait(Timeout), Is.True, "training started");
+            Assert.That(AtomicFileTests.Run("mount", "-o", "remount,ro", mount), Is.EqualTo(0), "remount read-only");
+            Assert.That(process.WaitForExit(Timeout), Is.True);
+            process.WaitForExit();
+            var lines = error.Result.TrimEnd('\n').Split('\n');
+            Assert.That(process.ExitCode, Is.EqualTo(1), output + error.Result);
+            Assert.That(output.ToString(), Does.Contain("Done!"), "the run trained to the end");
+            Assert.That(lines, Has.Length.EqualTo(2), "one line per output that could not be written: " + error.Result);
+            var kept = new List<string>();
+            foreach (var (line, option, path, what) in new[] { (lines[0], "--save", save, "the trained model"), (lines[1], "--plot", plot, "the plot") })
+            {
+                var m = Regex.Match(line, $@"^error: train: could not write {option} {Regex.Escape(path)} \((.+)\); {what} was written to (\S+) instead: move it where you want it\.$");
+                Assert.That(m.Success, Is.True, line);
+                Assert.That(m.Groups[1].Value, Does.Contain("Read-only file system"));
+                var fallback = m.Groups[2].Value;
+                fallbacks.Add(fallback);
+                Assert.That(Path.GetDirectoryName(fallback), Is.EqualTo(Path.GetTempPath().TrimEnd('/')), "beside the target is read-only too, so the temporary folder");
+                Assert.That(File.Exists(fallback), Is.True, fallback);
+                kept.Add(fallback);
+            }
+            Assert.That(File.Exists(save), Is.False);
+            using (var net = ModelFile.Load(kept[0]))
+            using (var content = SafeTensors.Read(kept[0]))
+                Assert.That(content.Metadata["metrics.epoch"], Is.EqualTo("2"), "the model of the finished run, with its record");
+            Assert.That(File.ReadAllBytes(kept[1])[..8], Is.EqualTo(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 }), "a PNG");
+        }
+        finally
+        {
+            AtomicFileTests.Run("umount", mount);
+            foreach (var f in fallbacks) if (File.Exists(f)) File.Delete(f);
+        }
+    }
 }

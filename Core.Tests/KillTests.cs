@@ -84,4 +84,64 @@ public class KillTests : FileTestBase
         }
         TestContext.Out.WriteLine($"{interruptedWrites} of {Rounds} kills interrupted a write (left a temporary file)");
     }
+
+    /// <summary>Training with checkpoints, killed at random moments (before the first checkpoint, during an epoch, while
+    /// a checkpoint is written, between epochs) and resumed each time from its folder alone, ends with the same model
+    /// file, byte for byte, as the same seeded run left alone. The kill times are drawn with a printed seed
+    /// (FUNCTIONAL_KILL_SEED repeats them) over the uninterrupted run's own duration; at most six kills, then the run
+    /// is left to finish.</summary>
+    [Test]
+    public void TrainingKilledAtRandomMomentsAndResumedSavesTheSameModelAsAnUninterruptedRun()
+    {
+        var subset = Path.Combine(ExamplesCli.RepositoryRoot(), "Data", "fashion-mnist-subset");
+        var timeout = TimeSpan.FromSeconds(180);
+        string[] Common(string save) => ["--data", subset, "--save", save];
+        var whole = FilePath("whole.safetensors");
+        var clock = Stopwatch.StartNew();
+        var uninterrupted = ExamplesCli.Run(ExamplesCli.Dll(), ["train", "--epochs", "3", "--seed", "0", "--batch-size", "100", .. Common(whole)], timeout);
+        var duration = clock.Elapsed;
+        Assert.That(uninterrupted.ExitCode, Is.EqualTo(0), uninterrupted.ToString());
+
+        var seed = Environment.GetEnvironmentVariable("FUNCTIONAL_KILL_SEED") is { Length: > 0 } s ? int.Parse(s) : Environment.TickCount;
+        var random = new Random(seed);
+        TestContext.Out.WriteLine($"kill moments drawn with FUNCTIONAL_KILL_SEED={seed} over {duration.TotalSeconds:F1} s");
+        var run = FilePath("run");
+        var final = FilePath("final.safetensors");
+        var checkpoint = Path.Combine(run, "checkpoint.ckpt");
+        var kills = 0;
+        for (var attempt = 0; ; attempt++)
+        {
+            Assert.That(attempt, Is.LessThan(20), "the run finishes");
+            var resumable = File.Exists(checkpoint) && File.Exists(Path.Combine(run, "run.json"));
+            string[] args = resumable
+                ? ["train", "--resume", run, "--save", final]
+                : ["train", "--epochs", "3", "--seed", "0", "--batch-size", "100", "--checkpoint-dir", run, .. Common(final)];
+            if (kills >= 6)
+            {
+                var last = ExamplesCli.Run(ExamplesCli.Dll(), args, timeout);
+                Assert.That(last.ExitCode, Is.EqualTo(0), last.ToString());
+                break;
+            }
+            var delay = TimeSpan.FromSeconds(random.NextDouble() * duration.TotalSeconds);
+            using var child = Process.Start(ExamplesCli.StartInfo(ExamplesCli.Dll(), args))!;
+            child.OutputDataReceived += (_, _) => { };
+            child.ErrorDataReceived += (_, _) => { };
+            child.BeginOutputReadLine();
+            child.BeginErrorReadLine();
+            if (child.WaitForExit(delay))
+            {
+                child.WaitForExit();
+                Assert.That(child.ExitCode, Is.EqualTo(0), $"attempt {attempt} ({string.Join(' ', args)}) ended on its own with {child.ExitCode}");
+                TestContext.Out.WriteLine($"attempt {attempt}: finished before its kill at {delay.TotalSeconds:F2} s");
+                break;
+            }
+            child.Kill(entireProcessTree: true);
+            child.WaitForExit();
+            kills++;
+            long epoch = -1;
+            if (File.Exists(checkpoint)) using (var saved = Checkpoint.Load(checkpoint)) epoch = saved.Epoch;   // always loads: the saves are atomic
+            TestContext.Out.WriteLine($"attempt {attempt}: killed after {delay.TotalSeconds:F2} s{(resumable ? " (resumed)" : "")}; the checkpoint holds {(epoch < 0 ? "nothing yet" : $"epoch {epoch}")}");
+        }
+        Assert.That(File.ReadAllBytes(final), Is.EqualTo(File.ReadAllBytes(whole)), $"the final model file, byte for byte, after {kills} kills");
+    }
 }

@@ -148,6 +148,24 @@ public class PyTorchImportTests
     }
 
     [Test]
+    public void AnExpandedTensorIsCopiedOutUnlessItWouldTakeFarMoreThanTheFile()
+    {
+        // A stride of 0 repeats the storage's elements: PyTorch keeps a view, the reader copies it.
+        var path = Path.Combine(folder, "expanded.pt");
+        File.WriteAllBytes(path, TorchSaveWriter.Zip([new("small", "0", 0, [4, 12], [0, 1])], new() { ["0"] = TorchSaveWriter.StorageData.Floats(Twelve) }));
+        var read = PyTorchImport.ReadStateDict(path);
+        Assert.That(read["small"].shape, Is.EqualTo(new long[] { 4, 12 }));
+        Assert.That(read["small"][3].data<float>().ToArray(), Is.EqualTo(Twelve));
+        foreach (var t in read.Values) t.Dispose();
+
+        // 2^32 elements from one stored float: refused in one line, before anything is allocated.
+        File.WriteAllBytes(path, TorchSaveWriter.Zip([new("huge", "0", 0, [65536, 65536], [0, 0])], new() { ["0"] = TorchSaveWriter.StorageData.Floats([1f]) }));
+        var e = Assert.Throws<InvalidDataException>(() => PyTorchImport.ReadStateDict(path));
+        Assert.That(e!.Message, Does.StartWith(path + ": a tensor of size [65536, 65536] and stride [0, 0] reads its 1-element storage '0' with overlapping strides").And.Contain(".contiguous()"));
+        Assert.That(e.Message, Does.Not.Contain("\n"));
+    }
+
+    [Test]
     public void ATruncatedLegacyFileIsInvalidData()
     {
         var path = Path.Combine(folder, "short.pt");

@@ -18,6 +18,22 @@ type CliOption = System.CommandLine.Option
 /// was understood exits 1.
 exception UsageError of string
 
+/// A message fit to print: LibTorch's C++ frames ("Exception raised from ..." and what follows, TorchSharp's
+/// ExternalException) cut off, and control characters (from file or tensor names) escaped; line breaks of a
+/// message written with several lines stay.
+let printable (message: string) =
+    let cut = message.IndexOf("Exception raised from", StringComparison.Ordinal)
+    let message = (if cut >= 0 then message.Substring(0, cut) else message).TrimEnd()
+    message
+    |> String.collect (fun c ->
+        if c = '\n' then "\n"
+        elif Char.IsControl c then sprintf "\\u%04x" (int c)
+        else string c)
+
+/// A usage or parse error fit to print on its one line: `printable`, with line breaks escaped too (they can only
+/// come from what was typed, such as an argument with a newline in it).
+let oneLine (message: string) = (printable message).Replace("\n", "\\n")
+
 /// Raises a UsageError with `message` (one line naming the option and what it expects).
 let usageError (message: string) : 'T = raise (UsageError message)
 
@@ -131,22 +147,29 @@ let required (name: string) (what: string) (value: string option) =
     | None -> usageError $"{name} <file> is required ({what})."
 
 /// Checks output files before any work is done, so that a finished run is never lost to a bad path: two options
-/// naming the same file, or a folder where a file should go, are usage errors; each folder is created, and a
-/// file is created and removed in it to see that it is writable (an IOException naming the option and the path
-/// otherwise). Returns the full paths, by option name (with its dashes).
+/// naming the same file, a folder, a device, a FIFO or a socket where a file should go (the library's rule,
+/// `AtomicFile.CheckDestination`: only a regular file is ever replaced, a symbolic link is followed) are usage
+/// errors; each folder is created, and a file is created and removed in it to see that it is writable (an
+/// IOException naming the option and the path otherwise). Returns the full paths, by option name (with its dashes).
 let outputs (command: string) (paths: (string * string option) list) =
     let given = paths |> List.choose (fun (name, path) -> path |> Option.map (fun p -> name, IO.Path.GetFullPath p))
     for (a, pa), (b, pb) in List.allPairs given given do
         if a < b && pa = pb then usageError $"{a} and {b} both name {pa}; give them different files."
+    let destination (name: string) (full: string) =
+        try Functional.Serialization.AtomicFile.CheckDestination full
+        with
+        | :? IO.DirectoryNotFoundException -> full
+        | :? IO.IOException as e -> usageError $"{name}: {Char.ToLowerInvariant e.Message[0]}{e.Message.Substring 1}"
     for name, full in given do
         if IO.Directory.Exists full then usageError $"{name} names the folder {full}; give a file name."
-        match IO.Path.GetDirectoryName full with
+        let target = destination name full
+        match IO.Path.GetDirectoryName target with
         | null | "" -> ()
         | folder ->
             let fail (reason: string) = raise (IO.IOException $"{command}: cannot write {name} {full}: {reason}; choose another path.")
             try
                 IO.Directory.CreateDirectory folder |> ignore
-                let probe = IO.Path.Combine(folder, $".{IO.Path.GetFileName full}.{Environment.ProcessId}-probe.tmp")
+                let probe = IO.Path.Combine(folder, $".{IO.Path.GetFileName target}.{Environment.ProcessId}-probe.tmp")
                 use _ = new IO.FileStream(probe, IO.FileMode.CreateNew, IO.FileAccess.Write, IO.FileShare.None, 1, IO.FileOptions.DeleteOnClose)
                 ()
             with
@@ -157,10 +180,21 @@ let outputs (command: string) (paths: (string * string option) list) =
 /// One output file, checked as `outputs` does.
 let outputFile (command: string) (name: string) (path: string) = (outputs command [ name, Some path ])[name]
 
+/// Each command's read-and-validate step, kept apart from its run (see validateOnly).
+let private validators = Collections.Generic.Dictionary<Command, ParseResult -> unit>(HashIdentity.Reference)
+
 /// The command's action: reads the parse result into the command's record, validates it, runs it.
 let setAction (read: ParseResult -> 'Args) (validate: 'Args -> unit) (run: 'Args -> int) (command: Command) =
+    validators[command] <- (fun result -> validate (read result))
     command.SetAction(Func<ParseResult, int>(fun result ->
         let args = read result
         validate args
         run args))
     command
+
+/// Reads and validates the parse result of `command` as its action would, without running it: raises what the
+/// action would raise before any work (a UsageError, mostly).
+let validateOnly (command: Command) (result: ParseResult) =
+    match validators.TryGetValue command with
+    | true, validate -> validate result
+    | _ -> ()

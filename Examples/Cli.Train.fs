@@ -73,7 +73,8 @@ let plot (path: string) (history: History) =
     plt.Title "Fashion-MNIST: loss and accuracy per epoch"
     plt.ShowLegend() |> ignore
     let full = IO.Path.GetFullPath path
-    plt.SavePng(full, 900, 540) |> ignore
+    let png = plt.GetImageBytes(900, 540, ScottPlot.ImageFormat.Png)
+    AtomicFile.Write(full, fun stream -> stream.Write(png, 0, png.Length))
     full
 
 /// The command's options, as parsed.
@@ -208,11 +209,43 @@ let resumed (a: Args) =
             Data = (match get "data" with "" -> None | d -> Some d)
             CheckpointDir = Some(defaultArg a.CheckpointDir folder) }
 
-/// Writes a small text file atomically (a temporary file renamed over it).
+/// Writes a small text file atomically (the library's AtomicFile: a temporary file renamed over it).
 let private writeAtomically (path: string) (text: string) =
-    let temporary = path + ".tmp"
-    File.WriteAllText(temporary, text)
-    File.Move(temporary, path, true)
+    let bytes = Text.Encoding.UTF8.GetBytes text
+    AtomicFile.Write(path, fun stream -> stream.Write(bytes, 0, bytes.Length))
+
+/// Writes one output of a finished run with `write`; when that fails now (a folder that became read-only, a full
+/// disk, a path taken meanwhile), the same content goes to a fallback file beside it, or else in the temporary
+/// folder, so that the run is not lost. Returns the line to report when the path asked for was not written.
+let keep (name: string) (full: string) (what: string) (checkpoint: string option) (write: string -> unit) : string option =
+    let failed (e: exn) = e :? IOException || e :? UnauthorizedAccessException
+    try
+        write full
+        None
+    with e when failed e ->
+        let stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)
+        let file = $"{Path.GetFileNameWithoutExtension full}.unsaved-{stamp}-{Environment.ProcessId}{Path.GetExtension full}"
+        let candidates =
+            [ match Path.GetDirectoryName full with
+              | null | "" -> ()
+              | folder -> Path.Combine(folder, file)
+              Path.Combine(Path.GetTempPath(), file) ]
+        let rec attempt (reasons: string list) = function
+            | [] -> Error(List.rev reasons)
+            | (c: string) :: rest ->
+                try
+                    write c
+                    Ok c
+                with e when failed e -> attempt (e.Message :: reasons) rest
+        let reason = e.Message.TrimEnd('.')
+        match attempt [] candidates with
+        | Ok fallback -> Some $"could not write {name} {full} ({reason}); {what} was written to {fallback} instead: move it where you want it."
+        | Error _ ->
+            let still =
+                match checkpoint with
+                | Some c -> $"; the run's last checkpoint, {c}, still holds it (train --resume {Path.GetDirectoryName c} --save FILE writes it out)"
+                | None -> ""
+            Some $"could not write {name} {full} ({reason}), nor a copy beside it or in {Path.GetTempPath()}: {what} was not saved{still}."
 
 /// The version of the library, from its informational version (without the source revision).
 let libraryVersion () =
@@ -243,7 +276,10 @@ let run (given: Args) =
     let device = Devices.Check(Devices.Parse a.Device)
     // Every output path is checked before training (writable, a file, not the same as another), so a bad
     // path fails now, not after the epochs.
-    let outputs = Options.outputs "train" [ "--save", a.Save; "--plot", a.Plot; "--log", a.Log ]
+    let outputs =
+        Options.outputs "train"
+            [ "--save", a.Save; "--plot", a.Plot; "--log", a.Log
+              "--checkpoint-dir", a.CheckpointDir |> Option.map checkpointFile ]
     let savePath = outputs.TryFind "--save"
     let plotPath = outputs.TryFind "--plot"
     let logPath = outputs.TryFind "--log"
@@ -290,11 +326,23 @@ let run (given: Args) =
           yield! logPath |> Option.map Callback.MetricsCsv |> Option.toList ]
     let history = Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records, Option.toObj resumeFrom))
 
-    savePath |> Option.iter (fun full ->
-        ModelFile.Save(full, NeuralNetwork.Spec(a.ExtraReLU), [| 1L; 28L; 28L |], model, metadata a history source)
-        printfn "Saved PyTorch Model State to %s (weights as safetensors, with the layer spec to rebuild the model)" full)
-    plotPath |> Option.iter (fun path -> printfn "Plot written to %s" (plot path history))
-    0
+    // Training is done: from here a failed write must not lose it (see keep).
+    let saved =
+        savePath |> Option.bind (fun full ->
+            keep "--save" full "the trained model" checkpoint (fun path ->
+                ModelFile.Save(path, NeuralNetwork.Spec(a.ExtraReLU), [| 1L; 28L; 28L |], model, metadata a history source)
+                if path = full then
+                    printfn "Saved PyTorch Model State to %s (weights as safetensors, with the layer spec to rebuild the model)" full))
+    let plotted =
+        plotPath |> Option.bind (fun full ->
+            keep "--plot" full "the plot" None (fun path ->
+                plot path history |> ignore
+                if path = full then printfn "Plot written to %s" full))
+    match List.choose id [ saved; plotted ] with
+    | [] -> 0
+    | lines ->
+        for line in lines do eprintfn "error: train: %s" (Options.printable line)
+        1
 
 /// The command.
 let command =

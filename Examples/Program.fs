@@ -32,12 +32,26 @@ let suggestions (argv: string[]) (token: string) =
     |> Seq.takeWhile (fun line -> line.Trim() <> "")
     |> List.ofSeq
 
+/// The first option typed more than once, if any. Every option of the commands takes one value or is a flag, so a
+/// second one is a mistake (which of the two was meant?) rather than a value to take silently: System.CommandLine
+/// refuses a second value, and a repeated flag is refused here too, so that the rule is simply "each option once".
+let repeated (result: ParseResult) =
+    result.CommandResult.Children
+    |> Seq.tryPick (function
+        | :? Parsing.OptionResult as o when o.IdentifierTokenCount > 1 -> Some o
+        | _ -> None)
+
 /// A parse error in one line: the command, what is wrong, the closest names, where help is.
 let parseError (argv: string[]) (result: ParseResult) =
     let command = result.CommandResult.Command
     let atRoot = command :? RootCommand
     let prefix = if atRoot then "error: " else $"error: {command.Name}: "
     let help = if atRoot then "--help" else $"{command.Name} --help"
+    match repeated result with
+    | Some o ->
+        let values = if o.Tokens.Count = 0 then "" else " (" + String.Join(", ", o.Tokens |> Seq.map (fun t -> t.Value)) + ")"
+        $"{prefix}{o.Option.Name} is given {o.IdentifierTokenCount} times{values}; give it once (see {help})"
+    | None ->
     match List.ofSeq result.UnmatchedTokens with
     | token :: _ ->
         let what =
@@ -67,24 +81,15 @@ let withoutParameterName (e: ArgumentException) =
     | null -> e.Message
     | name -> e.Message.Replace($" (Parameter '{name}')", "")
 
-/// A message fit to print: LibTorch's C++ frames ("Exception raised from ..." and what follows, TorchSharp's
-/// ExternalException) cut off, and control characters (from file or tensor names) escaped; line breaks of a
-/// message written with several lines stay.
-let printable (message: string) =
-    let cut = message.IndexOf("Exception raised from", StringComparison.Ordinal)
-    let message = (if cut >= 0 then message.Substring(0, cut) else message).TrimEnd()
-    message
-    |> String.collect (fun c ->
-        if c = '\n' then "\n"
-        elif Char.IsControl c then sprintf "\\u%04x" (int c)
-        else string c)
+/// A message fit to print (see Cli.Options.printable).
+let printable = Cli.Options.printable
 
 /// The error line and the exit code of what a command raised: 2 for a usage error (after `prefix`, which
 /// names the command), 1 for everything that went wrong after the command line was understood (bad data, a
 /// model that does not fit, a failed save, CUDA asked for without CUDA), 3 when LibTorch cannot be loaded.
 let report (prefix: string) (e: exn) =
     match e with
-    | Cli.Options.UsageError message -> $"{prefix}{printable message}", 2
+    | Cli.Options.UsageError message -> $"{prefix}{Cli.Options.oneLine message}", 2
     | :? NativeLoadException as e -> printable e.Message, 3
     // LibTorch's own errors: their first line only.
     | :? Runtime.InteropServices.ExternalException as e ->
@@ -95,6 +100,23 @@ let report (prefix: string) (e: exn) =
     | :? Data.DatasetNotFoundException as e -> $"error: {(printable e.Message).Split('\n')[0]}", 1
     | e -> $"error: {printable e.Message}", 1
 
+/// What the program answers to `argv` before doing any work: the error line and exit code of a parse or usage error,
+/// or None when the command would run (or help or the version would be printed). The parser and each command's
+/// validation run as in `main`; nothing else does, so the command line can be checked in-process (the fuzz tests).
+let check (argv: string[]) : (string * int) option =
+    let result = root.Parse argv
+    let command = result.CommandResult.Command
+    let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
+    match result.Action with
+    | :? HelpAction -> None
+    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> Some(Cli.Options.oneLine (parseError argv result), 2)
+    | _ when (command :? RootCommand) -> None
+    | _ ->
+        try
+            Cli.Options.validateOnly command result
+            None
+        with e -> Some(report prefix e)
+
 [<EntryPoint>]
 let main argv =
     let result = root.Parse argv
@@ -102,7 +124,7 @@ let main argv =
     let prefix = if command :? RootCommand then "error: " else $"error: {command.Name}: "
     match result.Action with
     | :? HelpAction -> result.Invoke()
-    | _ when result.Errors.Count > 0 -> eprintfn "%s" (printable (parseError argv result)); 2
+    | _ when result.Errors.Count > 0 || (repeated result).IsSome -> eprintfn "%s" (Cli.Options.oneLine (parseError argv result)); 2
     | _ ->
         try result.Invoke(InvocationConfiguration(EnableDefaultExceptionHandler = false))
         with e ->

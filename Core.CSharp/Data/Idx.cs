@@ -107,11 +107,28 @@ internal static class Idx
         try
         {
             using var gzip = new GZipStream(input, CompressionMode.Decompress, leaveOpen: true);
-            using var output = new MemoryStream(bytes.Length * 4);
-            gzip.CopyTo(output);
+            using var output = new MemoryStream((int)Math.Min(bytes.Length * 4L, 1 << 24));
+            // Decompressed no further than the header asks for: a small file that inflates to gigabytes (a
+            // decompression bomb) is refused once it passes what its dimensions need, not after it filled memory.
+            var buffer = new byte[1 << 16];
+            long? limit = null;
+            int read;
+            while ((read = gzip.Read(buffer)) > 0)
+            {
+                output.Write(buffer, 0, read);
+                limit ??= DeclaredLength(output.GetBuffer().AsSpan(0, (int)output.Length));
+                if (limit is { } declared && output.Length > declared)
+                {
+                    if (declared == 0)
+                        return output.ToArray()[..(int)Math.Min(output.Length, 1024)];   // a bad header: Parse says what is wrong with it
+                    throw new InvalidDataException(
+                        $"{name}: the gzip data decompresses to more than the {declared} bytes its IDX header declares (byte offset {declared} of the decompressed data); " +
+                        "the file is corrupt, or a decompression bomb.");
+                }
+            }
             data = output.ToArray();
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException e) when (!e.Message.StartsWith(name + ":", StringComparison.Ordinal))
         {
             // The decompressor reads ahead in blocks, so where it stopped bounds the damage from above. .NET checks
             // each member's CRC-32 and size itself, and then says only "unsupported compression method".
@@ -135,6 +152,26 @@ internal static class Idx
             throw new InvalidDataException(
                 $"{name}: the gzip trailer at byte offset {bytes.Length - 8} gives CRC-32 0x{crc:x8}, but the last {size} decompressed bytes have 0x{actual:x8}; the file is truncated or corrupt.");
         return data;
+    }
+
+    /// <summary>The whole length an IDX file's header declares (header and values), once <paramref name="start"/> holds
+    /// the header; for a header that is not valid, the length read so far (so that reading stops there and the parser
+    /// names the fault); null while the header is incomplete.</summary>
+    static long? DeclaredLength(ReadOnlySpan<byte> start)
+    {
+        if (start.Length < 4) return null;
+        if (start[0] != 0 || start[1] != 0 || start[2] != UnsignedByte || start[3] == 0) return 0;
+        int rank = start[3];
+        if (start.Length < 4 + 4 * rank) return null;
+        long count = 1;
+        for (int i = 0; i < rank; i++)
+        {
+            var d = BinaryPrimitives.ReadInt32BigEndian(start[(4 + 4 * i)..]);
+            if (d < 0) return 0;
+            count *= d;
+            if (count > Array.MaxLength) return 0;
+        }
+        return 4 + 4 * rank + count;
     }
 
     /// <summary>Encodes an array as IDX bytes (header, big-endian dimensions, values), gzipped when asked.</summary>

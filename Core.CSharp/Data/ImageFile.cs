@@ -50,6 +50,25 @@ internal sealed record DecodedImage(byte[] Pixels, int Channels, int Height, int
 /// <param name="Palette">The palette's colours as RGBA (alpha from tRNS, else 255); empty unless <paramref name="ColorType"/> is 3.</param>
 internal sealed record PngHeader(long Width, long Height, int BitDepth, int ColorType, uint[] Palette)
 {
+    /// <summary>The bytes of compressed image data (all IDAT chunks) that the file holds.</summary>
+    public long CompressedBytes { get; init; }
+
+    /// <summary>Deflate expands data at most 1032 times (a 258-byte match for each pair of bits, at best).</summary>
+    internal const long MaxDeflateRatio = 1032;
+
+    /// <summary>The fewest bytes the decompressed image data of this header can take: every pixel's bits (filter bytes
+    /// and the padding of rows not counted, so this holds for interlaced images too). Zero for a colour type or bit
+    /// depth that is not PNG's: the decoder refuses those.</summary>
+    public decimal LeastRawBytes
+    {
+        get
+        {
+            var samples = ColorType switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
+            if (BitDepth is not (1 or 2 or 4 or 8 or 16)) return 0;
+            return Math.Ceiling((decimal)Width * Height * samples * BitDepth / 8m);
+        }
+    }
+
     static ReadOnlySpan<byte> Signature => [137, 80, 78, 71, 13, 10, 26, 10];
 
     /// <summary>The header of PNG bytes, or null when they are not a PNG (or too short to say).</summary>
@@ -60,21 +79,25 @@ internal sealed record PngHeader(long Width, long Height, int BitDepth, int Colo
         if (!bytes.Slice(12, 4).SequenceEqual("IHDR"u8)) return null;
         var ihdr = bytes.Slice(16, 13);
         var header = new PngHeader(BinaryPrimitives.ReadUInt32BigEndian(ihdr), BinaryPrimitives.ReadUInt32BigEndian(ihdr[4..]), ihdr[8], ihdr[9], []);
-        if (header.ColorType != 3) return header;
-        // The palette (PLTE) and its transparency (tRNS) come before the first IDAT chunk.
+        // The palette (PLTE) and its transparency (tRNS) come before the first IDAT chunk; the IDAT chunks are counted.
         byte[]? plte = null, trns = null;
-        long at = 8;
+        long at = 8, compressed = 0;
         while (at + 8 <= bytes.Length)
         {
             long length = BinaryPrimitives.ReadUInt32BigEndian(bytes[(int)at..]);
             var type = bytes.Slice((int)at + 4, 4);
-            if (at + 12 + length > bytes.Length || type.SequenceEqual("IDAT"u8)) break;
-            var data = bytes.Slice((int)at + 8, (int)length);
-            if (type.SequenceEqual("PLTE"u8)) plte = data.ToArray();
-            else if (type.SequenceEqual("tRNS"u8)) trns = data.ToArray();
+            var present = Math.Min(length, bytes.Length - (at + 8));   // a chunk cut by the end of the file counts what is there
+            if (type.SequenceEqual("IDAT"u8)) compressed += present;
+            else if (at + 12 + length <= bytes.Length && compressed == 0)
+            {
+                var data = bytes.Slice((int)at + 8, (int)length);
+                if (type.SequenceEqual("PLTE"u8)) plte = data.ToArray();
+                else if (type.SequenceEqual("tRNS"u8)) trns = data.ToArray();
+            }
             at += 12 + length;
         }
-        if (plte is null) return header;
+        header = header with { CompressedBytes = compressed };
+        if (header.ColorType != 3 || plte is null) return header;
         var palette = new uint[plte.Length / 3];
         for (int i = 0; i < palette.Length; i++)
             palette[i] = Rgba(plte[3 * i], plte[3 * i + 1], plte[3 * i + 2], trns is not null && i < trns.Length ? trns[i] : (byte)255);
@@ -140,13 +163,27 @@ public static class ImageFile
         if (!File.Exists(path)) throw new FileNotFoundException($"Image file not found: {path}", path);
         var bytes = File.ReadAllBytes(path);
         var png = PngHeader.TryRead(bytes);
-        if (png is not null) CheckSize(path, png.Width, png.Height);   // before SkiaSharp sees the file
+        if (png is not null)
+        {
+            CheckSize(path, png.Width, png.Height);   // before SkiaSharp sees the file
+            // A small file that declares a large image cannot fill it: refused before its buffers are allocated.
+            var least = png.LeastRawBytes;
+            if (least > (decimal)png.CompressedBytes * PngHeader.MaxDeflateRatio + 1024)
+                throw new InvalidDataException(
+                    $"{path}: the header declares {png.Width} x {png.Height} pixels ({least} bytes of image data at least), but the file holds " +
+                    $"{png.CompressedBytes} bytes of compressed data, which deflate cannot expand that far; the file is truncated, damaged, or a decompression bomb.");
+        }
         using var stream = new MemoryStream(bytes, writable: false);
         using var codec = SKCodec.Create(stream, out var created);
         if (codec is null)
             throw new InvalidDataException($"{path}: not a readable image ({created}); expected a PNG, JPEG, GIF, BMP or WebP file.");
         var info = codec.Info;
         CheckSize(path, info.Width, info.Height);
+        if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && !JpegIsArithmeticCoded(bytes)
+            && (decimal)info.Width * info.Height > JpegPixelsPerByte * bytes.Length + 65536)
+            throw new InvalidDataException(
+                $"{path}: the header declares {info.Width} x {info.Height} pixels, but a JPEG of {bytes.Length} bytes cannot encode that many " +
+                $"(at least one bit per 8 x 8 block: {JpegPixelsPerByte} pixels per byte at most); the file is truncated, damaged, or a decompression bomb.");
         var layout = png is not null
             ? png.ColorType switch
             {
@@ -202,6 +239,29 @@ public static class ImageFile
             }
         }
         return new DecodedImage(pixels, channels, h, w);
+    }
+
+    /// <summary>The most pixels a byte of Huffman-coded JPEG data can give: every 8 x 8 block of every component costs at
+    /// least one bit (its DC code) in the first scan that covers it, so 64 pixels per bit.</summary>
+    internal const int JpegPixelsPerByte = 512;
+
+    /// <summary>Whether a JPEG's frame (its SOF marker, read from the marker segments before the first scan) is
+    /// arithmetic-coded (SOF9 to SOF15), which can spend less than a bit on a block. A Huffman-coded frame, and a file
+    /// whose framing cannot be followed (damaged), give false: the bound of <see cref="JpegPixelsPerByte"/> holds for them.</summary>
+    internal static bool JpegIsArithmeticCoded(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return false;
+        int at = 2;
+        while (at + 4 <= bytes.Length)
+        {
+            if (bytes[at] != 0xFF) return false;
+            var marker = bytes[at + 1];
+            if (marker == 0xFF) { at++; continue; }                                   // fill byte
+            if (marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC)) return marker >= 0xC9;
+            if (marker == 0xDA) return false;                                         // a scan before any frame
+            at += 2 + BinaryPrimitives.ReadUInt16BigEndian(bytes[(at + 2)..]);
+        }
+        return false;
     }
 
     /// <summary>The luma TorchVision's decoders give: libpng's <c>png_set_rgb_to_gray(1, 0.2989, 0.587)</c> in its
@@ -263,7 +323,7 @@ public static class ImageFile
 
     /// <summary>Writes a uint8 [C, H, W] (1 to 4 channels) or [H, W] tensor as a PNG or JPEG file,
     /// chosen by the extension (.png, .jpg/.jpeg); TorchVision's <c>write_png</c>/<c>write_jpeg</c>.</summary>
-    /// <param name="path">The file to write; its folder is created when missing.</param>
+    /// <param name="path">The file to write, atomically (see <see cref="Serialization.AtomicFile.Write"/>); its folder is created when missing.</param>
     /// <param name="image">A uint8 image; scale a float image in [0, 1] with <c>(x * 255).round().to(uint8)</c> first.</param>
     /// <param name="quality">The JPEG quality, 0 to 100 (ignored for PNG).</param>
     public static void WriteTensor(string path, Tensor image, int quality = 95) => Write(path, FromTensor(image), quality);
@@ -284,8 +344,7 @@ public static class ImageFile
         using var bitmap = ToBitmap(image);
         using var encoded = bitmap.Encode(format, quality);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var file = File.Create(path);
-        encoded.SaveTo(file);
+        Serialization.AtomicFile.Write(path, encoded.SaveTo);
     }
 
     /// <summary>A SkiaSharp bitmap of channels-first uint8 pixels (1 channel: grayscale; 2: gray and alpha; 3 or 4: colour).</summary>

@@ -97,7 +97,7 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
         }
         catch (InvalidDataException err)
         {
-            throw new InvalidDataException($"{AnnotationsFile}, line {e.Line}: {err.Message}", err);
+            throw new InvalidDataException($"{AnnotationsFile}, line {e.Line}: {Printable.Escape(err.Message)}", err);
         }
         catch (FileNotFoundException err)
         {
@@ -252,7 +252,7 @@ public sealed class ImageFolderCsvDataset : IDataset<Sample>, IBatchProducer
         catch (CsvFormatException e)
         {
             throw new InvalidDataException(
-                $"{csv}, line {(e.LineNumber > 0 ? e.LineNumber : e.RecordNumber)}: the CSV quoting is broken ({e.Message}); a quoted field starts and ends with \" and doubles any \" inside.", e);
+                $"{csv}, line {(e.LineNumber > 0 ? e.LineNumber : e.RecordNumber)}: the CSV quoting is broken ({Printable.Escape(e.Message)}); a quoted field starts and ends with \" and doubles any \" inside.", e);
         }
         if (result.Count == 0)
             throw new InvalidDataException($"{csv}: the file has no samples{(hasHeader ? " after its header line" : "")}; {Expected} lines.");

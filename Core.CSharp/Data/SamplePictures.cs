@@ -132,7 +132,6 @@ public static class SamplePictures
         using var png = snapshot.Encode(SKEncodedImageFormat.Png, 100);
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        using var file = File.Create(full);
-        png.SaveTo(file);
+        Serialization.AtomicFile.Write(full, png.SaveTo);
     }
 }

@@ -27,20 +27,28 @@ namespace Functional.Serialization;
 /// that has closed its temporary file and not yet renamed it could lose that one save, never the target.
 /// <see cref="DeleteTemporaries"/> removes every leftover unconditionally.</para>
 /// </remarks>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>Writes a file atomically: <paramref name="write"/> fills a temporary file that then replaces <paramref name="path"/>.</summary>
+    /// <remarks>
+    /// <para>Only a regular file is ever replaced. A destination that is a folder, a device, a FIFO or a socket is
+    /// refused before anything is written (<see cref="CheckDestination"/>): renaming over it would swap the device
+    /// node or pipe for a plain file. A symbolic link is followed, as <c>cp</c> and editors do: its final target is
+    /// replaced atomically (the temporary file is made beside the target) and the link stays a link.</para>
+    /// <para>When writing fails (no space left on the device, a quota, an I/O error, a folder that became read-only),
+    /// the temporary file is deleted and the previous file stays exactly as it was; the <see cref="IOException"/>
+    /// names <paramref name="path"/> and says so.</para>
+    /// </remarks>
     /// <param name="path">The file to create or replace. Its folder must exist.</param>
     /// <param name="write">Writes the whole content to the stream it is given (do not close it). If it throws, the target is left as it was and the temporary file is deleted.</param>
-    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> (or of the file its link points to) does not exist.</exception>
+    /// <exception cref="IOException">The destination is not a regular file, or the file could not be written; the message names it.</exception>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(write);
-        var full = Path.GetFullPath(path);
-        var folder = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' names no file.", nameof(path));
-        if (!Directory.Exists(folder))
-            throw new DirectoryNotFoundException($"Cannot save '{path}': the folder '{folder}' does not exist; create it first.");
+        var full = CheckDestination(path);
+        var folder = Path.GetDirectoryName(full)!;
         DeleteStaleTemporaries(full);
         var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
         try
@@ -50,7 +58,16 @@ internal static class AtomicFile
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
+            // Checked again just before the rename: something else may have appeared at the destination meanwhile.
+            CheckKind(path, full);
             File.Move(temporary, full, overwrite: true);
+        }
+        catch (Exception e) when ((e is IOException or UnauthorizedAccessException) && !e.Data.Contains(RefusedMarker))
+        {
+            TryDelete(temporary);
+            throw new IOException(
+                $"Cannot save '{path}': {Printable.Escape(e.Message.TrimEnd('.'))}; {(File.Exists(full) ? "the previous file is unchanged" : "nothing was written")}. " +
+                "Check the free space and the folder's permissions, or choose another folder.", e);
         }
         catch
         {
@@ -60,11 +77,79 @@ internal static class AtomicFile
         SyncFolder(folder);
     }
 
+    /// <summary>Checks, without writing anything, that <see cref="Write"/> may replace <paramref name="path"/>, and says
+    /// which file it would replace: the path itself, or the final target of the symbolic link(s) it names.</summary>
+    /// <remarks>Programs call it before long work (training, say), so that a destination that can never be saved to
+    /// is refused at once rather than after the work. It does not check that the folder is writable.</remarks>
+    /// <param name="path">The destination.</param>
+    /// <returns>The full path of the file that would be created or replaced.</returns>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="IOException">The destination is a folder, a device, a FIFO, a socket, or a link that cannot be
+    /// followed (a loop); the message names it and says what to do.</exception>
+    public static string CheckDestination(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        if (Path.GetFileName(full).Length == 0)
+            throw Refused($"Cannot save to '{path}': it names a folder, not a file; give a file name.");
+        FileSystemInfo? target;
+        try
+        {
+            target = File.ResolveLinkTarget(full, returnFinalTarget: true);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            target = null;   // nothing there yet: a new file
+        }
+        catch (IOException e)
+        {
+            throw Refused($"Cannot save to '{path}': its symbolic link cannot be followed ({Printable.Escape(e.Message)}); make it point to a file, or remove it.", e);
+        }
+        if (target is not null) full = Path.GetFullPath(target.FullName);
+        var folder = Path.GetDirectoryName(full) ?? throw Refused($"Cannot save to '{path}': it names no file.");
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException(target is null
+                ? $"Cannot save '{path}': the folder '{folder}' does not exist; create it first."
+                : $"Cannot save '{path}': it is a link to '{full}', whose folder '{folder}' does not exist; create it first or fix the link.");
+        CheckKind(path, full);
+        return full;
+    }
+
+    /// <summary>Refuses a destination that exists and is not a regular file.</summary>
+    static void CheckKind(string path, string full)
+    {
+        var kind = FileKinds.Of(full);
+        if (kind is FileKind.Missing or FileKind.Regular) return;
+        var what = kind switch
+        {
+            FileKind.Directory => "a folder",
+            FileKind.CharacterDevice => "a character device",
+            FileKind.BlockDevice => "a block device",
+            FileKind.Fifo => "a FIFO (named pipe)",
+            FileKind.Socket => "a socket",
+            _ => "not a regular file",
+        };
+        var link = full == Path.GetFullPath(path) ? "" : $" (the link leads to '{full}')";
+        throw Refused(
+            $"Cannot save to '{path}'{link}: it is {what}, and only a regular file is ever replaced; nothing was written. Give the path of a file.");
+    }
+
+    /// <summary>The destination is not a file that may be replaced: an <see cref="IOException"/> thrown before anything
+    /// is written, marked so that <see cref="Write"/> passes it on as it is.</summary>
+    static IOException Refused(string message, Exception? inner = null)
+    {
+        var e = new IOException(message, inner);
+        e.Data[RefusedMarker] = true;
+        return e;
+    }
+
+    const string RefusedMarker = "Functional.Serialization.AtomicFile.Refused";
+
     /// <summary>Deletes the temporary files that writes to <paramref name="path"/> left behind when their process was
     /// killed. Call it when no other process is saving to the same path (for example when training starts).</summary>
     /// <param name="path">The target file whose leftovers to remove.</param>
     /// <returns>How many files were deleted.</returns>
-    public static int DeleteTemporaries(string path)
+    internal static int DeleteTemporaries(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);

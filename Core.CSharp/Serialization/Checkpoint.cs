@@ -152,10 +152,10 @@ public sealed class Checkpoint : IDisposable
             string Need(string key) => meta.TryGetValue(key, out var v) ? v
                 : throw new InvalidDataException($"{path}: the metadata lacks '{key}'; this is not a checkpoint written by Functional.");
             if (!meta.TryGetValue(FormatKey, out var format) || format != "checkpoint")
-                throw new InvalidDataException($"{path}: the metadata '{FormatKey}' is '{format ?? "(absent)"}', not 'checkpoint'; load plain weights with LoadSafeTensors or model files with ModelFile.");
+                throw new InvalidDataException($"{path}: the metadata '{FormatKey}' is '{(format is null ? "(absent)" : Printable.Escape(format))}', not 'checkpoint'; load plain weights with LoadSafeTensors or model files with ModelFile.");
             var version = Need(VersionKey);
             if (version != FormatVersion.ToString(CultureInfo.InvariantCulture) && version != EpochOnlyVersion.ToString(CultureInfo.InvariantCulture))
-                throw new InvalidDataException($"{path}: checkpoint format version '{version}' is not supported; this code reads versions {EpochOnlyVersion} and {FormatVersion}. Resume it with the Functional version that wrote it, or start the run again.");
+                throw new InvalidDataException($"{path}: checkpoint format version '{Printable.Escape(version)}' is not supported; this code reads versions {EpochOnlyVersion} and {FormatVersion}. Resume it with the Functional version that wrote it, or start the run again.");
             int headerVersion = int.Parse(version, CultureInfo.InvariantCulture);
             CheckpointRecord record;
             try
@@ -168,7 +168,7 @@ public sealed class Checkpoint : IDisposable
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{path}: the metadata '{RecordKey}' is not a checkpoint record (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+                throw new InvalidDataException($"{path}: the metadata '{RecordKey}' is not a checkpoint record (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {Printable.Escape(e.Message)}", e);
             }
             if (record.Version != headerVersion)
                 throw new InvalidDataException($"{path}: the checkpoint record says version {record.Version}, the header {headerVersion}; the file is inconsistent.");

@@ -336,7 +336,7 @@ public static class ModelFile
         catch (Exception e) when (e is ArgumentException or JsonException or FormatException or InvalidOperationException or NotSupportedException
                                    or KeyNotFoundException or System.Runtime.InteropServices.ExternalException)
         {
-            throw new InvalidDataException($"{path}: the model spec could not be built: {e.Message}", e);
+            throw new InvalidDataException($"{path}: the model spec could not be built: {Printable.Escape(e.Message)}", e);
         }
         try
         {

@@ -36,22 +36,24 @@ public static class PyTorchImport
         }
         catch (Exception e) when (e is not OutOfMemoryException && !TorchSaveFormat.IsAccount(e))
         {
-            throw new InvalidDataException($"{path}: not a readable PyTorch state dict ({e.GetType().Name}: {e.Message}).", e);
+            throw new InvalidDataException($"{path}: not a readable PyTorch state dict ({e.GetType().Name}: {Printable.Escape(e.Message)}); the file is damaged, or not written by torch.save.", e);
         }
         if (saved is not Hashtable table)
         {
+            // Described before it is freed: a tensor's shape cannot be read once it is disposed.
+            var message = saved is ClassDict pickled
+                ? $"{path}: {TorchSaveFormat.WholeObject(Printable.Escape(pickled.ClassName))}"
+                : $"{path}: holds {Describe(saved)} instead of a state dict (a dictionary of tensors); in PyTorch, save model.state_dict().";
             Dispose(saved);
-            throw new InvalidDataException(saved is ClassDict pickled
-                ? $"{path}: {TorchSaveFormat.WholeObject(pickled.ClassName)}"
-                : $"{path}: holds {Describe(saved)} instead of a state dict (a dictionary of tensors); in PyTorch, save model.state_dict().");
+            throw new InvalidDataException(message);
         }
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         string? problem = null;
         foreach (DictionaryEntry entry in table)
         {
             if (entry.Key is not string name) problem ??= $"a key of type {entry.Key?.GetType().Name ?? "null"} instead of a string";
-            else if (entry.Value is ClassDict pickled) problem ??= $"the entry '{name}' is a pickled Python object of class {pickled.ClassName}";
-            else if (entry.Value is not Tensor tensor) problem ??= $"the entry '{name}' holds {Describe(entry.Value)} instead of a tensor";
+            else if (entry.Value is ClassDict pickled) problem ??= $"the entry '{Printable.Escape(name)}' is a pickled Python object of class {Printable.Escape(pickled.ClassName)}";
+            else if (entry.Value is not Tensor tensor) problem ??= $"the entry '{Printable.Escape(name)}' holds {Describe(entry.Value)} instead of a tensor";
             else result[name] = tensor;
         }
         if (problem is not null)

@@ -445,7 +445,7 @@ public static class SafeTensors
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{source}: the header (bytes 8 to {8 + headerLength}) is not valid JSON: line {e.LineNumber + 1}, byte {e.BytePositionInLine} of that line: {e.Message}", e);
+            throw new InvalidDataException($"{source}: the header (bytes 8 to {8 + headerLength}) is not valid JSON: line {e.LineNumber + 1}, byte {e.BytePositionInLine} of that line: {Printable.Escape(e.Message)}", e);
         }
         using (document)
         {

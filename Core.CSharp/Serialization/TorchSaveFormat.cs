@@ -85,13 +85,12 @@ internal static class TorchSaveFormat
                 throw Bad(path, $"the byteorder record says '{order}'; only little-endian files are read. Re-save the file on a little-endian machine.");
         }
         using var context = new Context(path);
-        object root;
-        using (var data = pickle.Open())
-            root = context.Unpickle(data);
+        var root = context.Unpickle(ReadEntry(pickle, path));
         foreach (var storage in context.Storages.Values)
         {
             var entry = archive.GetEntry($"{prefix}data/{storage.Key}")
                 ?? throw Bad(path, $"the storage '{storage.Key}' has no record {prefix}data/{storage.Key} in the archive (truncated or damaged).");
+            CheckDeclaredLength(entry, path);
             long expected = checked(storage.Count * ElementSize(storage.DType));
             if (entry.Length != expected)
                 throw Bad(path, $"the record {entry.FullName} holds {entry.Length} bytes where {storage.Count} elements of {storage.DType} take {expected}.");
@@ -101,20 +100,56 @@ internal static class TorchSaveFormat
         return context.Materialize(root);
     }
 
+    /// <summary>The deflate format expands data at most 1032 times: a zip record that declares more than that of its
+    /// compressed size is damaged or a decompression bomb, refused before anything is allocated for it.</summary>
+    const long MaxDeflateRatio = 1032;
+
+    static void CheckDeclaredLength(ZipArchiveEntry entry, string path)
+    {
+        if (entry.Length > entry.CompressedLength * MaxDeflateRatio + (1 << 16))
+            throw Bad(path, $"the record {entry.FullName} declares {entry.Length} bytes from {entry.CompressedLength} compressed ones, more than deflate can give (the archive is damaged, or a decompression bomb).");
+    }
+
+    /// <summary>A zip record's bytes, read with its declared length checked first.</summary>
+    static byte[] ReadEntry(ZipArchiveEntry entry, string path)
+    {
+        CheckDeclaredLength(entry, path);
+        if (entry.Length > Array.MaxLength)
+            throw Bad(path, $"the record {entry.FullName} declares {entry.Length} bytes, more than a pickle of a state dict holds (the archive is damaged).");
+        using var data = entry.Open();
+        var bytes = new byte[entry.Length];
+        var read = data.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        if (read < bytes.Length)
+            throw Bad(path, $"the record {entry.FullName} ends after {read} of its {entry.Length} bytes (truncated or damaged).");
+        return bytes;
+    }
+
     static object ReadLegacy(FileStream stream, string path)
     {
         using var context = new Context(path);
-        var magic = context.Unpickle(stream);
+        // The pickles follow one another at the start of the file, before the storages; they are read from memory
+        // (see Context.Unpickle), at most the whole file.
+        var file = new byte[stream.Length];
+        stream.ReadExactly(file);
+        var at = 0;
+        object? Next()
+        {
+            var value = context.UnpickleFirst(file.AsMemory(at), out var length);
+            at += length;
+            return value;
+        }
+        var magic = Next();
         if (!(magic is BigInteger b && b == MagicNumber))
             throw Bad(path, "a pickle, but not one written by torch.save (no magic number 0x1950a86a20f9469cfc6c first).");
-        var protocol = context.Unpickle(stream);
+        var protocol = Next();
         if (!(IsInteger(protocol) && AsLong(protocol!) == ProtocolVersion))
             throw Bad(path, $"torch.save's legacy protocol version {protocol} is not the known {ProtocolVersion}.");
-        if (context.Unpickle(stream) is Hashtable info && info["little_endian"] is false)
+        if (Next() is Hashtable info && info["little_endian"] is false)
             throw Bad(path, "written on a big-endian machine; only little-endian files are read. Re-save the file on a little-endian machine.");
-        var root = context.Unpickle(stream);
-        if (context.Unpickle(stream) is not IList keys)
-            throw Bad(path, $"the list of storage keys after the object is missing (byte {stream.Position}).");
+        var root = Next() ?? throw Bad(path, "the object saved is None, not a state dict.");
+        if (Next() is not IList keys)
+            throw Bad(path, $"the list of storage keys after the object is missing (byte {at}).");
+        stream.Position = at;
         Span<byte> count = stackalloc byte[8];
         foreach (var key in keys)
         {
@@ -146,7 +181,55 @@ internal static class TorchSaveFormat
         public readonly Dictionary<string, Storage> Storages = new(StringComparer.Ordinal);
         public string Path { get; } = path;
 
-        public object Unpickle(Stream stream)
+        /// <summary>The pickle that <paramref name="bytes"/> holds.</summary>
+        /// <remarks>Razorvine reads a pickle held in memory as slices of it, so a length field that claims gigabytes
+        /// fails at the end of the data instead of allocating what it claims (reading from a stream, it allocates
+        /// first).</remarks>
+        public object Unpickle(byte[] bytes) => Load(bytes);
+
+        /// <summary>The first of the pickles that follow one another in <paramref name="bytes"/>, and how many bytes it
+        /// takes. A pickle ends at its STOP opcode, which Razorvine does not report: the length is found as the
+        /// shortest prefix that unpickles (a prefix that stops short of STOP fails; the parse of a prefix is the
+        /// parse of the whole up to where it stops), by a doubling search and then bisection, so that each attempt
+        /// copies about as much as the pickle itself.</summary>
+        public object UnpickleFirst(ReadOnlyMemory<byte> bytes, out int length)
+        {
+            bool Unpickles(int n, out object? value)
+            {
+                try
+                {
+                    value = Load(bytes[..n].ToArray());
+                    return true;
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    value = null;
+                    return false;
+                }
+            }
+            int high = Math.Min(64, bytes.Length), low = 1;
+            object? found;
+            while (!Unpickles(high, out found))
+            {
+                if (high == bytes.Length)
+                {
+                    Load(bytes.ToArray());   // fails: let its own exception say why
+                    throw Bad(Path, "a pickle that does not end.");
+                }
+                low = high + 1;
+                high = (int)Math.Min(2L * high, bytes.Length);
+            }
+            while (low < high)
+            {
+                var middle = low + (high - low) / 2;
+                if (Unpickles(middle, out var value)) { high = middle; found = value; }
+                else low = middle + 1;
+            }
+            length = high;
+            return found!;
+        }
+
+        object Load(byte[] bytes)
         {
             Install();
             var previous = Current;
@@ -154,7 +237,7 @@ internal static class TorchSaveFormat
             try
             {
                 using var reader = new Reader(this);
-                return reader.load(stream);
+                return reader.loads(bytes);
             }
             catch (PickleException e) when (Regex.Match(e.Message, @"construction of ClassDict \(for ([^)]+)\)") is { Success: true } match)
             {
@@ -351,6 +434,10 @@ internal static class TorchSaveFormat
         }
     }
 
+    /// <summary>The most elements a view that repeats its storage's elements (overlapping strides) may have when it is
+    /// copied out: 2^24 (64 MiB of float32). A view within its storage's size is never limited.</summary>
+    internal const long MaxRepeatedElements = 1L << 24;
+
     /// <summary>A storage, or the slice [Offset, Offset + Count) of one (the legacy layout's view_metadata).</summary>
     sealed record StorageView(Storage Storage, long Offset, long Count);
 
@@ -366,6 +453,13 @@ internal static class TorchSaveFormat
             for (int k = 0; k < size.Length && !empty; k++) last = checked(last + (size[k] - 1) * stride[k]);
             if (!empty && last >= storage.Count)
                 throw Bad(path, $"a tensor of size {Shapes.Text(size)}, stride {Shapes.Text(stride)} and storage offset {offset} reaches element {last} of its {storage.Count}-element storage '{storage.Storage.Key}'.");
+            // Strides that overlap (0 for an expanded tensor) make a view of more elements than its storage holds.
+            // PyTorch keeps such a view; here it is copied out, so a few bytes of file could ask for gigabytes.
+            long elements = 1;
+            foreach (var s in size) elements = s == 0 ? 0 : elements > long.MaxValue / s ? long.MaxValue : elements * s;
+            if (elements > storage.Count && elements > MaxRepeatedElements)
+                throw Bad(path, $"a tensor of size {Shapes.Text(size)} and stride {Shapes.Text(stride)} reads its {storage.Count}-element storage '{storage.Storage.Key}' " +
+                                $"with overlapping strides (an expanded tensor): copied out it would take {elements} elements, above the limit of {MaxRepeatedElements}. In PyTorch, save it with .contiguous() or .clone().");
             var result = zeros(size, storage.Storage.DType, CPU);
             if (empty) return result;
             using var view = storage.Storage.Data.as_strided(size, stride, storage.Offset + offset);
@@ -430,7 +524,8 @@ internal static class TorchSaveFormat
 
     static InvalidDataException Bad(string path, string message)
     {
-        var e = new InvalidDataException($"{path}: {message}");
+        // Names, keys and classes come from the file: control characters in them are printed escaped.
+        var e = new InvalidDataException($"{path}: {Printable.Escape(message)}");
         e.Data[Marker] = true;
         return e;
     }
