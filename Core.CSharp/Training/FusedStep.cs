@@ -89,6 +89,7 @@ internal sealed class FusedStep : IDisposable
     readonly long[] slotFeatures, maskFeatures, inputGradientFeatures;
     readonly int logitsSlot;
     readonly Reduction reduction;
+    readonly Tensor flat;
     readonly Tensor[] gradients;
     readonly FusedUpdate update;
     readonly Generator? generator;
@@ -122,10 +123,22 @@ internal sealed class FusedStep : IDisposable
         device = first.device;
         using var _ = no_grad();
         foreach (var op in ops.Where(o => o.Kind == Kind.Linear)) op.WeightT = op.Weight!.t().DetachFromDisposeScope();
-        gradients = optimizer.Parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        // The gradients and the loss are views of one flat buffer, so that a gradient-synchronisation strategy
+        // reduces them all, the loss included, with one collective on the buffer's memory (no packing).
+        long total = optimizer.Parameters.Sum(p => p.numel());
+        flat = zeros(total + 1, dtype: dtype, device: device).DetachFromDisposeScope();
+        gradients = new Tensor[optimizer.Parameters.Count];
+        long offset = 0;
+        for (var i = 0; i < gradients.Length; i++)
+        {
+            var p = optimizer.Parameters[i];
+            using var slice = flat.narrow(0, offset, p.numel());
+            gradients[i] = slice.view(p.shape).DetachFromDisposeScope();
+            offset += p.numel();
+        }
         update = FusedUpdate.Create(optimizer, gradients);
         onesC = ones(classes, dtype: dtype, device: device).DetachFromDisposeScope();
-        lossVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
+        lossVector = flat.narrow(0, total, 1).DetachFromDisposeScope();
         correctVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
         BatchLoss = lossVector.view(Array.Empty<long>()).DetachFromDisposeScope();
         BatchCorrect = correctVector.view(Array.Empty<long>()).DetachFromDisposeScope();
@@ -328,6 +341,11 @@ internal sealed class FusedStep : IDisposable
     /// its order: for a gradient-synchronisation strategy to reduce in place before <see cref="ApplyUpdate"/>.
     /// They are not the parameters' <c>.grad</c>, which the fused step leaves alone.</summary>
     internal IReadOnlyList<Tensor> Gradients => gradients;
+
+    /// <summary>The <see cref="Gradients"/> and then <see cref="BatchLoss"/>, as one contiguous 1-D buffer they are views
+    /// of: the tensor a gradient-synchronisation strategy reduces in one collective between <see cref="ComputeGradients"/>
+    /// and <see cref="ApplyUpdate"/> (averaging it averages the loss too).</summary>
+    internal Tensor GradientsAndLoss => flat;
 
     /// <summary>Whether the optimizer's every link runs in place (otherwise some run their own update,
     /// which makes temporaries per step: gradient clipping, a user's transformation).</summary>
@@ -676,6 +694,6 @@ internal sealed class FusedStep : IDisposable
         update.Dispose();
         foreach (var t in gradients) t.Dispose();
         foreach (var op in ops) op.WeightT?.Dispose();
-        foreach (var t in new[] { onesC, BatchLoss, BatchCorrect, lossVector, correctVector }) t.Dispose();
+        foreach (var t in new[] { onesC, BatchLoss, BatchCorrect, lossVector, correctVector, flat }) t.Dispose();
     }
 }
