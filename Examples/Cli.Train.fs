@@ -92,6 +92,8 @@ type Args =
       Resume: string option
       TensorBoard: string option
       Log: string option
+      Distributed: bool
+      Timeout: int
       /// The options typed on the command line (the others are defaults), by name.
       Given: Set<string> }
 
@@ -109,9 +111,14 @@ let private checkpointDir = Options.text "--checkpoint-dir" "folder" "Save a che
 let private resume = Options.text "--resume" "folder" "Continue the run saved in this checkpoint folder, with its settings (give --epochs to train longer)"
 let private tensorBoard = Options.text "--tensorboard" "folder" "Write TensorBoard event files to this folder (tensorboard --logdir DIR)"
 let private log = Options.text "--log" "csv" "Write one CSV row per epoch to this file (epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds)"
+let private distributed =
+    Options.flag "--distributed"
+        "Train on all processes of an MPI launch (mpiexec.mpich -n N dotnet <program>.dll train --distributed): each takes its share of every epoch, --batch-size samples a step, and the gradients are averaged; rank 0 prints and writes"
+let private timeout =
+    Options.int "--timeout" "With --distributed: seconds a process may wait for the others before it ends the job (one died, hung or was stopped)" 300
 
 let private all : Options.CliOption list =
-    [ epochs; batchSize; lr; optimizer; seed; device; data; extraReLU; save; plotOption; checkpointDir; resume; tensorBoard; log ]
+    [ epochs; batchSize; lr; optimizer; seed; device; data; extraReLU; save; plotOption; checkpointDir; resume; tensorBoard; log; distributed; timeout ]
 
 /// Reads the parse result.
 let read (r: System.CommandLine.ParseResult) =
@@ -129,6 +136,8 @@ let read (r: System.CommandLine.ParseResult) =
       Resume = Options.tryValue resume r
       TensorBoard = Options.tryValue tensorBoard r
       Log = Options.tryValue log r
+      Distributed = r.GetValue distributed
+      Timeout = r.GetValue timeout
       Given = all |> List.filter (fun o -> Options.given o r) |> List.map (fun o -> o.Name) |> Set.ofList }
 
 /// The checkpoint in a checkpoint folder.
@@ -146,6 +155,9 @@ let validate (a: Args) =
         Options.usageError $"--optimizer expects sgd, adam or adamw, got '{a.Optimizer}'."
     Options.checkDevice a.Device
     Options.checkFolder "--data" a.Data
+    Options.inRange "--timeout" 1 86_400 "1 to 86400 seconds" a.Timeout
+    if a.Given.Contains "--timeout" && not a.Distributed then
+        Options.usageError "--timeout applies to a distributed run: give --distributed too."
     a.Resume |> Option.iter (fun folder ->
         if not (File.Exists(checkpointFile folder) && File.Exists(runFile folder)) then
             Options.usageError $"--resume expects a folder written by --checkpoint-dir, got '{folder}' (it has no {Path.GetFileName(checkpointFile folder)} and {Path.GetFileName(runFile folder)}).")
@@ -220,24 +232,29 @@ let metadata (a: Args) (history: History) (source: string) =
         yield "library", $"Functional {libraryVersion ()} (TorchSharp {typeof<torch>.Assembly.GetName().Version}, LibTorch {torch.__version__})"
         yield "data_source", source ]
 
-/// Runs the command.
-let run (given: Args) =
-    let a = resumed given
+/// Trains on the processes of `sync` (one, or the ranks of an MPI launch): every rank trains on its share, rank 0
+/// alone prints, checks and writes outputs, checkpoints and records.
+let private trainOn (sync: GradientSync) (a: Args) =
+    let main = sync.IsMain
     let device = Devices.Check(Devices.Parse a.Device)
     // Every output path is checked before training (writable, a file, not the same as another), so a bad
     // path fails now, not after the epochs.
-    let outputs = Options.outputs "train" [ "--save", a.Save; "--plot", a.Plot; "--log", a.Log ]
+    let outputs = if main then Options.outputs "train" [ "--save", a.Save; "--plot", a.Plot; "--log", a.Log ] else Map.empty
     let savePath = outputs.TryFind "--save"
     let plotPath = outputs.TryFind "--plot"
     let logPath = outputs.TryFind "--log"
-    a.CheckpointDir |> Option.iter (Directory.CreateDirectory >> ignore)
-    a.TensorBoard |> Option.iter (Directory.CreateDirectory >> ignore)
+    if main then
+        a.CheckpointDir |> Option.iter (Directory.CreateDirectory >> ignore)
+        a.TensorBoard |> Option.iter (Directory.CreateDirectory >> ignore)
 
     let train = loadSplit a.Data true
     let test = loadSplit a.Data false
     let source = describeSource train test
-    printfn "%s" source
-    printfn "Using %O device" device
+    if main then
+        printfn "%s" source
+        printfn "Using %O device" device
+        if sync.WorldSize > 1 then
+            printfn "Distributed: %d processes, %d samples a step each, %d in all; this is %O" sync.WorldSize a.BatchSize (a.BatchSize * sync.WorldSize) sync
 
     a.Seed |> Option.iter (fun s -> torch.manual_seed s |> ignore)
     let model = new NeuralNetwork(finalReLU = a.ExtraReLU)
@@ -247,25 +264,49 @@ let run (given: Args) =
         | "adamw" -> Optimizers.AdamW(a.LearningRate)
         | _ -> Optimizers.Sgd(a.LearningRate)
     let checkpoint = a.CheckpointDir |> Option.map checkpointFile
-    a.CheckpointDir |> Option.iter (fun folder ->
-        writeAtomically (runFile folder) (JsonSerializer.Serialize(dict (hyperparameters a), JsonSerializerOptions(WriteIndented = true))))
+    if main then
+        a.CheckpointDir |> Option.iter (fun folder ->
+            writeAtomically (runFile folder) (JsonSerializer.Serialize(dict (hyperparameters a), JsonSerializerOptions(WriteIndented = true))))
     let options =
-        TrainerOptions(Device = device, Seed = Option.toNullable a.Seed, Progress = false,
+        TrainerOptions(Device = device, Seed = Option.toNullable a.Seed, Progress = false, GradientSync = sync,
                        Checkpoint = Option.toObj checkpoint, Resume = (a.Resume |> Option.map checkpointFile |> Option.toObj))
-    // The trainer moves the model to the device, binds the optimizer, seeds the run, and resumes.
+    // The trainer moves the model to the device, binds the optimizer, seeds the run, resumes, and (distributed)
+    // gives every rank rank 0's model and optimizer state.
     use trainer = new Trainer(model, Losses.CrossEntropy(), transformation, options)
-    let trainLoader = DataLoader(train, a.BatchSize, shuffle = true, seed = Option.toNullable a.Seed, device = device).Map(Transform.ToTensor())
-    let testLoader = DataLoader(test, a.BatchSize, device = device).Map(Transform.ToTensor())
+    let trainLoader, testLoader =
+        if sync.WorldSize > 1 then
+            // Each rank its share: PyTorch's DistributedSampler (a seed drawn on rank 0 and shared when none is given).
+            DataLoader(train, a.BatchSize, device = device, sampler = DistributedSampler(train.Count, sync, shuffle = true, seed = Option.toNullable a.Seed)).Map(Transform.ToTensor()),
+            DataLoader(test, a.BatchSize, device = device, sampler = DistributedSampler(test.Count, sync, shuffle = false)).Map(Transform.ToTensor())
+        else
+            DataLoader(train, a.BatchSize, shuffle = true, seed = Option.toNullable a.Seed, device = device).Map(Transform.ToTensor()),
+            DataLoader(test, a.BatchSize, device = device).Map(Transform.ToTensor())
     let records =
-        [ yield! a.TensorBoard |> Option.map (fun dir -> Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a)))) |> Option.toList
+        [ yield! a.TensorBoard |> Option.filter (fun _ -> main) |> Option.map (fun dir -> Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a)))) |> Option.toList
           yield! logPath |> Option.map Callback.MetricsCsv |> Option.toList ]
-    let history = Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records))
+    let history =
+        if main then Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records))
+        else trainer.Fit(trainLoader, testLoader, a.Epochs, records)
 
     savePath |> Option.iter (fun full ->
         ModelFile.Save(full, NeuralNetwork.Spec(a.ExtraReLU), [| 1L; 28L; 28L |], model, metadata a history source)
         printfn "Saved PyTorch Model State to %s (weights as safetensors, with the layer spec to rebuild the model)" full)
     plotPath |> Option.iter (fun path -> printfn "Plot written to %s" (plot path history))
     0
+
+/// Runs the command: on one process, or with --distributed on every process of an MPI launch. An error on one rank
+/// of several is raised as RankFailed, so that the program prints it and ends the whole job; MPI is finalized only
+/// after a run that every rank finished.
+let run (given: Args) =
+    let a = resumed given
+    if not a.Distributed then trainOn GradientSync.None a
+    else
+        let sync = GradientSync.Mpi(TimeSpan.FromSeconds(float a.Timeout))
+        let code =
+            try trainOn sync a
+            with e when sync.WorldSize > 1 -> raise (Options.RankFailed(sync, e))
+        sync.Dispose()
+        code
 
 /// The command.
 let command =

@@ -37,7 +37,7 @@ internal static unsafe class Mpich
     const int MaxLibraryVersionString = 8192;
     static readonly void* InPlace = (void*)-1;
 
-    /// <summary>The variable that names the MPI library to load (a path or a file name), before the usual names.</summary>
+    /// <summary>The variable that names the MPI library to load (a path or a file name), instead of the usual names.</summary>
     internal const string LibraryVariable = "FUNCTIONAL_MPI_LIBRARY";
 
     static readonly object Gate = new();
@@ -60,8 +60,9 @@ internal static unsafe class Mpich
     /// <summary>The file names tried, in order, on this operating system.</summary>
     internal static IReadOnlyList<string> Candidates()
     {
+        // A library named by the user is the only one tried: a silent fallback to another MPI would hide the mistake.
+        if (Environment.GetEnvironmentVariable(LibraryVariable) is { Length: > 0 } given) return [given];
         var names = new List<string>();
-        if (Environment.GetEnvironmentVariable(LibraryVariable) is { Length: > 0 } given) names.Add(given);
         if (OperatingSystem.IsWindows()) names.Add("msmpi.dll");
         else if (OperatingSystem.IsMacOS()) names.AddRange(["libmpich.12.dylib", "libmpi.12.dylib"]);
         else names.AddRange(["libmpich.so.12", "libmpi.so.12"]);

@@ -88,7 +88,7 @@ public abstract class GradientSync : IDisposable
     /// <summary>Frees the backend's resources; <paramref name="disposing"/> is false from a finalizer.</summary>
     protected virtual void Dispose(bool disposing) { }
 
-    /// <summary>The backend and this rank, e.g. <c>MPI (MPICH Version: 4.0.2), rank 0 of 2</c>.</summary>
+    /// <summary>The backend and this rank, e.g. <c>MPI rank 0 of 2 (MPICH 4.0.2, libmpich.so.12)</c>.</summary>
     public override string ToString() => $"{GetType().Name}, rank {Rank} of {WorldSize}";
 
     sealed class SingleProcess : GradientSync

@@ -101,7 +101,7 @@ internal sealed unsafe class MpiGradientSync : GradientSync
                 throw new InvalidOperationException(message);
             }
             ShareTheCores();
-            current = new MpiGradientSync(rank, size, provided >= Mpich.ThreadMultiple, timeout, $"{Mpich.LibraryVersion()}, {Mpich.LoadedFrom}");
+            current = new MpiGradientSync(rank, size, provided >= Mpich.ThreadMultiple, timeout, $"{Mpich.LibraryVersion().Replace(" Version:", "", StringComparison.Ordinal)}, {Mpich.LoadedFrom}");
             return current;
         }
     }
@@ -273,5 +273,5 @@ internal sealed unsafe class MpiGradientSync : GradientSync
         }
     }
 
-    public override string ToString() => $"MPI ({library}), rank {Rank} of {WorldSize}";
+    public override string ToString() => $"MPI rank {Rank} of {WorldSize} ({library})";
 }
