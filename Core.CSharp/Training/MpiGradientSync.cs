@@ -153,10 +153,19 @@ internal sealed unsafe class MpiGradientSync : GradientSync
 
     public override void Abort(int exitCode)
     {
-        Console.Out.Flush();
-        Console.Error.Flush();
+        FlushBeforeAbort();
         if (!disposed) Mpich.Abort(exitCode);
         Environment.Exit(exitCode);
+    }
+
+    /// <summary>Flushes this process's output and gives the launcher a moment to forward it: MPICH's launcher reads
+    /// a rank's output and its abort on separate channels, and seen here it sometimes ended the job before it had
+    /// printed the rank's last line.</summary>
+    static void FlushBeforeAbort()
+    {
+        Console.Out.Flush();
+        Console.Error.Flush();
+        Thread.Sleep(300);
     }
 
     /// <summary>An allreduce (sum, of <paramref name="datatype"/>; <paramref name="root"/> -1) or a broadcast (of bytes, from
@@ -247,7 +256,7 @@ internal sealed unsafe class MpiGradientSync : GradientSync
             Console.Error.WriteLine(
                 $"error: rank {Rank} of {WorldSize} waited {timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s in {waitingIn} for the other ranks: " +
                 "one of them died, hung or was stopped. Ending the job.");
-            Console.Error.Flush();
+            FlushBeforeAbort();
             // MPI_Abort from this thread is allowed with MPI_THREAD_MULTIPLE; without it, a non-zero exit makes the launcher end the others.
             if (threadMultiple) Mpich.Abort(1);
             Environment.Exit(1);
