@@ -110,9 +110,12 @@ module Train =
           Checkpoint: string option
           /// Restore weights, optimizer state, generators and history from this checkpoint (written by
           /// `Checkpoint` or `Callback.checkpoint`) and continue at the epoch after it.
-          Resume: string option }
+          Resume: string option
+          /// Data parallelism: `GradientSync.Mpi()` under an MPI launcher averages the gradients of all ranks
+          /// between backward and the step (give each rank `Loader.distributed`); `GradientSync.None` for one process.
+          GradientSync: GradientSync }
 
-    /// 10 epochs, no seed, `Devices.Auto`, the tutorial's printout, stop on a non-finite loss, no checkpoint.
+    /// 10 epochs, no seed, `Devices.Auto`, the tutorial's printout, stop on a non-finite loss, no checkpoint, one process.
     let defaults =
         { Epochs = 10
           Seed = None
@@ -121,7 +124,8 @@ module Train =
           Progress = true
           StopOnNonFiniteLoss = true
           Checkpoint = None
-          Resume = None }
+          Resume = None
+          GradientSync = GradientSync.None }
 
     /// Like `fit`, and also returns the optimizer bound to the model, with its state after the last step
     /// (to continue training by hand, read its learning rate, or save it). Dispose the optimizer when done.
@@ -148,7 +152,8 @@ module Train =
         let trainerOptions =
             TrainerOptions(Device = options.Device, Seed = Option.toNullable options.Seed, Progress = options.Progress,
                            StopOnNonFiniteLoss = options.StopOnNonFiniteLoss,
-                           Checkpoint = Option.toObj options.Checkpoint, Resume = Option.toObj options.Resume)
+                           Checkpoint = Option.toObj options.Checkpoint, Resume = Option.toObj options.Resume,
+                           GradientSync = options.GradientSync)
         let trainer = new Trainer(model, loss, optimizer, trainerOptions)
         try
             let history = trainer.Fit(train, test, options.Epochs, options.Callbacks)

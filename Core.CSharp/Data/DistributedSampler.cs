@@ -84,7 +84,7 @@ public sealed class DistributedSampler
     public int SamplesPerRank { get; }
 
     /// <summary>Samples per epoch over all ranks (<see cref="SamplesPerRank"/> · <see cref="WorldSize"/>), repeats included.</summary>
-    public int TotalSize => SamplesPerRank * WorldSize;
+    internal int TotalSize => SamplesPerRank * WorldSize;
 
     /// <summary>The epoch whose order <see cref="Indices"/> gives (0-based, PyTorch's <c>set_epoch</c>); a trainer sets it.</summary>
     public int Epoch
