@@ -6,6 +6,7 @@ var commands = new Command[]
 {
     new("training", "the main job's epoch against the tutorial's loop on raw TorchSharp, alternating (--epochs N, --quick)", TrainingBenchmark.Run),
     new("loader", "loader throughput: ours against TorchSharp's DataLoader on Fashion-MNIST, and image-file workers (--quick)", LoaderBenchmark.Run),
+    new("distributed", "data-parallel training over MPI: samples/s on 1 process and 2 ranks, allreduce time per step (--epochs N, --batch-size B, --autograd, --quick)", DistributedBenchmark.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
