@@ -62,9 +62,10 @@ internal sealed unsafe class MpiGradientSync : GradientSync
     internal static string LaunchCommand()
     {
         var args = Environment.GetCommandLineArgs();
-        var program = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" && args.Length > 0
-            ? $"dotnet {args[0]}"
-            : args.Length > 0 ? args[0] : "<program>";
+        var host = Environment.ProcessPath;
+        // `dotnet app.dll`, or the application's own executable (an apphost, as `dotnet run` starts it).
+        var program = host is not null && Path.GetFileNameWithoutExtension(host) == "dotnet" && args.Length > 0 ? $"dotnet {args[0]}"
+            : host ?? (args.Length > 0 ? args[0] : "<program>");
         var rest = args.Skip(1).Select(a => a.Length == 0 || a.Any(char.IsWhiteSpace) ? $"'{a}'" : a);
         return string.Join(' ', new[] { "mpiexec.mpich -n 2", program }.Concat(rest));
     }

@@ -40,6 +40,7 @@ foreach (var optimizerName in DistributedCase.Optimizers)
 {
     foreach (var fused in new[] { true, false })
     {
+        using var scope = torch.NewDisposeScope();     // this configuration's model, loaders and results
         var name = $"{optimizerName}-{(fused ? "fused" : "autograd")}";
         // Other initial weights on every rank: the trainer's broadcast must make them rank 0's.
         torch.manual_seed(100 + rank);
