@@ -61,6 +61,47 @@ public class CheckpointTests : FileTestBase
     }
 
     [Test]
+    public void APositionInsideAnEpochRoundTripsAndAVersionTwoFileLoadsAsAnEpochsEnd()
+    {
+        var path = FilePath("partial.safetensors");
+        // The loss sum's bits survive (a value with no short decimal form).
+        var sum = 0.1 + 0.2 + 1.0 / 3.0;
+        new Checkpoint { Epoch = 2, Partial = new Checkpoint.PartialEpochRecord(40, 157, sum) }.Save(path);
+        using (var loaded = Checkpoint.Load(path))
+        {
+            Assert.That((loaded.Epoch, loaded.Batch), Is.EqualTo((2L, 40L)));
+            Assert.That(loaded.Partial, Is.EqualTo(new Checkpoint.PartialEpochRecord(40, 157, sum)));
+            Assert.That(BitConverter.DoubleToInt64Bits(loaded.Partial!.LossSum), Is.EqualTo(BitConverter.DoubleToInt64Bits(sum)));
+        }
+        using (var content = SafeTensors.Read(path))
+            Assert.That(content.Metadata["functional.version"], Is.EqualTo("3"));
+
+        // Version 2 had no position: its files load as checkpoints saved at an epoch's end.
+        var metadata = new Dictionary<string, string>
+        {
+            [Checkpoint.FormatKey] = "checkpoint", ["functional.version"] = "2",
+            ["functional.checkpoint"] = "{\"Version\":2,\"Epoch\":3,\"Optimizer\":null,\"History\":[],\"User\":{}}",
+        };
+        SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
+        using (var old = Checkpoint.Load(path))
+            Assert.That((old.Epoch, old.Batch, old.Partial), Is.EqualTo((3L, 0L, (Checkpoint.PartialEpochRecord?)null)));
+
+        // In version 3 the position is a required field (null at an epoch's end), and must lie inside the epoch.
+        metadata["functional.version"] = "3";
+        metadata["functional.checkpoint"] = "{\"Version\":3,\"Epoch\":3,\"Optimizer\":null,\"History\":[],\"User\":{}}";
+        SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
+        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.That(e!.Message, Does.StartWith(path + ":").And.Contain("Partial"));
+        foreach (var (batch, batches) in new[] { (0, 10), (10, 10), (-1, 10) })
+        {
+            metadata["functional.checkpoint"] = $"{{\"Version\":3,\"Epoch\":3,\"Partial\":{{\"Batch\":{batch},\"Batches\":{batches},\"LossSum\":1.5}},\"Optimizer\":null,\"History\":[],\"User\":{{}}}}";
+            SafeTensors.Save(path, new Dictionary<string, Tensor>(), metadata);
+            e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+            Assert.That(e!.Message, Does.StartWith(path + $": the checkpoint stopped after batch {batch} of an epoch of {batches}"));
+        }
+    }
+
+    [Test]
     public void RestoredGeneratorContinuesTheSameSequence()
     {
         using var g = new Generator(42);

@@ -40,7 +40,7 @@ public class CliRunTests
     [TestCase("", TestName = "the program")]
     [TestCase("train", "--epochs <N>", "[default: 10]", "--batch-size <N>", "[default: 64]", "--lr <number>", "[default: 0.001]",
               "--optimizer <sgd|adam|adamw>", "[default: sgd]", "--device <auto|cpu|cuda[:N]>", "[default: auto]", "--data <folder>",
-              "--seed", "--save <file>", "--plot <png>", "--checkpoint-dir <folder>", "--resume <folder>", "--tensorboard <folder>", "--log <csv>", "--extra-relu",
+              "--seed", "--save <file>", "--plot <png>", "--checkpoint-dir <folder>", "--checkpoint-every <N>", "--resume <folder>", "--tensorboard <folder>", "--log <csv>", "--extra-relu",
               TestName = "train")]
     [TestCase("eval", "--model <file>", "--data <folder>", "--batch-size <N>", "[default: 64]", "--device", "[default: auto]", TestName = "eval")]
     [TestCase("predict", "--model <file>", "--index <N>", "[default: 0]", "--data <folder>", "--device", TestName = "predict")]
@@ -77,6 +77,8 @@ public class CliRunTests
     [TestCase("eval", "error: eval: --model <file> is required", TestName = "a missing --model")]
     [TestCase("train --optimizer adamax", "error: train: --optimizer expects sgd, adam or adamw, got 'adamax'.", TestName = "an unknown optimizer")]
     [TestCase("train --resume no-such-folder", "error: train: --resume expects a folder written by --checkpoint-dir, got 'no-such-folder'", TestName = "a --resume folder without a checkpoint")]
+    [TestCase("train --checkpoint-every 50", "error: train: --checkpoint-every needs --checkpoint-dir", TestName = "--checkpoint-every without a folder")]
+    [TestCase("train --checkpoint-dir never-made --checkpoint-every 0", "error: train: --checkpoint-every must be 1 or more (batches), got 0.", TestName = "--checkpoint-every 0")]
     [TestCase("", "error: no command given; the commands are train, eval, predict, show-samples, info", TestName = "no command")]
     public void AUsageErrorIsOneLineOnStandardErrorAndExitCodeTwo(string args, string start)
     {
@@ -87,45 +89,105 @@ public class CliRunTests
         Assert.That(result.Output, Is.Empty, "nothing ran, and no usage text was dumped");
     }
 
+    /// <summary>The seeded run the resume tests compare with, left alone: 2 epochs, its model file and its CSV.</summary>
+    (ExamplesCli.Result Result, string Model, string Csv) Uninterrupted()
+    {
+        if (uninterrupted is { } done) return done;
+        var model = Path.Combine(folder, "whole.safetensors");
+        var csv = Path.Combine(folder, "whole.csv");
+        var result = Cli("train", "--epochs", "2", "--seed", "0", "--data", subset, "--save", model, "--log", csv);
+        Assert.That(result.ExitCode, Is.EqualTo(0), result.ToString());
+        return (uninterrupted = (result, model, csv)).Value;
+    }
+
+    (ExamplesCli.Result Result, string Model, string Csv)? uninterrupted;
+
+    /// <summary>Starts `train` with <paramref name="args"/> and kills it as soon as <paramref name="checkpoint"/> exists.</summary>
+    static void KillAfterTheFirstCheckpoint(string checkpoint, params string[] args)
+    {
+        using var process = Process.Start(ExamplesCli.StartInfo(ExamplesCli.Dll(), ["train", .. args]))!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(checkpoint) && !process.HasExited && clock.Elapsed < Timeout) Thread.Sleep(2);
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+        Assert.That(File.Exists(checkpoint), Is.True, "the first checkpoint was written");
+    }
+
+    /// <summary>The CSV rows without the wall time of each epoch.</summary>
+    static string[] Figures(string csv) => File.ReadAllLines(csv).Select(r => string.Join(',', r.Split(',')[..5])).ToArray();
+
     /// <summary>The heart of --resume: a seeded run killed after a checkpoint and resumed (with no option but the
     /// folder) ends with the same model file, byte for byte, as the same run left alone, and prints the same lines
     /// for the epochs it ran.</summary>
     [Test]
     public void ARunKilledAfterAnEpochAndResumedSavesTheSameModelFileAsAnUninterruptedRun()
     {
-        var whole = Path.Combine(folder, "whole.safetensors");
-        var uninterrupted = Cli("train", "--epochs", "3", "--seed", "0", "--data", subset, "--save", whole);
-        Assert.That(uninterrupted.ExitCode, Is.EqualTo(0), uninterrupted.ToString());
-
+        var (whole, wholeModel, wholeCsv) = Uninterrupted();
         var run = Path.Combine(folder, "run");
         var checkpoint = Path.Combine(run, "checkpoint.ckpt");
-        var start = ExamplesCli.StartInfo(ExamplesCli.Dll(), ["train", "--epochs", "3", "--seed", "0", "--data", subset, "--checkpoint-dir", run]);
-        using (var process = Process.Start(start)!)
-        {
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var clock = Stopwatch.StartNew();
-            while (!File.Exists(checkpoint) && !process.HasExited && clock.Elapsed < Timeout) Thread.Sleep(2);
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-        }
-        Assert.That(File.Exists(checkpoint), Is.True, "the first epoch's checkpoint was written");
-        long done;
-        using (var saved = Checkpoint.Load(checkpoint)) done = saved.Epoch;
-        Assert.That(done, Is.InRange(1, 2), "killed before the last epoch, so the resumed run has work to do");
+        KillAfterTheFirstCheckpoint(checkpoint, "--epochs", "2", "--seed", "0", "--data", subset, "--checkpoint-dir", run);
+        using (var saved = Checkpoint.Load(checkpoint))
+            Assert.That((saved.Epoch, saved.Batch), Is.EqualTo((1L, 0L)), "killed after epoch 1's checkpoint, before the last epoch's");
 
         var resumedPath = Path.Combine(folder, "resumed.safetensors");
-        var resumed = Cli("train", "--resume", run, "--save", resumedPath);
+        var resumedCsv = Path.Combine(folder, "resumed.csv");
+        var resumed = Cli("train", "--resume", run, "--save", resumedPath, "--log", resumedCsv);
         Assert.That(resumed.ExitCode, Is.EqualTo(0), resumed.ToString());
-        Assert.That(File.ReadAllBytes(resumedPath), Is.EqualTo(File.ReadAllBytes(whole)), "the final model file, byte for byte");
-        var fromEpoch = Array.IndexOf(uninterrupted.Lines, $"Epoch {done + 1}");
-        Assert.That(resumed.Lines[2..^1], Is.EqualTo(uninterrupted.Lines[fromEpoch..^1]), "the resumed epochs print what the uninterrupted run printed");
+        Assert.That(File.ReadAllBytes(resumedPath), Is.EqualTo(File.ReadAllBytes(wholeModel)), "the final model file, byte for byte");
+        Assert.That(resumed.Lines[3], Is.EqualTo($"Resuming after epoch 1 from {checkpoint}"));
+        var fromEpoch = Array.IndexOf(whole.Lines, "Epoch 2");
+        Assert.That(resumed.Lines[4..^1], Is.EqualTo(whole.Lines[fromEpoch..^1]), "the resumed epochs print what the uninterrupted run printed");
+        Assert.That(Figures(resumedCsv), Is.EqualTo(Figures(wholeCsv)), "the history, the restored epoch included");
 
         var changed = Cli("train", "--resume", run, "--lr", "0.1");
         Assert.That(changed.ExitCode, Is.EqualTo(2), changed.ToString());
         Assert.That(changed.Error, Does.StartWith("error: train: --lr 0.1 differs from the run in"));
+    }
+
+    /// <summary>--checkpoint-every: a seeded run killed inside an epoch, after a checkpoint saved every 20 batches, and
+    /// resumed from its folder alone, continues that epoch at its next batch and ends with the same model file, the
+    /// same printed lines (those of the batches it did not redo) and the same history as the run left alone.</summary>
+    [Test]
+    public void ARunKilledInsideAnEpochAndResumedFromItsBatchCheckpointSavesTheSameModelFile()
+    {
+        var (whole, wholeModel, wholeCsv) = Uninterrupted();
+        var run = Path.Combine(folder, "run-batches");
+        var checkpoint = Path.Combine(run, "checkpoint.ckpt");
+        KillAfterTheFirstCheckpoint(checkpoint, "--epochs", "2", "--seed", "0", "--data", subset, "--checkpoint-dir", run, "--checkpoint-every", "20");
+        long epochsDone, batchesDone;
+        using (var saved = Checkpoint.Load(checkpoint)) (epochsDone, batchesDone) = (saved.Epoch, saved.Batch);
+        // 157 batches an epoch: saved after batches 20, 40, ..., 140 of each epoch and at its end. The first one is
+        // epoch 1's batch 20; a kill a little late still lands inside an epoch.
+        Assert.That(batchesDone, Is.GreaterThan(0), $"killed inside an epoch, after a batch checkpoint (the checkpoint is of epoch {epochsDone}, batch {batchesDone})");
+        Assert.That(batchesDone % 20, Is.EqualTo(0));
+
+        var resumedPath = Path.Combine(folder, "resumed-batches.safetensors");
+        var resumedCsv = Path.Combine(folder, "resumed-batches.csv");
+        var resumed = Cli("train", "--resume", run, "--save", resumedPath, "--log", resumedCsv);
+        Assert.That(resumed.ExitCode, Is.EqualTo(0), resumed.ToString());
+        Assert.That(File.ReadAllBytes(resumedPath), Is.EqualTo(File.ReadAllBytes(wholeModel)), "the final model file, byte for byte");
+        Assert.That(Figures(resumedCsv), Is.EqualTo(Figures(wholeCsv)), "the history: the resumed epoch's mean training loss, test loss and accuracy");
+        var epoch = epochsDone + 1;
+        Assert.That(resumed.Lines[3], Is.EqualTo($"Resuming epoch {epoch} after batch {batchesDone} of 157 from {checkpoint}"));
+
+        // What the uninterrupted run printed from that epoch on, without the loss lines of the batches done before the kill.
+        var expected = new List<string>();
+        bool inResumedEpoch = false;
+        foreach (var line in whole.Lines[Array.IndexOf(whole.Lines, $"Epoch {epoch}")..^1])
+        {
+            if (line.StartsWith("Epoch ")) inResumedEpoch = line == $"Epoch {epoch}";
+            var current = Regex.Match(line, @"^loss: \S+  \[\s*(\d+)/");
+            if (inResumedEpoch && current.Success && long.Parse(current.Groups[1].Value, CultureInfo.InvariantCulture) / 64 < batchesDone) continue;
+            expected.Add(line);
+        }
+        Assert.That(resumed.Lines[4..^1], Is.EqualTo(expected), "the lines of the batches and epochs it ran");
+        // The resumed run goes on saving (run.json keeps --checkpoint-every): its last checkpoint is the last epoch's end.
+        using (var last = Checkpoint.Load(checkpoint))
+            Assert.That((last.Epoch, last.Batch), Is.EqualTo((2L, 0L)));
     }
 
     [Test]

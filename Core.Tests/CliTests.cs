@@ -52,29 +52,38 @@ public class CliTests
 
     static double Number(string text) => double.Parse(text, CultureInfo.InvariantCulture);
 
-    /// <summary>The tutorial's output, line by line, with the command's two header lines before it and the save line after.</summary>
+    /// <summary>The tutorial's output, line by line, with the command's three header lines before it (the data, the
+    /// device, the training step's path) and the save line after.</summary>
     [Test]
     public void TrainPrintsTheTutorialsLinesAndSavesTheModel()
     {
         Assert.That(train.ExitCode, Is.EqualTo(0), train.ToString());
         var lines = train.Lines;
-        Assert.That(lines, Has.Length.EqualTo(11), train.ToString());
+        Assert.That(lines, Has.Length.EqualTo(12), train.ToString());
+        // The oracle of the step's path: the library's trainer for the same network, loss and optimizer.
+        string stepPath;
+        using (var net = new Functional.Models.NeuralNetwork())
+        using (var trainer = new Functional.Training.Trainer(net, Functional.Training.Losses.CrossEntropy(), Functional.Optim.Optimizers.Sgd(1e-3),
+                   new Functional.Training.TrainerOptions { Device = Devices.Cpu, Progress = false }))
+            stepPath = trainer.StepPath;
         Assert.Multiple(() =>
         {
             Assert.That(lines[0], Is.EqualTo($"Fashion-MNIST: 10000 training and 2000 test images from the given root, {subset}"));
             Assert.That(lines[1], Does.Match(@"^Using (cpu|cuda(:\d+)?) device$"));
-            Assert.That(lines[2], Does.Match(@"^Epoch 1$"));
-            Assert.That(lines[3], Does.Match(@"^-{31}$"));
-            Assert.That(lines[4], Does.Match(@"^loss: \d+\.\d{6}  \[\s*0/10000\]$"));
-            Assert.That(lines[5], Does.Match(@"^loss: \d+\.\d{6}  \[ 6400/10000\]$"));
-            Assert.That(lines[6], Does.Match(@"^Test Error: $"));
-            Assert.That(lines[7], Does.Match(@"^ Accuracy: \d+\.\d%, Avg loss: \s*\d+\.\d{6} $"));
-            Assert.That(lines[8], Is.Empty);
-            Assert.That(lines[9], Does.Match(@"^Done!$"));
-            Assert.That(lines[10], Does.StartWith($"Saved PyTorch Model State to {model} "));
+            Assert.That(lines[2], Is.EqualTo("Training step: " + stepPath));
+            Assert.That(lines[2], Does.StartWith("Training step: fused: Flatten → Linear(784→512) → ReLU → Linear(512→512) → ReLU → Linear(512→10); CrossEntropy(mean)"));
+            Assert.That(lines[3], Does.Match(@"^Epoch 1$"));
+            Assert.That(lines[4], Does.Match(@"^-{31}$"));
+            Assert.That(lines[5], Does.Match(@"^loss: \d+\.\d{6}  \[\s*0/10000\]$"));
+            Assert.That(lines[6], Does.Match(@"^loss: \d+\.\d{6}  \[ 6400/10000\]$"));
+            Assert.That(lines[7], Does.Match(@"^Test Error: $"));
+            Assert.That(lines[8], Does.Match(@"^ Accuracy: \d+\.\d%, Avg loss: \s*\d+\.\d{6} $"));
+            Assert.That(lines[9], Is.Empty);
+            Assert.That(lines[10], Does.Match(@"^Done!$"));
+            Assert.That(lines[11], Does.StartWith($"Saved PyTorch Model State to {model} "));
         });
         // Before any step the network guesses uniformly over 10 classes: cross-entropy ln 10 = 2.3026.
-        var first = Number(Regex.Match(lines[4], @"loss: (\S+)").Groups[1].Value);
+        var first = Number(Regex.Match(lines[5], @"loss: (\S+)").Groups[1].Value);
         Assert.That(first, Is.EqualTo(Math.Log(10)).Within(0.05));
         Assert.That(File.Exists(model), Is.True);
         Assert.That(ModelFile.ReadSpec(model), Does.Contain("Linear"), "a whole-model file, with its spec");
@@ -91,7 +100,7 @@ public class CliTests
         {
             $"Fashion-MNIST: 2000 test images from the given root, {subset}",
             "Test Error: ",
-            train.Lines[7],          // same model, same test data: the same figures as the end of training
+            train.Lines[8],          // same model, same test data: the same figures as the end of training
         }), eval.ToString());
 
         // The accuracy recomputed from the model file and the raw test tensors.
@@ -149,7 +158,7 @@ public class CliTests
 
         var other = Train(1, Path.Combine(folder, "other.safetensors"));
         Assert.That(other.ExitCode, Is.EqualTo(0), other.ToString());
-        Assert.That(other.Lines[4..8], Is.Not.EqualTo(train.Lines[4..8]), "the seed decides the initial weights and the shuffling");
+        Assert.That(other.Lines[5..9], Is.Not.EqualTo(train.Lines[5..9]), "the seed decides the initial weights and the shuffling");
     }
 
     [Test]

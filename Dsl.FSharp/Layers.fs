@@ -97,6 +97,32 @@ module Layer =
     /// The layers applied in order (a TorchSharp Sequential with children 0, 1, 2, ...).
     let sequential (layers: LayerSpec list) : LayerSpec = Functional.Layers.Layer.Sequential(layers)
 
+    /// Makes your own module class known to specs and model files under `name` (`LayerRegistry.Register`):
+    /// a file or spec naming it builds it with `factory`. Register before loading a file that names it.
+    ///
+    ///     Layer.register "NeuralNetwork" (fun () -> new NeuralNetwork())
+    ///     model |> ModelFile.saveRegistered "model.safetensors" [ 1; 28; 28 ]
+    ///     let loaded = ModelFile.load "model.safetensors" :?> NeuralNetwork
+    let register (name: string) (factory: unit -> 'Module) : unit when 'Module :> torch.nn.Module<torch.Tensor, torch.Tensor> =
+        LayerRegistry.Register<'Module>(name, System.Func<'Module>(factory))
+
+    /// `register` with a factory that reads the layer's options (the JSON object a spec stores beside its type).
+    let registerWith (name: string) (factory: System.Text.Json.JsonElement -> 'Module) : unit when 'Module :> torch.nn.Module<torch.Tensor, torch.Tensor> =
+        LayerRegistry.Register<'Module>(name, System.Func<System.Text.Json.JsonElement, 'Module>(factory))
+
+    /// A module of your own class registered under `name` (see `register`), as a layer of a spec.
+    let custom (name: string) : LayerSpec = Functional.Layers.Layer.Custom(name)
+
+    /// A module of your own class made from `options`, a JSON object given to the factory of `registerWith`
+    /// and stored in the spec: `Layer.customWith "Scale" """{"factor":2}"""`.
+    let customWith (name: string) (options: string) : LayerSpec = Functional.Layers.Layer.Custom(name, options)
+
+    /// The layers applied in order, each under its own name, as a module's fields name its children:
+    /// `Layer.named [ "flatten", Layer.flatten; "linear_relu_stack", Layer.sequential [ ... ] ]` has the
+    /// tutorial's NeuralNetwork's parameter names (`linear_relu_stack.0.weight`).
+    let named (children: (string * LayerSpec) list) : LayerSpec =
+        Functional.Layers.Layer.Named(children |> List.map (fun (name, layer) -> struct (name, layer)) |> Array.ofList)
+
     /// `first` then `second`, flattened into one sequence (associative; `-->` is this).
     let compose (first: LayerSpec) (second: LayerSpec) : LayerSpec = Functional.Layers.Layer.Compose(first, second)
 

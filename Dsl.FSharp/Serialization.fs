@@ -86,6 +86,12 @@ module ModelFile =
     let save (path: string) (spec: LayerSpec) (inputShape: int list) (model: #torch.nn.Module) : unit =
         Functional.Serialization.ModelFile.Save(path, spec, inputShape |> List.map int64 |> Array.ofList, model)
 
+    /// Saves a model of your own class, registered with `Layer.register`, for samples of `inputShape`: the
+    /// file's spec is the registered name, and `load` rebuilds the model with the registered factory (cast the
+    /// result to your class). Throws `ArgumentException` when the class is not registered (saying how).
+    let saveRegistered (path: string) (inputShape: int list) (model: #torch.nn.Module<torch.Tensor, torch.Tensor>) : unit =
+        Functional.Serialization.ModelFile.Save(path, (model :> torch.nn.Module<torch.Tensor, torch.Tensor>), inputShape |> List.map int64 |> Array.ofList)
+
     /// Rebuilds the model from the file alone, loads its weights strictly and returns it in eval mode
     /// (dropout off, batch norm on its running statistics), on the CPU. Throws `InvalidDataException`
     /// naming the file when it is damaged, holds no spec, or its spec does not match its weights.
@@ -132,7 +138,8 @@ module Checkpoint =
 
     /// Restores the weights (strictly), the optimizer's state and the generators into freshly built
     /// objects, and returns the history of the epochs the checkpoint holds (its `Count` is the last
-    /// epoch done): pass it as `resume` to `Trainer.Fit`. Throws `InvalidDataException` naming the file
+    /// epoch done; for a checkpoint saved inside an epoch, `Partial` says after which batch of the next):
+    /// pass it as `resume` to `Trainer.Fit`, which continues where the checkpoint stopped. Throws `InvalidDataException` naming the file
     /// and the part that does not fit.
     let restore (path: string) (train: #IDataLoader) (optimizer: Optimizer) (model: #torch.nn.Module) : History =
         TrainingCheckpoint.Restore(path, model, optimizer, train)

@@ -43,6 +43,12 @@ module Callback =
     /// Saves a training checkpoint after every `every`-th epoch.
     let checkpointEvery (every: int) (path: string) (loader: IDataLoader) : Callback = Callback.Checkpoint(path, loader, every)
 
+    /// Saves a training checkpoint after every epoch and after every `batches`-th batch inside each epoch;
+    /// a run resumed from one saved inside an epoch (`{ options with Resume = Some path }`) continues
+    /// that epoch at its next batch, in the same batch order.
+    let checkpointEveryBatches (batches: int) (path: string) (loader: IDataLoader) : Callback =
+        Callback.Checkpoint(path, loader, everyBatches = Nullable batches)
+
     /// Writes TensorBoard event files into `logDir` (`tensorboard --logdir logDir`): the loss of every
     /// step, and per epoch the test loss and accuracy and the learning rate (`Callback.TensorBoard`).
     let tensorBoard (logDir: string) : Callback = Callback.TensorBoard(logDir)
@@ -108,8 +114,12 @@ module Train =
           StopOnNonFiniteLoss: bool
           /// Save a training checkpoint to this file after every epoch (`Callback.checkpoint`).
           Checkpoint: string option
+          /// Also save the `Checkpoint` after every this many batches inside each epoch
+          /// (`Callback.checkpointEveryBatches`); `None` saves at epochs' ends only.
+          CheckpointEveryBatches: int option
           /// Restore weights, optimizer state, generators and history from this checkpoint (written by
-          /// `Checkpoint` or `Callback.checkpoint`) and continue at the epoch after it.
+          /// `Checkpoint` or `Callback.checkpoint`) and continue at the epoch after it, or inside the epoch
+          /// where it was saved, at its next batch.
           Resume: string option
           /// Data parallelism: `GradientSync.Mpi()` under an MPI launcher averages the gradients of all ranks
           /// between backward and the step (give each rank `Loader.distributed`); `GradientSync.None` for one process.
@@ -124,6 +134,7 @@ module Train =
           Progress = true
           StopOnNonFiniteLoss = true
           Checkpoint = None
+          CheckpointEveryBatches = None
           Resume = None
           GradientSync = GradientSync.None }
 
@@ -153,6 +164,7 @@ module Train =
             TrainerOptions(Device = options.Device, Seed = Option.toNullable options.Seed, Progress = options.Progress,
                            StopOnNonFiniteLoss = options.StopOnNonFiniteLoss,
                            Checkpoint = Option.toObj options.Checkpoint, Resume = Option.toObj options.Resume,
+                           CheckpointEveryBatches = Option.toNullable options.CheckpointEveryBatches,
                            GradientSync = options.GradientSync)
         let trainer = new Trainer(model, loss, optimizer, trainerOptions)
         try

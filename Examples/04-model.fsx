@@ -5,7 +5,6 @@
 
 open TorchSharp
 open Functional
-open Functional.Models
 open Functional.FSharp
 
 // Tensor values print as PyTorch prints them (Tensor.format); sizes as PyTorch's torch.Size.
@@ -19,18 +18,53 @@ let device = Devices.Auto
 printfn "Using %O device" device
 
 // ---- Define the class ----
-// The tutorial's NeuralNetwork, hand-written as a TorchSharp module (Functional.Models.NeuralNetwork).
-let model = new NeuralNetwork(generator = generator)
+// The tutorial's NeuralNetwork(nn.Module), written by hand in F#: the `let` fields carry Python's names,
+// which RegisterComponents turns into the names PyTorch prints and the parameter names
+// (linear_relu_stack.0.weight). PyTorch's default initialisation (uniform in ±1/sqrt(in_features)) is
+// drawn from the generator, so that a seed gives the same network.
+type NeuralNetwork(generator: torch.Generator) as this =
+    inherit torch.nn.Module<torch.Tensor, torch.Tensor>("NeuralNetwork")
+    let flatten = torch.nn.Flatten()
+    let linear_relu_stack =
+        torch.nn.Sequential(
+            torch.nn.Linear(28L * 28L, 512L), torch.nn.ReLU(),
+            torch.nn.Linear(512L, 512L), torch.nn.ReLU(),
+            torch.nn.Linear(512L, 10L))
+    do
+        this.RegisterComponents()
+        use _ = torch.no_grad()
+        for child in linear_relu_stack.children() do
+            match child with
+            | :? Modules.Linear as linear ->
+                let bound = 1.0 / sqrt (float linear.in_features)
+                linear.weight.uniform_(-bound, bound, generator) |> ignore
+                linear.bias.uniform_(-bound, bound, generator) |> ignore
+            | _ -> ()
+
+    // forward(x): the intermediate flat tensor is freed as soon as the stack has used it.
+    override _.forward x =
+        use flat = flatten.call x
+        linear_relu_stack.call flat
+
+// Create an instance, move it to the device, and print its structure as PyTorch's print(model) does.
+let model = new NeuralNetwork(generator)
 model.``to``(device) |> ignore
 Model.print model
 
-// The same architecture as data, built by inferring each layer's input size:
+// The same architecture as data, built by inferring each layer's input size; the children are named
+// as the class's fields, so the parameters have the same names (Layer.flatten --> Layer.linear 512 --> ...
+// composes the layers into one Sequential with children 0, 1, 2, ... instead).
 let spec =
-    Layer.flatten
-    --> Layer.sequential [ Layer.linear 512; Layer.relu; Layer.linear 512; Layer.relu; Layer.linear 10 ]
+    Layer.named [ "flatten", Layer.flatten
+                  "linear_relu_stack", Layer.sequential [ Layer.linear 512; Layer.relu; Layer.linear 512; Layer.relu; Layer.linear 10 ] ]
 let built = Model.buildWith generator [ 1; 28; 28 ] spec
 printfn "\nThe same network built from a spec:"
 Model.print built
+// From the same seed, the spec and the hand-written class give the same parameters, names and values alike.
+let sameParameters (a: torch.nn.Module) (b: torch.nn.Module) =
+    List.forall2 (fun (n, x: Modules.Parameter) (m, y) -> n = m && x.equal(y).all().item<bool>()) (Model.namedParameters a) (Model.namedParameters b)
+printfn "Same parameter names and values as the hand-written class: %b"
+    (sameParameters (new NeuralNetwork(new torch.Generator(7UL))) (Model.buildWith (new torch.Generator(7UL)) [ 1; 28; 28 ] spec))
 printfn "\n%O" (Model.summary [ 1; 28; 28 ] model)
 
 // To use the model, pass it the input data; never call forward directly.
@@ -72,3 +106,14 @@ printfn "\nSoftmax row sums: %s" (Tensor.format (seqProbab.sum(1L)))
 printfn "\nModel structure: %s\n\n" (Model.format model)
 for name, param in Model.namedParameters model do
     printfn "Layer: %s | Size: %s | Values : %s \n" name (size param) (Tensor.format (param.narrow(0L, 0L, 2L)))
+
+// ---- The functional forms ----
+// Each layer has a function that takes the weights instead of holding them, torch.nn.functional (F in
+// PyTorch code, F here too): the same computation, for a forward written by hand.
+let layer2 = Layer.linearFrom 20 10 |> Model.buildWith generator [ 20 ]
+let byLayers = layer2.call (hidden1Relu)
+let weight = snd (Model.namedParameters layer2).[0] :> torch.Tensor
+let bias = snd (Model.namedParameters layer2).[1] :> torch.Tensor
+let byFunctions = hidden1 |> F.relu |> F.linear weight (Some bias) |> F.logSoftmax 1
+printfn "\nF.relu, F.linear and F.logSoftmax agree with the layers: %b"
+    (byFunctions.allclose(torch.nn.functional.log_softmax(byLayers, 1L)))

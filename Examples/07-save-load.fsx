@@ -106,6 +106,22 @@ printfn "Outputs of the loaded model and of the one in memory identical: %b" (fr
 printfn "Predicted (untrained, so mostly wrong): %s"
     (fromFile.argmax(1L).data<int64>().ToArray() |> Array.map (fun c -> FashionMnist.Classes[int c]) |> String.concat ", ")
 
+// A model of your own class (an nn.Module subclass, such as the tutorial's NeuralNetwork; here the library's
+// copy of it) is saved under the name it is registered with, and rebuilt on load by the registered factory:
+// as torch.save(model) needs the class importable by its name, but the file holds only the name and the
+// weights, and only factories this program registered ever run. An unregistered name in a file is refused
+// in one line that says how to register it.
+Layer.register "NeuralNetwork" (fun () -> new NeuralNetwork())
+let ownPath = Path.Combine(out, "own-class.safetensors")
+let sameWeights (a: torch.nn.Module) (b: torch.nn.Module) =
+    List.forall2 (fun (_, x: Modules.Parameter) (_, y) -> x.equal(y).all().item<bool>()) (Model.namedParameters a) (Model.namedParameters b)
+do
+    use own = new NeuralNetwork(generator = new torch.Generator(6UL))
+    own |> ModelFile.saveRegistered ownPath inputShape
+    use back = ModelFile.load ownPath :?> NeuralNetwork
+    printfn "\nA class of your own: the file's spec is %s; loaded as a %s with the same weights: %b"
+        (Functional.Serialization.ModelFile.ReadSpec ownPath) (back.GetType().Name) (sameWeights own back)
+
 // ---- Saving and loading a training checkpoint ----
 // To resume training exactly, a checkpoint holds the weights, the optimizer's state, the epoch, the
 // random generators (LibTorch's and the loader's shuffling) and the history. Here: run A trains 2

@@ -48,7 +48,8 @@ type private Bar(context: ProgressContext) =
 
     override _.OnFitBegin e =
         lines.OnFitBegin e
-        task <- context.AddTask("training", true, float (max 1 ((e.Epochs - e.FirstEpoch + 1) * e.Batches)))
+        // A run resumed inside an epoch has that epoch's first batches done already.
+        task <- context.AddTask("training", true, float (max 1 ((e.Epochs - e.FirstEpoch + 1) * e.Batches - e.FirstBatch)))
 
     override this.OnEpochBegin e =
         lines.OnEpochBegin e

@@ -89,6 +89,8 @@ type Args =
       Save: string option
       Plot: string option
       CheckpointDir: string option
+      /// Also checkpoint after every this many batches of an epoch.
+      CheckpointEvery: int option
       Resume: string option
       TensorBoard: string option
       Log: string option
@@ -107,7 +109,9 @@ let private data = Options.data ()
 let private extraReLU = Options.flag "--extra-relu" "Add the older tutorial's final ReLU"
 let private save = Options.text "--save" "file" "Save the trained model (spec, weights and how it was trained) to this file"
 let private plotOption = Options.text "--plot" "png" "Draw loss and accuracy per epoch to this PNG file"
-let private checkpointDir = Options.text "--checkpoint-dir" "folder" "Save a checkpoint to this folder after every epoch, atomically"
+let private checkpointDir = Options.text "--checkpoint-dir" "folder" "Save a checkpoint to this folder after every epoch (and every --checkpoint-every batches), atomically"
+let private checkpointEvery =
+    Options.optionalInt "--checkpoint-every" "Also save a checkpoint after every N batches of an epoch, from which --resume continues inside the epoch (with --checkpoint-dir; a resumed run keeps it) [default: at epochs' ends only]"
 let private resume = Options.text "--resume" "folder" "Continue the run saved in this checkpoint folder, with its settings (give --epochs to train longer)"
 let private tensorBoard = Options.text "--tensorboard" "folder" "Write TensorBoard event files to this folder (tensorboard --logdir DIR)"
 let private log = Options.text "--log" "csv" "Write one CSV row per epoch to this file (epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds)"
@@ -118,7 +122,7 @@ let private timeout =
     Options.int "--timeout" "With --distributed: seconds a process may wait for the others before it ends the job (one died, hung or was stopped)" 300
 
 let private all : Options.CliOption list =
-    [ epochs; batchSize; lr; optimizer; seed; device; data; extraReLU; save; plotOption; checkpointDir; resume; tensorBoard; log; distributed; timeout ]
+    [ epochs; batchSize; lr; optimizer; seed; device; data; extraReLU; save; plotOption; checkpointDir; checkpointEvery; resume; tensorBoard; log; distributed; timeout ]
 
 /// Reads the parse result.
 let read (r: System.CommandLine.ParseResult) =
@@ -133,6 +137,7 @@ let read (r: System.CommandLine.ParseResult) =
       Save = Options.tryValue save r
       Plot = Options.tryValue plotOption r
       CheckpointDir = Options.tryValue checkpointDir r
+      CheckpointEvery = r.GetValue checkpointEvery |> Option.ofNullable
       Resume = Options.tryValue resume r
       TensorBoard = Options.tryValue tensorBoard r
       Log = Options.tryValue log r
@@ -158,6 +163,10 @@ let validate (a: Args) =
     Options.inRange "--timeout" 1 86_400 "1 to 86400 seconds" a.Timeout
     if a.Given.Contains "--timeout" && not a.Distributed then
         Options.usageError "--timeout applies to a distributed run: give --distributed too."
+    a.CheckpointEvery |> Option.iter (fun n ->
+        Options.inRange "--checkpoint-every" 1 Int32.MaxValue "1 or more (batches)" n
+        if a.CheckpointDir.IsNone && a.Resume.IsNone then
+            Options.usageError "--checkpoint-every needs --checkpoint-dir (the folder to save the checkpoints in), or --resume.")
     a.Resume |> Option.iter (fun folder ->
         if not (File.Exists(checkpointFile folder) && File.Exists(runFile folder)) then
             Options.usageError $"--resume expects a folder written by --checkpoint-dir, got '{folder}' (it has no {Path.GetFileName(checkpointFile folder)} and {Path.GetFileName(runFile folder)}).")
@@ -172,6 +181,9 @@ let hyperparameters (a: Args) =
       "seed", (match a.Seed with Some s -> string s | None -> "none")
       "extra_relu", (if a.ExtraReLU then "true" else "false")
       "data", (match a.Data with Some d -> Path.GetFullPath d | None -> "") ]
+
+/// The key in run.json of --checkpoint-every: how the run checkpoints, not how it trains, so not a hyperparameter.
+let private checkpointEveryKey = "checkpoint_every"
 
 /// A resumed run takes its settings from the checkpoint folder; an option typed now must agree with them
 /// (except --epochs, which may grow to train longer).
@@ -193,8 +205,13 @@ let resumed (a: Args) =
                 Options.usageError $"{option} {now[key]} differs from the run in {folder} ({get key}): leave it out to continue that run."
         [ "--batch-size", "batch_size"; "--lr", "learning_rate"; "--optimizer", "optimizer"; "--seed", "seed"; "--extra-relu", "extra_relu"; "--data", "data" ]
         |> List.iter (fun (o, k) -> check o k)
+        let savedEvery =
+            match saved.TryGetValue checkpointEveryKey with
+            | true, v when not (isNull v) && v <> "none" -> Some(number (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) checkpointEveryKey)
+            | _ -> None
         { a with
             Epochs = if a.Given.Contains "--epochs" then a.Epochs else number (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) "epochs"
+            CheckpointEvery = if a.Given.Contains "--checkpoint-every" then a.CheckpointEvery else savedEvery
             BatchSize = number (fun s -> Int32.Parse(s, CultureInfo.InvariantCulture)) "batch_size"
             LearningRate = number (fun s -> Double.Parse(s, CultureInfo.InvariantCulture)) "learning_rate"
             Optimizer = get "optimizer"
@@ -266,12 +283,13 @@ let private trainOn (sync: GradientSync) (a: Args) =
     let checkpoint = a.CheckpointDir |> Option.map checkpointFile
     if main then
         a.CheckpointDir |> Option.iter (fun folder ->
-            writeAtomically (runFile folder) (JsonSerializer.Serialize(dict (hyperparameters a), JsonSerializerOptions(WriteIndented = true))))
+            let settings = hyperparameters a @ [ checkpointEveryKey, (match a.CheckpointEvery with Some n -> string n | None -> "none") ]
+            writeAtomically (runFile folder) (JsonSerializer.Serialize(dict settings, JsonSerializerOptions(WriteIndented = true))))
     let options =
         TrainerOptions(Device = device, Seed = Option.toNullable a.Seed, Progress = false, GradientSync = sync,
-                       Checkpoint = Option.toObj checkpoint, Resume = (a.Resume |> Option.map checkpointFile |> Option.toObj))
-    // The trainer moves the model to the device, binds the optimizer, seeds the run, resumes, and (distributed)
-    // gives every rank rank 0's model and optimizer state.
+                       Checkpoint = Option.toObj checkpoint, CheckpointEveryBatches = Option.toNullable a.CheckpointEvery)
+    // The trainer moves the model to the device, binds the optimizer, seeds the run and (distributed) gives every
+    // rank rank 0's model and optimizer state.
     use trainer = new Trainer(model, Losses.CrossEntropy(), transformation, options)
     let trainLoader, testLoader =
         if sync.WorldSize > 1 then
@@ -281,12 +299,24 @@ let private trainOn (sync: GradientSync) (a: Args) =
         else
             DataLoader(train, a.BatchSize, shuffle = true, seed = Option.toNullable a.Seed, device = device).Map(Transform.ToTensor()),
             DataLoader(test, a.BatchSize, device = device).Map(Transform.ToTensor())
+    // Which step runs (issue 15): the fused step, or autograd and why.
+    if main then printfn "Training step: %s" trainer.StepPath
+    // A resume restores the weights, the optimizer's state, the generators and the history, and says where it continues.
+    let resumeFrom =
+        a.Resume |> Option.map (fun folder ->
+            let file = checkpointFile folder
+            let history = TrainingCheckpoint.Restore(file, model, trainer.Optimizer, trainLoader)
+            if main then
+                match history.Partial with
+                | null -> printfn "Resuming after epoch %d from %s" history.Count file
+                | p -> printfn "Resuming epoch %d after batch %d of %d from %s" p.Epoch p.BatchesDone p.BatchesPerEpoch file
+            history)
     let records =
         [ yield! a.TensorBoard |> Option.filter (fun _ -> main) |> Option.map (fun dir -> Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a)))) |> Option.toList
           yield! logPath |> Option.map Callback.MetricsCsv |> Option.toList ]
     let history =
-        if main then Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records))
-        else trainer.Fit(trainLoader, testLoader, a.Epochs, records)
+        if main then Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records, Option.toObj resumeFrom))
+        else trainer.Fit(trainLoader, testLoader, a.Epochs, records, Option.toObj resumeFrom)
 
     savePath |> Option.iter (fun full ->
         ModelFile.Save(full, NeuralNetwork.Spec(a.ExtraReLU), [| 1L; 28L; 28L |], model, metadata a history source)

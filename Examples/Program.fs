@@ -1,6 +1,7 @@
 /// The command line of the examples: `dotnet run --project Examples -c Release -- <command> [options]`.
 /// Parsing, help, --version and typo suggestions are System.CommandLine's; each command lives in its own
-/// file (Cli.*.fs). Exit codes: 0 done, 1 the run failed (a file, the data, the model, the device), 2 a usage
+/// file (Cli.*.fs). `[diagram]` before a command prints how System.CommandLine parsed it, without running it
+/// (the README's examples are checked that way). Exit codes: 0 done, 1 the run failed (a file, the data, the model, the device), 2 a usage
 /// error, 3 LibTorch could not be loaded. Every error is one line on standard error.
 module Functional.Examples.Program
 
@@ -14,13 +15,17 @@ let root =
     let root = RootCommand("Functional's command line: the PyTorch tutorial's Fashion-MNIST job, and tools around its model files")
     for command in [ Cli.Train.command; Cli.Evaluate.evalCommand; Cli.Evaluate.predictCommand; Cli.ShowSamples.command; Cli.Info.command ] do
         root.Subcommands.Add command
+    // `[diagram] train --epochs 3`: how the line parses (exit 0), or its usage error (exit 2); nothing runs.
+    root.Directives.Add(DiagramDirective())
     root
 
 /// What the parser suggests for a mistyped word (System.CommandLine's typo corrections), if anything.
 let suggestions (argv: string[]) (token: string) =
     use text = new StringWriter()
     // The parser's own error report (corrections, errors, help), captured: only the corrections are kept.
-    root.Parse(argv).Invoke(InvocationConfiguration(Output = text, Error = text)) |> ignore
+    // (Without a [diagram] directive, which would print its diagram instead.)
+    let words = argv |> Array.filter (fun a -> not (a.StartsWith "[diagram]"))
+    root.Parse(words).Invoke(InvocationConfiguration(Output = text, Error = text)) |> ignore
     text.ToString().Replace("\r\n", "\n").Split('\n')
     |> Seq.skipWhile (fun line -> not (line.StartsWith $"'{token}' was not matched"))
     |> Seq.skip 1

@@ -350,3 +350,18 @@ let ``Map leaves its loader as it was, and maps after what came before`` () =
     Assert.That(both.Labels.shape, equalTo [| 4L; 10L |])
     Assert.That(plain.Labels.shape, equalTo [| 4L |])
     Assert.That(string mapped, Does.Contain("transform=Compose(").And.Contain("targetTransform=OneHot(10)"))
+
+[<Test>]
+let ``an epoch started at batch k draws the whole epoch's order and reads only the batches from k on`` () =
+    let data = Counting 50
+    let make () = DataLoader(data, 8, true, 3L, workers = 0)
+    let whole = make ()
+    let first = epochLabels whole                 // 7 batches: 6 of 8 and one of 2
+    let resumed = make ()
+    let before = data.Read
+    let tail =
+        use epoch = resumed.GetEnumerator 3
+        [ while epoch.MoveNext() do yield epoch.Current.Labels.data<int64>().ToArray() ]
+    Assert.That(tail, equalTo first[3..], "the same order, from batch 3 on")
+    Assert.That(data.Read - before, equalTo (50 - 3 * 8), "the skipped batches' samples are not read")
+    Assert.That(epochLabels resumed, equalTo (epochLabels whole), "the generator moved on as for a whole epoch")

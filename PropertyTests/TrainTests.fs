@@ -117,6 +117,37 @@ let ``checkpoint then resume through the DSL gives the losses of an uninterrupte
     finally
         File.Delete path
 
+exception private Killed
+
+[<Test>]
+let ``a run killed inside an epoch resumes at its next batch through the DSL`` () =
+    use ds = data 48 6L                   // 3 batches of 16 an epoch
+    let path = Path.Combine(Path.GetTempPath(), $"functional-dsl-resume-batch-{Guid.NewGuid():N}.ckpt")
+    try
+        let run (initSeed: uint64) options (extra: IDataLoader -> Callback list) =
+            use m = model initSeed
+            let losses = ResizeArray<float>()
+            let train = Loader.create 16 true ds |> Loader.map Transform.toTensor
+            let history =
+                try
+                    Some(Train.fit { options with Seed = Some 11L; Callbacks = Callback.onBatchEnd (fun e -> losses.Add e.Loss) :: extra train }
+                            train (Loader.create 24 false ds |> Loader.map Transform.toTensor) Loss.crossEntropy (Optim.adam 1e-2) m)
+                with Killed -> None
+            List.ofSeq losses, history
+        let whole, wholeHistory = run 1UL { quiet with Epochs = 3 } (fun _ -> [])
+        // Saved after every batch; killed before batch 2 of epoch 2 (so after its batches 0 and 1).
+        let killer = Callback.onBatchBegin (fun e -> if (e.Epoch, e.Batch) = (2, 2) then raise Killed)
+        let _, killed = run 1UL { quiet with Epochs = 3 } (fun train -> [ killer; Callback.checkpointEveryBatches 1 path train ])
+        Assert.That(killed, Is.EqualTo None)
+        Assert.That(Checkpoint.epoch path, Is.EqualTo 1)
+        let rest, restHistory = run 99UL { quiet with Epochs = 3; Resume = Some path } (fun _ -> [])
+        Assert.That(rest, Is.EqualTo<float list>(List.skip (3 + 2) whole))
+        Assert.That(restHistory.Value.Epochs |> Seq.map (fun m -> m.TrainLoss) |> List.ofSeq,
+                    Is.EqualTo<float list>(wholeHistory.Value.Epochs |> Seq.map (fun m -> m.TrainLoss) |> List.ofSeq))
+        Assert.That(testLosses restHistory.Value, Is.EqualTo<(float * float) list>(testLosses wholeHistory.Value))
+    finally
+        File.Delete path
+
 [<Test>]
 let ``Callback.on* see the loop's events in order`` () =
     use ds = data 40 5L

@@ -267,6 +267,95 @@ let ``fit resumed from a checkpoint continues exactly as an uninterrupted run`` 
                 Is.EqualTo<float list>(wholeHistory.Epochs |> Seq.map (fun m -> m.TestLoss.Value) |> List.ofSeq))
     IO.File.Delete path
 
+/// Stands for a process killed in the middle of a run.
+exception private Killed
+
+/// The weights of a model as the bytes of a safetensors file.
+let private weightBytes (model: torch.nn.Module) =
+    let file = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-weights-{Guid.NewGuid():N}.safetensors")
+    try
+        Functional.Serialization.StateDict.SaveSafeTensors(model, file)
+        IO.File.ReadAllBytes file
+    finally
+        IO.File.Delete file
+
+/// One epoch's figures, to compare bit for bit (the time aside).
+let private figures (history: History) =
+    [ for m in history.Epochs -> m.Epoch, m.TrainLoss, m.TestLoss.Value, m.TestAccuracy.Value, m.LearningRate ]
+
+[<TestCase(true, TestName = "fit killed inside an epoch and resumed from its batch checkpoint equals the uninterrupted run (fused step)")>]
+[<TestCase(false, TestName = "fit killed inside an epoch and resumed from its batch checkpoint equals the uninterrupted run (autograd)")>]
+let ``fit killed inside an epoch and resumed from its batch checkpoint equals the uninterrupted run`` (fused: bool) =
+    use ds = data 100 13L                 // 13 batches of 8 an epoch, the last of 4
+    let path = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-resume-batch-{Guid.NewGuid():N}.ckpt")
+    /// A run of 3 epochs: the batches it trained (epoch, batch, samples before, loss), its history (None when
+    /// killed), the weights it ended with, and the position each epoch began at (epoch, first batch).
+    let run (checkpoint: bool) (killAt: (int * int) option) (resume: bool) =
+        // A resumed process builds its model and its loader from other seeds: the checkpoint's state wins.
+        torch.manual_seed (if resume then 999L else 5L) |> ignore
+        use model = dropoutModel ()
+        use optimizer = Optimizers.Adam(1e-2).Bind(model :> torch.nn.Module)
+        let train = loader ds 8 true (if resume then 77 else 21)
+        let test = loader ds 32 false 0
+        let options =
+            TrainerOptions(Device = Devices.Cpu, Seed = Nullable 5L, Progress = false, Fused = Nullable fused,
+                           Checkpoint = (if checkpoint then path else null), CheckpointEveryBatches = (if checkpoint then Nullable 5 else Nullable()))
+        use trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, options)
+        Assert.That(trainer.StepPath, Does.StartWith(if fused then "fused: " else "autograd: "))
+        let batches = ResizeArray<int * int * int * float>()
+        let starts = ResizeArray<int * int>()
+        let events =
+            [ Callback.Create(
+                onEpochBegin = Action<TrainingContext>(fun e -> starts.Add((e.Epoch, e.FirstBatch))),
+                onBatchBegin = Action<TrainingContext>(fun e -> if Some(e.Epoch, e.Batch) = killAt then raise Killed),
+                onBatchEnd = Action<TrainingContext>(fun e -> batches.Add((e.Epoch, e.Batch, e.SamplesBefore, e.Loss)))) ]
+        let restored = if resume then TrainingCheckpoint.Restore(path, model, optimizer, train) else null
+        let history = try Some(trainer.Fit(train, test, 3, events, restored)) with Killed -> None
+        List.ofSeq batches, history, weightBytes model, List.ofSeq starts
+    try
+        let whole, wholeHistory, wholeWeights, _ = run false None false
+        // Killed at the start of batch 7 of epoch 2: the latest checkpoint is the one after its 5th batch.
+        let killed, killedHistory, _, _ = run true (Some(2, 7)) false
+        Assert.That(killedHistory, Is.Null)
+        Assert.That(List.length killed, Is.EqualTo(13 + 7))
+        using (Functional.Serialization.Checkpoint.Load path) (fun saved ->
+            Assert.That((saved.Epoch, saved.Batch), Is.EqualTo((1L, 5L)), "epoch 1 done, 5 batches of epoch 2"))
+        let rest, restHistory, restWeights, starts = run false None true
+        Assert.That(starts, Is.EqualTo<(int * int) list>([ 2, 5; 3, 0 ]), "epoch 2 resumes at batch 5, epoch 3 starts at 0")
+        let expected = whole |> List.filter (fun (epoch, batch, _, _) -> (epoch, batch) >= (2, 5))
+        Assert.That(rest, Is.EqualTo<(int * int * int * float) list>(expected), "the same batches, sample counts and losses, bit for bit")
+        Assert.That(figures restHistory.Value, Is.EqualTo<(int * float * float * float * float) list>(figures wholeHistory.Value),
+                    "the same history, the resumed epoch's mean training loss included")
+        Assert.That(restWeights, Is.EqualTo<byte[]>(wholeWeights), "the final weights, byte for byte")
+    finally
+        IO.File.Delete path
+
+[<Test>]
+let ``a checkpoint saved inside an epoch is refused for a loader of another number of batches`` () =
+    use ds = data 40 14L
+    let path = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-resume-batches-{Guid.NewGuid():N}.ckpt")
+    try
+        torch.manual_seed 1L |> ignore
+        use model = dropoutModel ()
+        use optimizer = Optimizers.Sgd(1e-2).Bind(model :> torch.nn.Module)
+        let stop = Callback.Create(onBatchBegin = Action<TrainingContext>(fun e -> if e.Batch = 3 then raise Killed))
+        use trainer = new Trainer(model, Losses.CrossEntropy(), optimizer, TrainerOptions(Device = Devices.Cpu, Progress = false))
+        try trainer.Fit(loader ds 8 true 1, epochs = 1, callbacks = [ Callback.Checkpoint(path, everyBatches = 2); stop ]) |> ignore with Killed -> ()
+        let e = Assert.Throws<IO.InvalidDataException>(Action(fun () -> TrainingCheckpoint.Restore(path, model, optimizer, loader ds 16 true 1) |> ignore))
+        Assert.That(e.Message, Does.StartWith(path + ": the checkpoint stopped after batch 2 of epoch 1, of 5 batches an epoch, but the training loader gives 3"))
+        // Restored without a loader, the position is checked when the history reaches Fit.
+        let history = TrainingCheckpoint.Restore(path, model, optimizer)
+        let p = history.Partial
+        Assert.That((p.Epoch, p.BatchesDone, p.BatchesPerEpoch), Is.EqualTo((1, 2, 5)))
+        Assert.Throws<IO.InvalidDataException>(Action(fun () -> trainer.Fit(loader ds 16 true 1, epochs = 1, resume = history) |> ignore)) |> ignore
+        Assert.Throws<ArgumentOutOfRangeException>(Action(fun () -> Callback.Checkpoint(path, everyBatches = 0) |> ignore)) |> ignore
+        let needsFile = TrainerOptions(Progress = false, Device = Devices.Cpu, CheckpointEveryBatches = Nullable 10)
+        use other = new Trainer(model, Losses.CrossEntropy(), Optimizers.Sgd(1e-2), needsFile)
+        let a = Assert.Throws<ArgumentException>(Action(fun () -> other.Fit(loader ds 8 true 1, epochs = 1) |> ignore))
+        Assert.That(a.Message, Does.Contain("TrainerOptions.Checkpoint"))
+    finally
+        IO.File.Delete path
+
 [<Test>]
 let ``a checkpoint restored into another optimizer or model is refused naming the file and the part`` () =
     let path = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-restore-{Guid.NewGuid():N}.ckpt")

@@ -210,9 +210,16 @@ public sealed class DataLoader : IDataLoader
     public int SampleCount => sampler.SampleCount;
 
     /// <summary>Starts an epoch.</summary>
-    public IEnumerator<Batch> GetEnumerator()
+    public IEnumerator<Batch> GetEnumerator() => GetEnumerator(0);
+
+    /// <summary>Starts an epoch at batch <paramref name="skip"/>: the epoch's order is drawn as always (so the
+    /// shuffling generator moves on as for a whole epoch), and the first batches are left out without reading
+    /// their samples. For a training run resumed inside an epoch.</summary>
+    internal IEnumerator<Batch> GetEnumerator(int skip)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(skip);
         var batches = sampler.NextEpoch();
+        if (skip > 0) batches = batches[Math.Min(skip, batches.Length)..];
         if (dataset is IBatchProducer producer)
             return new BatchPipeline<object, Batch>(batches, producer.Prepare,
                 prepared =>

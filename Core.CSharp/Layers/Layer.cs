@@ -115,6 +115,22 @@ public static class Layer
     /// values, for int64 index inputs; the <paramref name="paddingIdx"/> row stays zero.</summary>
     public static LayerSpec Embedding(long numEmbeddings, long embeddingDim, long? paddingIdx = null) => new Embedding(numEmbeddings, embeddingDim, paddingIdx);
 
+    /// <summary>A module of your own class, registered with <see cref="LayerRegistry"/> under <paramref name="type"/>:
+    /// built by its factory, and stored in JSON as <c>{"type":"NeuralNetwork"}</c>. Its output shape is measured by
+    /// running one zero sample through it; its input size is not inferred (its constructor fixes it, as in PyTorch).</summary>
+    /// <example><c>LayerRegistry.Register("NeuralNetwork", () => new NeuralNetwork()); var spec = Layer.Custom("NeuralNetwork");</c></example>
+    public static LayerSpec Custom(string type) => new Custom(type);
+
+    /// <summary>A module of your own class built from <paramref name="options"/>, a JSON object handed to the factory
+    /// registered with <see cref="LayerRegistry.Register{TModule}(string, Func{System.Text.Json.JsonElement, TModule})"/>
+    /// and stored in the spec (<c>{"type":"Scale","options":{"factor":2}}</c>).</summary>
+    /// <exception cref="ArgumentException">The options are not a JSON object.</exception>
+    public static LayerSpec Custom(string type, string options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new Custom(type, options);
+    }
+
     /// <summary>Layers applied in order.</summary>
     public static LayerSpec Sequential(params LayerSpec[] layers) => new Sequential(layers);
 

@@ -18,6 +18,9 @@ internal static class LayerJson
           "Sigmoid", "Tanh", "GELU", "SiLU", "LeakyReLU", "ELU", "Softplus", "Identity", "Unflatten", "AvgPool2d", "AdaptiveAvgPool2d",
           "Dropout2d", "LayerNorm", "Embedding" };
 
+    /// <summary>Whether <paramref name="type"/> names one of the library's own layers.</summary>
+    public static bool IsBuiltIn(string type) => KnownTypes.Contains(type, StringComparer.Ordinal);
+
     public static string Write(LayerSpec spec) => ToNode(spec).ToJsonString();
 
     static JsonObject ToNode(LayerSpec spec) => spec switch
@@ -62,6 +65,8 @@ internal static class LayerJson
             ["layers"] = new JsonArray(s.Layers.Select(l => (JsonNode)ToNode(l)).ToArray()),
             ["names"] = new JsonArray(s.Names!.Select(n => (JsonNode)JsonValue.Create(n)!).ToArray()),
         },
+        Custom { Options: null } c => new JsonObject { ["type"] = c.Type },
+        Custom c => new JsonObject { ["type"] = c.Type, ["options"] = JsonNode.Parse(c.Options) },
         _ => throw new ArgumentException($"No JSON form for layer spec {spec.GetType().Name}.", nameof(spec)),
     };
 
@@ -118,9 +123,22 @@ internal static class LayerJson
             "LayerNorm" => new LayerNorm(NullableLongs(o, "normalizedShape", path), Double(o, "eps", path, 1e-5), Bool(o, "elementwiseAffine", path, true)),
             "Embedding" => new Embedding(Long(o, "numEmbeddings", path, null), Long(o, "embeddingDim", path, null), NullableLong(o, "paddingIdx", path)),
             "Sequential" => SequentialFromNode(o, path),
+            _ when LayerRegistry.IsRegistered(type) => CustomFromNode(o, type, path),
             _ => throw new JsonException(
-                $"Unknown layer type \"{type}\" at {path}; known types are {string.Join(", ", KnownTypes)}.", path, null, null),
+                $"Unknown layer type \"{Printable.Escape(type)}\" at {path}: {LayerRegistry.NotRegistered(type)}. The built-in types are {string.Join(", ", KnownTypes)}.",
+                path, null, null),
         };
+    }
+
+    static Custom CustomFromNode(JsonObject o, string type, string path)
+    {
+        var options = o["options"];
+        if (options is not null and not JsonObject)
+            throw new JsonException($"\"options\" of the {type} layer at {path} must be a JSON object, found {options.ToJsonString()}.", $"{path}.options", null, null);
+        var unknown = o.Select(p => p.Key).FirstOrDefault(k => k is not ("type" or "options"));
+        if (unknown is not null)
+            throw new JsonException($"The {type} layer at {path} has a field \"{Printable.Escape(unknown)}\"; a custom layer has only \"type\" and \"options\" (its factory's settings go into \"options\").", path, null, null);
+        return new Custom(type, options?.ToJsonString());
     }
 
     static Sequential SequentialFromNode(JsonObject o, string path)

@@ -43,6 +43,10 @@ public abstract partial record LayerSpec
     /// <summary>Builds this layer (already validated for <paramref name="inputShape"/>).</summary>
     internal abstract nn.Module<Tensor, Tensor> BuildModule(long[] inputShape, Generator? generator);
 
+    /// <summary>The output shape of <paramref name="built"/>, this spec's module built for <paramref name="inputShape"/>:
+    /// the formula's, except for layers that have none and are measured on the module itself (custom ones).</summary>
+    internal virtual long[] OutputShapeOf(nn.Module<Tensor, Tensor> built, long[] inputShape) => OutputShape(inputShape);
+
     /// <summary>The spec as JSON; <see cref="FromJson"/> reads it back to an equal spec.</summary>
     public string ToJson() => LayerJson.Write(this);
 
@@ -378,12 +382,31 @@ public abstract partial record LayerSpec
             OutputShape(inputShape);
             var children = new List<(string, nn.Module<Tensor, Tensor>)>();
             var shape = inputShape;
-            for (var i = 0; i < Layers.Count; i++)
+            try
             {
-                children.Add((ChildName(i), Layers[i].BuildModule(shape, generator)));
-                shape = Layers[i].OutputShape(shape);
+                for (var i = 0; i < Layers.Count; i++)
+                {
+                    var child = Layers[i].BuildModule(shape, generator);
+                    children.Add((ChildName(i), child));
+                    shape = Layers[i].OutputShapeOf(child, shape);
+                }
+            }
+            catch
+            {
+                foreach (var (_, child) in children) child.Dispose();
+                throw;
             }
             return nn.Sequential(children.ToArray());
+        }
+
+        internal override long[] OutputShapeOf(nn.Module<Tensor, Tensor> built, long[] inputShape)
+        {
+            var shape = inputShape;
+            var children = built.children().ToList();
+            if (children.Count != Layers.Count) return OutputShape(inputShape);
+            for (var i = 0; i < Layers.Count; i++)
+                shape = children[i] is nn.Module<Tensor, Tensor> child ? Layers[i].OutputShapeOf(child, shape) : Layers[i].OutputShape(shape);
+            return shape;
         }
 
         /// <summary>Equal when the layers are equal in order (not merely the same list object).</summary>

@@ -29,7 +29,6 @@ internal sealed class FusedUpdate : IDisposable
 
     readonly Optimizer optimizer;
     readonly Parameter[] parameters;
-    readonly Tensor[] gradients;
     readonly Link[] links;
     readonly Tensor[]? scratch;       // the running update when a link computes a new one
     readonly Tensor[]? denominators;  // Adam's sqrt(v)/c2 + eps
@@ -37,11 +36,10 @@ internal sealed class FusedUpdate : IDisposable
     readonly bool[] writable;         // current[i] is scratch[i] (ours to overwrite), not a gradient or a state buffer
     bool disposed;
 
-    FusedUpdate(Optimizer optimizer, Tensor[] gradients, Link[] links)
+    FusedUpdate(Optimizer optimizer, Link[] links)
     {
         this.optimizer = optimizer;
         parameters = optimizer.Parameters.ToArray();
-        this.gradients = gradients;
         this.links = links;
         current = new Tensor[parameters.Length];
         writable = new bool[parameters.Length];
@@ -52,23 +50,14 @@ internal sealed class FusedUpdate : IDisposable
             denominators = parameters.Select(p => empty_like(p).DetachFromDisposeScope()).ToArray();
     }
 
-    /// <summary>
-    /// The fused update of <paramref name="optimizer"/>, reading the gradient of parameter <c>i</c> from
-    /// <paramref name="gradients"/>[i] (of the parameter's shape, dtype and device).
-    /// </summary>
-    /// <exception cref="ArgumentException">The gradients are not one per parameter, of the parameters' shapes.</exception>
-    internal static FusedUpdate Create(Optimizer optimizer, IReadOnlyList<Tensor> gradients)
+    /// <summary>The fused update of <paramref name="optimizer"/>; <see cref="Apply"/> reads the gradient of
+    /// parameter <c>i</c> from the <c>i</c>-th tensor it is given (of the parameter's shape, dtype and device).</summary>
+    internal static FusedUpdate Create(Optimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        ArgumentNullException.ThrowIfNull(gradients);
-        if (gradients.Count != optimizer.Parameters.Count)
-            throw new ArgumentException($"{gradients.Count} gradients for {optimizer.Parameters.Count} parameters; pass one per parameter, in the optimizer's order.", nameof(gradients));
-        for (var i = 0; i < gradients.Count; i++)
-            if (!gradients[i].shape.SequenceEqual(optimizer.Parameters[i].shape))
-                throw new ArgumentException($"Gradient {i} has shape {Shapes.Of(gradients[i])}, parameter {i} {Shapes.Of(optimizer.Parameters[i])}.", nameof(gradients));
         var links = new List<Link>();
         Flatten(optimizer.Transformation, optimizer.State, links);
-        return new FusedUpdate(optimizer, gradients.ToArray(), links.ToArray());
+        return new FusedUpdate(optimizer, links.ToArray());
     }
 
     /// <summary>The links as they run: fused ones by name, delegated ones marked so (for the trainer's summary).</summary>
@@ -110,10 +99,55 @@ internal sealed class FusedUpdate : IDisposable
     }
 
     /// <summary>
-    /// One optimizer step from the gradients: what <see cref="Optimizer.Step"/> does with those
-    /// gradients in <c>.grad</c>, value for value.
+    /// Whether this step's update is the gradient times a number, <c>p += s·g</c>: every link is a scale, the
+    /// learning rate, or a weight decay or momentum that is 0 now (plain SGD). Then <see cref="BeginPlainStep"/>
+    /// gives <c>s</c>, and the caller may fold the update into the product that makes <c>g</c>
+    /// (<c>W.addmm_(dZᵀ, X, beta: 1, alpha: s)</c>), with no gradient buffer and no pass over the parameters.
+    /// Read at each step: a momentum or weight decay set later turns it off.
     /// </summary>
-    internal void Apply()
+    internal bool IsPlain
+    {
+        get
+        {
+            foreach (var link in links)
+            {
+                switch (link.Kind)
+                {
+                    case Kind.Identity or Kind.Scale or Kind.LearningRate: break;
+                    case Kind.DecayedWeights when ((AddDecayedWeightsState)link.State).WeightDecay == 0: break;
+                    case Kind.Trace when ((TraceState)link.State).Momentum == 0: break;
+                    default: return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// For an <see cref="IsPlain"/> update: advances the optimizer as <see cref="Apply"/> would (the learning
+    /// rate's schedule, <see cref="Optimizer.StepCount"/>) and returns the scale <c>s</c> of <c>p += s·g</c>, which
+    /// the caller then applies to every parameter, with the gradients of this step.
+    /// </summary>
+    internal double BeginPlainStep()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(optimizer.State.IsDisposed, optimizer);
+        var scale = 1.0;
+        foreach (var link in links)
+        {
+            if (link.Kind == Kind.Scale) scale = Scaled(scale, ((ScaleState)link.State).Factor);
+            else if (link.Kind == Kind.LearningRate) scale = Scaled(scale, -((ScaleByLearningRateState)link.State).Advance());
+        }
+        optimizer.StepCount++;
+        return scale;
+    }
+
+    /// <summary>
+    /// One optimizer step from <paramref name="gradients"/> (one per parameter, in the optimizer's order, of
+    /// the parameters' shapes): what <see cref="Optimizer.Step"/> does with those gradients in <c>.grad</c>,
+    /// value for value.
+    /// </summary>
+    internal void Apply(IReadOnlyList<Tensor> gradients)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ObjectDisposedException.ThrowIf(optimizer.State.IsDisposed, optimizer);

@@ -16,12 +16,12 @@ namespace Functional.Serialization;
 /// <para>A checkpoint is one safetensors file, written atomically by <see cref="Save"/> (see a temporary file renamed over the target):
 /// a process killed while saving leaves the previous checkpoint intact, so the latest file always loads. Tensors are
 /// stored as <c>model.&lt;key&gt;</c>, <c>optimizer.&lt;key&gt;</c> and <c>generator.&lt;name&gt;</c>. Everything
-/// else (the format version, the epoch, the optimizer's typed scalars, the history, the user's metadata) is one
+/// else (the format version, the epoch and the batch inside it, the optimizer's typed scalars, the history, the user's metadata) is one
 /// typed, versioned JSON record in the header's metadata under <c>functional.checkpoint</c>: one codec for all
 /// of it, with no JSON inside JSON. The file is readable by any safetensors tool.</para>
 /// <para>Exact resume (what <see cref="Training.TrainingCheckpoint.Restore"/> does): restore the model
 /// (<see cref="RestoreModel"/>), the optimizer from <see cref="OptimizerState"/> and its typed scalars, every generator with <c>generator.set_state(GeneratorStates[name])</c>, and
-/// continue from <see cref="Epoch"/>. Doubles are stored in round-trip form (NaN and infinities as the strings
+/// continue from <see cref="Epoch"/> (and, for a checkpoint saved inside an epoch, from its <see cref="Batch"/>). Doubles are stored in round-trip form (NaN and infinities as the strings
 /// <c>"NaN"</c>, <c>"Infinity"</c>, <c>"-Infinity"</c>), so they come back bit for bit.</para>
 /// <para>Ownership: a checkpoint you build refers to your tensors (the model's own parameters, typically) and
 /// <see cref="Dispose"/> leaves them alone; a checkpoint returned by <see cref="Load"/> owns fresh tensors, which
@@ -38,9 +38,12 @@ public sealed class Checkpoint : IDisposable
     /// <summary>The metadata key that marks a file as a checkpoint; its value is <c>checkpoint</c>.</summary>
     public const string FormatKey = "functional.format";
 
-    /// <summary>The checkpoint layout version this code writes and reads (2: one typed record; 1 had
-    /// string maps and JSON inside JSON).</summary>
-    public const int FormatVersion = 2;
+    /// <summary>The checkpoint layout version this code writes (3: one typed record with the position inside an
+    /// epoch; 2 had no such position, and is still read; 1 had string maps and JSON inside JSON).</summary>
+    public const int FormatVersion = 3;
+
+    /// <summary>The one older version still read: its record is a version 3 record without <c>Partial</c>.</summary>
+    const int EpochOnlyVersion = 2;
 
     const string VersionKey = "functional.version";
     const string RecordKey = "functional.checkpoint";
@@ -53,9 +56,18 @@ public sealed class Checkpoint : IDisposable
     static readonly IReadOnlyDictionary<string, Tensor> NoTensors = new Dictionary<string, Tensor>();
     static readonly IReadOnlyDictionary<string, string> NoStrings = new Dictionary<string, string>();
 
-    /// <summary>Everything of a checkpoint but its tensors: the one record that its metadata holds.</summary>
-    internal sealed record CheckpointRecord(int Version, long Epoch, Optim.OptimizerScalars? Optimizer,
+    /// <summary>Everything of a checkpoint but its tensors: the one record that its metadata holds. Every field is
+    /// required (<c>Partial</c> is null for a checkpoint saved at an epoch's end).</summary>
+    internal sealed record CheckpointRecord(int Version, long Epoch, PartialEpochRecord? Partial, Optim.OptimizerScalars? Optimizer,
         List<Training.EpochMetrics> History, Dictionary<string, string> User);
+
+    /// <summary>The record of format version 2, read for compatibility: saved at epochs' ends only.</summary>
+    internal sealed record EpochOnlyRecord(int Version, long Epoch, Optim.OptimizerScalars? Optimizer,
+        List<Training.EpochMetrics> History, Dictionary<string, string> User);
+
+    /// <summary>Where a checkpoint saved inside epoch <c>Epoch + 1</c> stopped: its batches done, the batches of an
+    /// epoch, and the sum of the done batches' losses (round-trip, so that the epoch's mean comes back bit for bit).</summary>
+    internal sealed record PartialEpochRecord(long Batch, long Batches, double LossSum);
 
     /// <summary>The model's state dict (for example <c>model.state_dict()</c>).</summary>
     public IReadOnlyDictionary<string, Tensor> Model { get; init; } = NoTensors;
@@ -70,6 +82,15 @@ public sealed class Checkpoint : IDisposable
 
     /// <summary>The number of epochs completed; training resumes with the next one.</summary>
     public long Epoch { get; init; }
+
+    /// <summary>For a checkpoint saved inside an epoch (every N batches: <see cref="Training.Callback.Checkpoint"/>),
+    /// the batches of epoch <see cref="Epoch"/> + 1 already trained, from which a resume continues; 0 for one saved
+    /// at an epoch's end.</summary>
+    public long Batch => Partial?.Batch ?? 0;
+
+    /// <summary>The position inside the epoch in progress, or null at an epoch's end. Internal:
+    /// <see cref="Training.TrainingCheckpoint"/> writes and reads it.</summary>
+    internal PartialEpochRecord? Partial { get; init; }
 
     /// <summary>Random generator states by name, each from <c>torch.Generator.get_state()</c> (a uint8 tensor);
     /// restore with <c>set_state</c>. They stay on the CPU, where LibTorch expects them.</summary>
@@ -106,7 +127,7 @@ public sealed class Checkpoint : IDisposable
 
         foreach (var (k, v) in Metadata)
             if (v is null) throw new ArgumentException($"The metadata value of '{k}' is null.", nameof(Metadata));
-        var record = new CheckpointRecord(FormatVersion, Epoch, Optimizer, History.Epochs.ToList(), new Dictionary<string, string>(Metadata, StringComparer.Ordinal));
+        var record = new CheckpointRecord(FormatVersion, Epoch, Partial, Optimizer, History.Epochs.ToList(), new Dictionary<string, string>(Metadata, StringComparer.Ordinal));
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [FormatKey] = "checkpoint",
@@ -132,22 +153,29 @@ public sealed class Checkpoint : IDisposable
                 : throw new InvalidDataException($"{path}: the metadata lacks '{key}'; this is not a checkpoint written by Functional.");
             if (!meta.TryGetValue(FormatKey, out var format) || format != "checkpoint")
                 throw new InvalidDataException($"{path}: the metadata '{FormatKey}' is '{format ?? "(absent)"}', not 'checkpoint'; load plain weights with LoadSafeTensors or model files with ModelFile.");
-            if (Need(VersionKey) != FormatVersion.ToString(CultureInfo.InvariantCulture))
-                throw new InvalidDataException($"{path}: checkpoint format version '{meta[VersionKey]}' is not supported; this code reads version {FormatVersion}. Resume it with the Functional version that wrote it, or start the run again.");
+            var version = Need(VersionKey);
+            if (version != FormatVersion.ToString(CultureInfo.InvariantCulture) && version != EpochOnlyVersion.ToString(CultureInfo.InvariantCulture))
+                throw new InvalidDataException($"{path}: checkpoint format version '{version}' is not supported; this code reads versions {EpochOnlyVersion} and {FormatVersion}. Resume it with the Functional version that wrote it, or start the run again.");
+            int headerVersion = int.Parse(version, CultureInfo.InvariantCulture);
             CheckpointRecord record;
             try
             {
-                record = JsonSerializer.Deserialize(Need(RecordKey), JsonContext.Default.CheckpointRecord)
-                    ?? throw new JsonException("the record is null");
+                record = headerVersion == FormatVersion
+                    ? JsonSerializer.Deserialize(Need(RecordKey), JsonContext.Default.CheckpointRecord) ?? throw new JsonException("the record is null")
+                    : JsonSerializer.Deserialize(Need(RecordKey), JsonContext.Default.EpochOnlyRecord) is { } old
+                        ? new CheckpointRecord(old.Version, old.Epoch, null, old.Optimizer, old.History, old.User)
+                        : throw new JsonException("the record is null");
             }
             catch (JsonException e)
             {
                 throw new InvalidDataException($"{path}: the metadata '{RecordKey}' is not a checkpoint record (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
             }
-            if (record.Version != FormatVersion)
-                throw new InvalidDataException($"{path}: the checkpoint record says version {record.Version}, the header {FormatVersion}; the file is inconsistent.");
+            if (record.Version != headerVersion)
+                throw new InvalidDataException($"{path}: the checkpoint record says version {record.Version}, the header {headerVersion}; the file is inconsistent.");
             if (record.Epoch < 0)
                 throw new InvalidDataException($"{path}: the checkpoint's epoch is {record.Epoch}, not a non-negative integer.");
+            if (record.Partial is { } partial && !(partial.Batch >= 1 && partial.Batch < partial.Batches && partial.Batches <= int.MaxValue))
+                throw new InvalidDataException($"{path}: the checkpoint stopped after batch {partial.Batch} of an epoch of {partial.Batches}; expected 1 or more, and fewer than the epoch's batches.");
 
             foreach (var name in content.Tensors.Keys)
             {
@@ -169,7 +197,7 @@ public sealed class Checkpoint : IDisposable
             return new Checkpoint
             {
                 Model = model, OptimizerState = optimizer, GeneratorStates = generators, Optimizer = record.Optimizer,
-                Epoch = record.Epoch, History = new Training.History(record.History), Metadata = record.User, Source = path, owned = true,
+                Epoch = record.Epoch, Partial = record.Partial, History = new Training.History(record.History), Metadata = record.User, Source = path, owned = true,
             };
         }
         finally

@@ -12,6 +12,7 @@ namespace Functional.Serialization;
     RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(Checkpoint.CheckpointRecord))]
+[JsonSerializable(typeof(Checkpoint.EpochOnlyRecord))]
 [JsonSerializable(typeof(long[]))]
 [JsonSerializable(typeof(Dictionary<string, double>))]
 [JsonSerializable(typeof(List<EpochMetrics>))]

@@ -38,6 +38,10 @@ internal sealed class ModelFileContent : IDisposable
 /// library provides, so no code of the user's is needed and none from the file is ever run, unlike pickled
 /// PyTorch models. The weights part loads in any safetensors tool as an ordinary state dict.
 /// </summary>
+/// <remarks>A model of your own class (a <c>nn.Module&lt;Tensor, Tensor&gt;</c> subclass) is saved by the name it is
+/// registered under with <see cref="Functional.Layers.LayerRegistry"/>, and rebuilt on load by the factory registered
+/// under that name: the file names the class, and only factories your program registered run. A file that names a
+/// class not registered in the loading program is refused in one line that names it and says how to register it.</remarks>
 public static class ModelFile
 {
     /// <summary>The metadata key under which the spec JSON is stored.</summary>
@@ -66,15 +70,83 @@ public static class ModelFile
                 meta[k] = v;
             }
         meta[InputShapeKey] = JsonSerializer.Serialize(inputShape.ToArray(), JsonContext.Default.Int64Array);
+        CheckDescribes(spec, inputShape, model);
         Save(path, spec.ToJson(), model, meta);
     }
+
+    /// <summary>Saves a model of your own class, registered with <see cref="Functional.Layers.LayerRegistry"/>, for
+    /// inputs of the per-sample shape <paramref name="inputShape"/>: the file's spec is the registered name
+    /// (<c>{"type":"NeuralNetwork"}</c>), so that <see cref="Load(string, Device?)"/> rebuilds it with the registered
+    /// factory and loads the weights into it (PyTorch's <c>torch.save(model)</c>, without pickling).</summary>
+    /// <example><code>
+    /// LayerRegistry.Register("NeuralNetwork", () => new NeuralNetwork());
+    /// ModelFile.Save("model.safetensors", model, [1, 28, 28]);
+    /// var loaded = (NeuralNetwork)ModelFile.Load("model.safetensors");
+    /// </code></example>
+    /// <exception cref="ArgumentException">The model's class is not registered (the message says how to register it),
+    /// the registered factory makes a module with other parameter names or shapes, the model cannot take
+    /// <paramref name="inputShape"/>, or a metadata key is reserved.</exception>
+    public static void Save(string path, nn.Module<Tensor, Tensor> model, IReadOnlyList<long> inputShape, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Save(path, Functional.Layers.Layer.Custom(Functional.Layers.LayerRegistry.NameOf(model.GetType())), inputShape, model, metadata);
+    }
+
+    /// <summary>Throws when building <paramref name="spec"/> would not give <paramref name="model"/>'s state-dict names and
+    /// shapes: such a file could not be loaded. Specs with custom layers are built to see (LibTorch's generator untouched).</summary>
+    static void CheckDescribes(Functional.Layers.LayerSpec spec, IReadOnlyList<long> inputShape, Module model)
+    {
+        Native.EnsureLoaded();
+        var expected = Functional.Layers.LayerState.Shapes(spec, inputShape);
+        if (expected is null)
+        {
+            using var state = TorchSharp.torch.get_rng_state();
+            try
+            {
+                using var built = spec.Build(inputShape);
+                expected = built.state_dict().Select(e => (e.Key, e.Value.shape)).ToList();
+            }
+            finally
+            {
+                TorchSharp.torch.set_rng_state(state);
+            }
+        }
+        var problems = Differences(expected, model.state_dict().ToDictionary(e => e.Key, e => e.Value.shape, StringComparator), "the model");
+        if (problems.Count > 0)
+            throw new ArgumentException(
+                $"The spec does not describe the model, so the file could not be loaded: {problems[0]}{More(problems)}; " +
+                "save the model with the spec it was built from (or, for your own class, make its registered factory build the same layers).", nameof(spec));
+    }
+
+    static readonly StringComparer StringComparator = StringComparer.Ordinal;
+
+    /// <summary>What a spec needs (<paramref name="expected"/>) against what <paramref name="holder"/> holds.</summary>
+    static List<string> Differences(IEnumerable<(string Name, long[] Shape)> expected, Dictionary<string, long[]> held, string holder)
+    {
+        var problems = new List<string>();
+        foreach (var (name, shape) in expected)
+        {
+            if (!held.Remove(name, out var actual))
+                problems.Add($"it needs '{name}' of shape {Shapes.Text(shape)}, which {holder} does not hold");
+            else if (!actual.SequenceEqual(shape))
+                problems.Add($"it needs '{name}' of shape {Shapes.Text(shape)}, {holder} holds {Shapes.Text(actual)}");
+        }
+        foreach (var name in held.Keys.Order(StringComparator))
+            problems.Add($"{holder} holds '{Printable.Escape(name)}', which the spec does not make");
+        return problems;
+    }
+
+    static string More(List<string> problems) =>
+        problems.Count > 1 ? $" (and {problems.Count - 1} more difference{(problems.Count > 2 ? "s" : "")})" : "";
 
     /// <summary>Rebuilds a model saved with its spec and input shape
     /// (<see cref="Save(string, Functional.Layers.LayerSpec, IReadOnlyList{long}, Module, IReadOnlyDictionary{string, string}?)"/>):
     /// reads the spec, builds it, loads the weights strictly and returns the model in eval mode (see
-    /// <see cref="Load{TModule}(string, Func{string, TModule}, Device?)"/> for what eval mode changes). No code of
-    /// the model's author runs: the file holds data only.</summary>
-    /// <exception cref="InvalidDataException">The file is damaged, holds no spec or input shape, or its spec does not match its weights.</exception>
+    /// <see cref="Load{TModule}(string, Func{string, TModule}, Device?)"/> for what eval mode changes). The file holds
+    /// data only: the library's layers are built from it, and a layer of your own class by the factory your program
+    /// registered for its name (<see cref="Functional.Layers.LayerRegistry"/>); cast the result to that class.</summary>
+    /// <exception cref="InvalidDataException">The file is damaged, holds no spec or input shape, names a layer type that is
+    /// neither built in nor registered, or its spec does not match its weights.</exception>
     /// <remarks>Before anything is built, the input shape is bounded (<see cref="MaxInputRank"/> dimensions,
     /// <see cref="MaxInputElements"/> values per sample) and the state dict the spec would build is compared, name by
     /// name and shape by shape, with the tensors the header lists: a spec that does not describe its own weights
@@ -104,28 +176,25 @@ public static class ModelFile
         try
         {
             spec = Functional.Layers.LayerSpec.FromJson(Spec(header.Metadata, path));
+        }
+        catch (JsonException e)
+        {
+            // An unknown type is the usual case: the message names it and says how to register a class of that name.
+            throw new InvalidDataException($"{path}: the model spec could not be read: {Printable.Escape(e.Message)}", e);
+        }
+        try
+        {
             expected = Functional.Layers.LayerState.Shapes(spec, inputShape);
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or FormatException or OverflowException)
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             throw new InvalidDataException($"{path}: the model spec could not be built for the input shape {Shapes.Text(inputShape)}: {Printable.Escape(e.Message)}", e);
         }
-        if (expected is null) return spec;   // a layer whose state only building tells: StateDict.Load checks after
-        var stored = header.Entries.ToDictionary(e => e.Name, e => e.Shape.ToArray(), StringComparer.Ordinal);
-        var problems = new List<string>();
-        foreach (var (name, shape) in expected)
-        {
-            if (!stored.Remove(name, out var actual))
-                problems.Add($"it needs '{name}' of shape {Shapes.Text(shape)}, which the file does not hold");
-            else if (!actual.SequenceEqual(shape))
-                problems.Add($"it needs '{name}' of shape {Shapes.Text(shape)}, the file holds {Shapes.Text(actual)}");
-        }
-        foreach (var name in stored.Keys.Order(StringComparer.Ordinal))
-            problems.Add($"the file holds '{Printable.Escape(name)}', which the spec does not make");
+        if (expected is null) return spec;   // a layer whose state only building tells (a custom one): StateDict.Load checks after
+        var problems = Differences(expected, header.Entries.ToDictionary(e => e.Name, e => e.Shape.ToArray(), StringComparator), "the file");
         if (problems.Count > 0)
             throw new InvalidDataException(
-                $"{path}: the model spec does not match the weights stored with it: {problems[0]}" +
-                (problems.Count > 1 ? $" (and {problems.Count - 1} more difference{(problems.Count > 2 ? "s" : "")})" : "") +
+                $"{path}: the model spec does not match the weights stored with it: {problems[0]}{More(problems)}" +
                 "; the file is damaged or was edited: save the model again.");
         return spec;
     }

@@ -20,7 +20,8 @@ public abstract class Callback
     /// <summary>Before the first epoch.</summary>
     public virtual void OnFitBegin(TrainingContext context) { }
 
-    /// <summary>Before an epoch's first batch (<see cref="TrainingContext.Epoch"/> is set).</summary>
+    /// <summary>Before an epoch's first batch (<see cref="TrainingContext.Epoch"/> is set; for an epoch resumed from a
+    /// checkpoint saved inside it, <see cref="TrainingContext.FirstBatch"/> is the first batch it trains).</summary>
     public virtual void OnEpochBegin(TrainingContext context) { }
 
     /// <summary>Before a batch's forward pass (<see cref="TrainingContext.Batch"/> and <see cref="TrainingContext.BatchSize"/> are set).</summary>
@@ -64,10 +65,20 @@ public abstract class Callback
     public static Callback LearningRate(Func<int, double> byEpoch) => new LearningRateSchedule(byEpoch);
 
     /// <summary>Saves a training checkpoint (<see cref="TrainingCheckpoint.Save"/>) after every
-    /// <paramref name="every"/>-th epoch, atomically, to the same file (the latest checkpoint). Pass the
-    /// training loader so that its shuffling generator is saved too.</summary>
-    public static Callback Checkpoint(string path, IDataLoader? train = null, int every = 1) =>
-        new CheckpointCallback(path, train, every);
+    /// <paramref name="every"/>-th epoch and, when <paramref name="everyBatches"/> is given, after every
+    /// <paramref name="everyBatches"/>-th batch of each epoch (counted from the epoch's start), atomically, to the
+    /// same file (the latest checkpoint). A checkpoint saved inside an epoch holds the batches done and the
+    /// shuffling generator as it was before the epoch drew its order: <see cref="TrainingCheckpoint.Restore"/> and
+    /// <see cref="Trainer.Fit"/> continue that epoch at its next batch, in the same order.</summary>
+    /// <param name="path">The checkpoint file; its folder must exist.</param>
+    /// <param name="train">The loader whose shuffling generator is saved (default: the one being trained).</param>
+    /// <param name="every">Save after every this many epochs.</param>
+    /// <param name="everyBatches">Also save after every this many batches inside each epoch; null for epochs' ends only.</param>
+    /// <example><code>
+    /// trainer.Fit(train, test, epochs: 10, callbacks: [Callback.Checkpoint("run.ckpt", everyBatches: 200)]);
+    /// </code></example>
+    public static Callback Checkpoint(string path, IDataLoader? train = null, int every = 1, int? everyBatches = null) =>
+        new CheckpointCallback(path, train, every, everyBatches);
 
     /// <summary>
     /// Writes TensorBoard event files (with TorchSharp's <c>torch.utils.tensorboard.SummaryWriter</c>) into

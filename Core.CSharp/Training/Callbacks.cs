@@ -165,28 +165,41 @@ sealed class FunctionCallback(Action<TrainingContext>? fitBegin, Action<Training
     public override void OnFitEnd(TrainingContext context) => fitEnd?.Invoke(context);
 }
 
-/// <summary>Saves a <see cref="TrainingCheckpoint"/> after every <see cref="Every"/>-th epoch, atomically,
-/// to the same file (the latest checkpoint): <see cref="Callback.Checkpoint"/>.</summary>
+/// <summary>Saves a <see cref="TrainingCheckpoint"/> after every <see cref="Every"/>-th epoch, and inside epochs after
+/// every <see cref="EveryBatches"/>-th batch, atomically, to the same file (the latest checkpoint): <see cref="Callback.Checkpoint"/>.</summary>
 sealed class CheckpointCallback : Callback
 {
     readonly Functional.Data.IDataLoader? train;
 
-    internal CheckpointCallback(string path, Functional.Data.IDataLoader? train = null, int every = 1)
+    internal CheckpointCallback(string path, Functional.Data.IDataLoader? train = null, int every = 1, int? everyBatches = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), every, "Save every 1 or more epochs.");
-        Path = path; this.train = train; Every = every;
+        if (everyBatches < 1) throw new ArgumentOutOfRangeException(nameof(everyBatches), everyBatches, "Save every 1 or more batches, or pass null to save at epochs' ends only.");
+        Path = path; this.train = train; Every = every; EveryBatches = everyBatches;
     }
 
     public string Path { get; }
 
     public int Every { get; }
 
+    public int? EveryBatches { get; }
+
+    static Optim.Optimizer OptimizerOf(TrainingContext context) => context.Optimizer
+        ?? throw new NotSupportedException("Callback.Checkpoint saves the optimizer's state, which needs one of this library's optimizers (Optimizers.Sgd, ...), not a TorchSharp one.");
+
+    public override void OnBatchEnd(TrainingContext context)
+    {
+        if (EveryBatches is not int n) return;
+        int done = context.Batch + 1;
+        // The epoch's last batch is saved by the epoch's end, after evaluation.
+        if (done % n != 0 || done >= context.Batches) return;
+        TrainingCheckpoint.SaveInEpoch(Path, context.Model, OptimizerOf(context), context);
+    }
+
     public override void OnEpochEnd(TrainingContext context)
     {
         if (context.Epoch % Every == 0)
-            TrainingCheckpoint.Save(Path, context.Model, context.Optimizer
-                ?? throw new NotSupportedException("Callback.Checkpoint saves the optimizer's state, which needs one of this library's optimizers (Optimizers.Sgd, ...), not a TorchSharp one."),
-                context.Epoch, context.History, train);
+            TrainingCheckpoint.Save(Path, context.Model, OptimizerOf(context), context.Epoch, context.History, train ?? context.Train);
     }
 }

@@ -101,12 +101,15 @@ internal sealed class DistributedStep : IDisposable
                 "so a rank would wait for the others' gradients forever. Give every rank its share with a DistributedSampler (new DataLoader(..., sampler: new DistributedSampler(dataset.Count, sync))), which deals equal shares.");
     }
 
-    /// <summary>The fused path: averages the fused step's gradients and loss in place, in one collective.</summary>
+    /// <summary>The fused path, between its backward pass and its update: averages the fused step's gradients and
+    /// its batch loss (<see cref="FusedStep.BatchLoss"/>, which then holds the average) in place, in one collective.</summary>
     internal static void ReduceFused(GradientSync sync, FusedStep fused)
     {
         var flat = fused.GradientsAndLoss;
+        fused.LossSlot.copy_(fused.BatchLoss);
         sync.AllReduceSum(flat);
         flat.div_(sync.WorldSize);
+        fused.BatchLoss.copy_(fused.LossSlot);
     }
 
     /// <summary>The autograd path, after backward: averages every parameter's gradient (a missing one counts as

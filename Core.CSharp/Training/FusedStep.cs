@@ -69,13 +69,13 @@ internal sealed class FusedStep : IDisposable
         public required Tensor[] Values, Masks, InputGradients, InputGradientsT;
         public required Tensor LogProbabilities, Probabilities, ProbabilitiesT, Scratch, Targets;
         public required Tensor RowMax, RowMaxColumn, SumExp, SumExpColumn, TargetSum, TargetSumColumn;
-        public required Tensor RowLoss, RowLossRow, Picked, PickedRow, OnesN, OnesColumn;
+        public required Tensor LogProbabilitiesRow, TargetsFlat, Picked, PickedRow, OnesN, OnesColumn;
 
         public void Dispose()
         {
             foreach (var t in Values.Concat(Masks).Concat(InputGradients).Concat(InputGradientsT)) t.Dispose();
             foreach (var t in new[] { LogProbabilities, Probabilities, ProbabilitiesT, Scratch, Targets, RowMax, RowMaxColumn,
-                                      SumExp, SumExpColumn, TargetSum, TargetSumColumn, RowLoss, RowLossRow, Picked, PickedRow, OnesN, OnesColumn })
+                                      SumExp, SumExpColumn, TargetSum, TargetSumColumn, LogProbabilitiesRow, TargetsFlat, Picked, PickedRow, OnesN, OnesColumn })
                 t.Dispose();
         }
     }
@@ -89,8 +89,9 @@ internal sealed class FusedStep : IDisposable
     readonly long[] slotFeatures, maskFeatures, inputGradientFeatures;
     readonly int logitsSlot;
     readonly Reduction reduction;
-    readonly Tensor flat;
-    readonly Tensor[] gradients;
+    readonly Tensor[] parameters;
+    Tensor[]? gradients;                        // made when a step first needs them (not for plain SGD)
+    Tensor? flat, lossSlot;                     // the gradients' one buffer, and the loss's element after them
     readonly FusedUpdate update;
     readonly Generator? generator;
     readonly ScalarType dtype;
@@ -100,7 +101,7 @@ internal sealed class FusedStep : IDisposable
     // Batch buffers, [capacity, features]; views per batch size.
     long capacity;
     Tensor[] values = [], masks = [], inputGradients = [];
-    Tensor? logProbabilities, probabilities, scratch, targets, rowMax, sumExp, targetSum, rowLoss, picked, onesN;
+    Tensor? logProbabilities, probabilities, scratch, targets, rowMax, sumExp, targetSum, picked, onesN;
     readonly Dictionary<long, Views> views = new();
     bool disposed;
 
@@ -123,26 +124,15 @@ internal sealed class FusedStep : IDisposable
         device = first.device;
         using var _ = no_grad();
         foreach (var op in ops.Where(o => o.Kind == Kind.Linear)) op.WeightT = op.Weight!.t().DetachFromDisposeScope();
-        // The gradients and the loss are views of one flat buffer, so that a gradient-synchronisation strategy
-        // reduces them all, the loss included, with one collective on the buffer's memory (no packing).
-        long total = optimizer.Parameters.Sum(p => p.numel());
-        flat = zeros(total + 1, dtype: dtype, device: device).DetachFromDisposeScope();
-        gradients = new Tensor[optimizer.Parameters.Count];
-        long offset = 0;
-        for (var i = 0; i < gradients.Length; i++)
-        {
-            var p = optimizer.Parameters[i];
-            using var slice = flat.narrow(0, offset, p.numel());
-            gradients[i] = slice.view(p.shape).DetachFromDisposeScope();
-            offset += p.numel();
-        }
-        update = FusedUpdate.Create(optimizer, gradients);
+        parameters = optimizer.Parameters.ToArray<Tensor>();
+        update = FusedUpdate.Create(optimizer);
         onesC = ones(classes, dtype: dtype, device: device).DetachFromDisposeScope();
-        lossVector = flat.narrow(0, total, 1).DetachFromDisposeScope();
+        lossVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
         correctVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
         BatchLoss = lossVector.view(Array.Empty<long>()).DetachFromDisposeScope();
         BatchCorrect = correctVector.view(Array.Empty<long>()).DetachFromDisposeScope();
-        Description = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}";
+        Description = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}" +
+                      (update.IsPlain ? " (plain SGD: folded into the weight-gradient products)" : "");
     }
 
     /// <summary>
@@ -333,19 +323,61 @@ internal sealed class FusedStep : IDisposable
     /// <summary>The number of correctly classified samples of the latest batch (arg-max of the logits equal
     /// to the class index, or to the arg-max of probability targets), as a 0-dim tensor of the model's
     /// dtype on its device, owned by this object and overwritten by the next call.</summary>
-    /// <remarks>With class indices a sample counts as correct when its class's logit equals the largest
-    /// (an exact tie with another class, where <c>argmax</c> could pick the other, counts as correct).</remarks>
+    /// <remarks>In a training step, with class indices, a sample counts as correct when its class's logit equals
+    /// the largest (an exact tie with another class, where <c>argmax</c> could pick the other, counts as correct);
+    /// <see cref="Evaluate"/> counts <c>argmax(1) == y</c>, as the tutorial's test loop does.</remarks>
     internal Tensor BatchCorrect { get; }
 
     /// <summary>The gradients of the latest <see cref="ComputeGradients"/>, one per optimizer parameter and in
     /// its order: for a gradient-synchronisation strategy to reduce in place before <see cref="ApplyUpdate"/>.
     /// They are not the parameters' <c>.grad</c>, which the fused step leaves alone.</summary>
-    internal IReadOnlyList<Tensor> Gradients => gradients;
+    internal IReadOnlyList<Tensor> Gradients => EnsureGradients();
 
-    /// <summary>The <see cref="Gradients"/> and then <see cref="BatchLoss"/>, as one contiguous 1-D buffer they are views
-    /// of: the tensor a gradient-synchronisation strategy reduces in one collective between <see cref="ComputeGradients"/>
-    /// and <see cref="ApplyUpdate"/> (averaging it averages the loss too).</summary>
-    internal Tensor GradientsAndLoss => flat;
+    Tensor[] EnsureGradients()
+    {
+        if (gradients is null)
+        {
+            // Views of one flat buffer, with one more element for the loss, so that a gradient-synchronisation
+            // strategy reduces them all, the loss included, with one collective on the buffer's memory.
+            using var _ = no_grad();
+            long total = parameters.Sum(p => p.numel());
+            flat = zeros(total + 1, dtype: dtype, device: device).DetachFromDisposeScope();
+            var views = new Tensor[parameters.Length];
+            long offset = 0;
+            for (var i = 0; i < views.Length; i++)
+            {
+                using var slice = flat.narrow(0, offset, parameters[i].numel());
+                views[i] = slice.view(parameters[i].shape).DetachFromDisposeScope();
+                offset += parameters[i].numel();
+            }
+            using (var last = flat.narrow(0, total, 1)) lossSlot = last.view(Array.Empty<long>()).DetachFromDisposeScope();
+            gradients = views;
+        }
+        return gradients;
+    }
+
+    /// <summary>The <see cref="Gradients"/> and then one element for the loss, as the one contiguous 1-D buffer the
+    /// gradients are views of: what a gradient-synchronisation strategy reduces, in one collective, in the
+    /// <c>beforeUpdate</c> of <see cref="BackwardAndUpdate"/> (see <see cref="LossSlot"/>).</summary>
+    internal Tensor GradientsAndLoss
+    {
+        get
+        {
+            EnsureGradients();
+            return flat!;
+        }
+    }
+
+    /// <summary>The last element of <see cref="GradientsAndLoss"/> (0-dim): the batch loss goes there to be reduced
+    /// with the gradients.</summary>
+    internal Tensor LossSlot
+    {
+        get
+        {
+            EnsureGradients();
+            return lossSlot!;
+        }
+    }
 
     /// <summary>Whether the optimizer's every link runs in place (otherwise some run their own update,
     /// which makes temporaries per step: gradient clipping, a user's transformation).</summary>
@@ -361,9 +393,75 @@ internal sealed class FusedStep : IDisposable
     /// <returns><see cref="BatchLoss"/>: this object's buffer, valid until the next call; do not dispose it.</returns>
     internal Tensor Step(Tensor features, Tensor labels)
     {
-        ComputeGradients(features, labels);
-        ApplyUpdate();
+        ForwardLoss(features, labels);
+        BackwardAndUpdate();
         return BatchLoss;
+    }
+
+    /// <summary>The first half of a training step: the forward pass (training mode), the loss, the correct count
+    /// and the loss's gradient with respect to the logits. <see cref="BackwardAndUpdate"/> finishes the step (the
+    /// trainer reads the loss in between, to stop before a non-finite loss's update).</summary>
+    /// <returns><see cref="BatchLoss"/>: this object's buffer, valid until the next call; do not dispose it.</returns>
+    internal Tensor ForwardLoss(Tensor features, Tensor labels)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ReleasePending();
+        using var _ = no_grad();
+        var (input, n) = Input(features);
+        try
+        {
+            var v = ViewsFor(n);
+            Forward(v, input, training: true);
+            LossAndGradient(v, labels, n, backward: true);
+            // The backward pass reads the input (the first weight gradient): kept until then.
+            pending = new Pending(v, input, Owned: !ReferenceEquals(input, features));
+            if (pending.Owned) input.DetachFromDisposeScope();
+        }
+        catch
+        {
+            if (!ReferenceEquals(input, features)) input.Dispose();
+            throw;
+        }
+        return BatchLoss;
+    }
+
+    sealed record Pending(Views Views, Tensor Input, bool Owned);
+
+    Pending? pending;
+
+    void ReleasePending()
+    {
+        if (pending is { Owned: true }) pending.Input.Dispose();
+        pending = null;
+    }
+
+    /// <summary>The second half of the step begun by <see cref="ForwardLoss"/>: the backward pass and the
+    /// optimizer's update. For an update that is the gradient times a number (plain SGD, <see cref="FusedUpdate.IsPlain"/>)
+    /// the update is folded into the weight-gradient products, <c>W.addmm_(dZᵀ, X, alpha: −lr)</c>, each after the
+    /// product that still needs the old <c>W</c>: no gradient is stored and no pass over the parameters is made.
+    /// Otherwise the gradients go to <see cref="Gradients"/> and the optimizer's fused update runs.</summary>
+    /// <param name="beforeUpdate">Given, the gradients are always stored and passed to it before the update (a
+    /// gradient-synchronisation strategy averages them there, in place).</param>
+    internal void BackwardAndUpdate(Action<IReadOnlyList<Tensor>>? beforeUpdate = null)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        var step = pending ?? throw new InvalidOperationException("BackwardAndUpdate follows a ForwardLoss.");
+        try
+        {
+            using var _ = no_grad();
+            if (beforeUpdate is null && update.IsPlain) Backward(step.Views, step.Input, update.BeginPlainStep());
+            else
+            {
+                var stored = EnsureGradients();
+                Backward(step.Views, step.Input, null);
+                beforeUpdate?.Invoke(stored);
+                update.Apply(stored);
+            }
+        }
+        finally
+        {
+            ReleasePending();
+        }
     }
 
     /// <summary>The forward pass (training mode), the loss, the correct count and the gradients into
@@ -372,6 +470,7 @@ internal sealed class FusedStep : IDisposable
     internal Tensor ComputeGradients(Tensor features, Tensor labels)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        ReleasePending();
         using var _ = no_grad();
         var (input, n) = Input(features);
         try
@@ -379,7 +478,8 @@ internal sealed class FusedStep : IDisposable
             var v = ViewsFor(n);
             Forward(v, input, training: true);
             LossAndGradient(v, labels, n, backward: true);
-            Backward(v, input);
+            EnsureGradients();
+            Backward(v, input, null);
         }
         finally
         {
@@ -392,7 +492,7 @@ internal sealed class FusedStep : IDisposable
     internal void ApplyUpdate()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        update.Apply();
+        update.Apply(EnsureGradients());
     }
 
     /// <summary>Allocates, now, the buffers and views for batches of <paramref name="n"/> samples, so that a loop
@@ -401,6 +501,7 @@ internal sealed class FusedStep : IDisposable
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         if (n > 0) ViewsFor(n);
+        if (!update.IsPlain) EnsureGradients();
     }
 
     /// <summary>The inference pass (dropout off, no gradients), the loss and the correct count: the test loop's batch.</summary>
@@ -414,7 +515,19 @@ internal sealed class FusedStep : IDisposable
         {
             var v = ViewsFor(n);
             Forward(v, input, training: false);
-            LossAndGradient(v, labels, n, backward: false);
+            if (labels is not null && !labels.is_floating_point() && labels.dim() == 1 && labels.shape[0] == n
+                && labels.device_type == device.type && labels.device_index == device.index)
+            {
+                // The test loop's figures with LibTorch's own kernels, as the tutorial computes them (fewer calls
+                // than the training step's hand-written loss, which also makes the gradient): cross_entropy,
+                // and argmax(1) == y.
+                using var scope = NewDisposeScope();
+                var logits = v.Values[logitsSlot];
+                var targets = labels.dtype == ScalarType.Int64 ? labels : labels.to_type(ScalarType.Int64);
+                lossVector.copy_(nn.functional.cross_entropy(logits, targets, reduction: reduction == Reduction.Mean ? nn.Reduction.Mean : nn.Reduction.Sum));
+                correctVector.copy_(logits.argmax(1).eq(targets).sum());
+            }
+            else LossAndGradient(v, labels!, n, backward: false);
         }
         finally
         {
@@ -534,9 +647,8 @@ internal sealed class FusedStep : IDisposable
         v.LogProbabilities.sub_(v.SumExpColumn);
 
         // loss = -Σ targets·log p (per row, then over rows), divided by N for the mean.
-        v.Scratch.copy_(v.LogProbabilities).mul_(v.Targets);
-        v.RowLoss.addmv_(v.Scratch, onesC, beta: 0, alpha: 1);
-        lossVector.addmv_(v.RowLossRow, v.OnesN, beta: 0, alpha: -1);
+        // (one product of the flattened [1, N·classes] and [N·classes] views)
+        lossVector.addmv_(v.LogProbabilitiesRow, v.TargetsFlat, beta: 0, alpha: -1);
         if (reduction == Reduction.Mean) lossVector.div_(n);
 
         // Correct: the target's logit (exact: one product by 1, the rest by 0) is the row's maximum.
@@ -564,7 +676,9 @@ internal sealed class FusedStep : IDisposable
         if (reduction == Reduction.Mean) v.Probabilities.div_(n);
     }
 
-    void Backward(Views v, Tensor input)
+    /// <summary>The backward pass: into <see cref="Gradients"/> when <paramref name="plainScale"/> is null; else
+    /// each parameter takes <c>p += plainScale·g</c> at once, its gradient made inside the product that adds it.</summary>
+    void Backward(Views v, Tensor input, double? plainScale)
     {
         var gradient = v.Probabilities;
         var gradientT = v.ProbabilitiesT;
@@ -575,12 +689,33 @@ internal sealed class FusedStep : IDisposable
             {
                 case Kind.Linear:
                     var x = op.Input < 0 ? input : v.Values[op.Input];
-                    // As autograd's addmm backward: dW = dZᵀ·X (the weight is used transposed), db = Σ rows dZ, dX = dZ·W.
-                    gradients[op.WeightIndex].addmm_(gradientT, x, beta: 0, alpha: 1);
-                    if (op.BiasIndex >= 0) gradients[op.BiasIndex].addmv_(gradientT, v.OnesN, beta: 0, alpha: 1);
-                    if (op.InputGradient < 0) return;
-                    var next = v.InputGradients[op.InputGradient];
-                    next.addmm_(gradient, op.Weight!, beta: 0, alpha: 1);
+                    // As autograd's addmm backward: dX = dZ·W (first: the update below changes W), dW = dZᵀ·X
+                    // (the weight is used transposed), db = Σ rows dZ.
+                    Tensor? next = null;
+                    if (op.InputGradient >= 0)
+                    {
+                        next = v.InputGradients[op.InputGradient];
+                        next.addmm_(gradient, op.Weight!, beta: 0, alpha: 1);
+                    }
+                    if (plainScale is double scale)
+                    {
+                        // TorchSharp's addmm_ takes alpha as a float: exact for a float32 model; a float64 one
+                        // scales dZ instead (in double, dZ is not needed after this layer).
+                        float alpha = (float)scale;
+                        if (dtype == ScalarType.Float64)
+                        {
+                            gradient.mul_(scale);
+                            alpha = 1;
+                        }
+                        op.Weight!.addmm_(gradientT, x, beta: 1, alpha: alpha);
+                        op.Bias?.addmv_(gradientT, v.OnesN, beta: 1, alpha: alpha);
+                    }
+                    else
+                    {
+                        gradients![op.WeightIndex].addmm_(gradientT, x, beta: 0, alpha: 1);
+                        if (op.BiasIndex >= 0) gradients[op.BiasIndex].addmv_(gradientT, v.OnesN, beta: 0, alpha: 1);
+                    }
+                    if (next is null) return;
                     gradient = next;
                     gradientT = v.InputGradientsT[op.InputGradient];
                     break;
@@ -625,8 +760,9 @@ internal sealed class FusedStep : IDisposable
         var rowMax = Rows(this.rowMax!);
         var sumExp = Rows(this.sumExp!);
         var targetSum = Rows(this.targetSum!);
-        var rowLoss = Rows(this.rowLoss!);
         var picked = Rows(this.picked!);
+        var logProbabilitiesRows = Rows(logProbabilities!);
+        var targetRows = Rows(targets!);
         var ones = Rows(onesN!);
         var result = new Views
         {
@@ -634,15 +770,16 @@ internal sealed class FusedStep : IDisposable
             Masks = masks.Select(Rows).ToArray(),
             InputGradients = inputGradients,
             InputGradientsT = inputGradients.Select(T).ToArray(),
-            LogProbabilities = Rows(logProbabilities!),
+            LogProbabilities = logProbabilitiesRows,
             Probabilities = probabilities,
             ProbabilitiesT = T(probabilities),
             Scratch = Rows(scratch!),
-            Targets = Rows(targets!),
+            Targets = targetRows,
             RowMax = rowMax, RowMaxColumn = Column(rowMax),
             SumExp = sumExp, SumExpColumn = Column(sumExp),
             TargetSum = targetSum, TargetSumColumn = Column(targetSum),
-            RowLoss = rowLoss, RowLossRow = Row(rowLoss),
+            LogProbabilitiesRow = logProbabilitiesRows.view(1, n * classes).DetachFromDisposeScope(),
+            TargetsFlat = targetRows.view(n * classes).DetachFromDisposeScope(),
             Picked = picked, PickedRow = Row(picked),
             OnesN = ones, OnesColumn = Column(ones),
         };
@@ -665,7 +802,6 @@ internal sealed class FusedStep : IDisposable
         rowMax = Make(n);
         sumExp = Make(n);
         targetSum = Make(n);
-        rowLoss = Make(n);
         picked = Make(n);
         onesN = Make(n).fill_(1);
         capacity = n;
@@ -680,7 +816,7 @@ internal sealed class FusedStep : IDisposable
     void FreeBuffers()
     {
         foreach (var t in values.Concat(masks).Concat(inputGradients)) t.Dispose();
-        foreach (var t in new[] { logProbabilities, probabilities, scratch, targets, rowMax, sumExp, targetSum, rowLoss, picked, onesN }) t?.Dispose();
+        foreach (var t in new[] { logProbabilities, probabilities, scratch, targets, rowMax, sumExp, targetSum, picked, onesN }) t?.Dispose();
         values = masks = inputGradients = [];
     }
 
@@ -689,11 +825,14 @@ internal sealed class FusedStep : IDisposable
     {
         if (disposed) return;
         disposed = true;
+        ReleasePending();
         ClearViews();
         FreeBuffers();
         update.Dispose();
-        foreach (var t in gradients) t.Dispose();
+        foreach (var t in gradients ?? []) t.Dispose();
+        lossSlot?.Dispose();
+        flat?.Dispose();
         foreach (var op in ops) op.WeightT?.Dispose();
-        foreach (var t in new[] { onesC, BatchLoss, BatchCorrect, lossVector, correctVector, flat }) t.Dispose();
+        foreach (var t in new[] { onesC, BatchLoss, BatchCorrect, lossVector, correctVector }) t.Dispose();
     }
 }

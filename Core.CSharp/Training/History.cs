@@ -11,6 +11,32 @@ namespace Functional.Training;
 /// <param name="Seconds">Wall time of the epoch's training and evaluation.</param>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double? TestLoss, double? TestAccuracy, double LearningRate, double Seconds);
 
+/// <summary>How far an epoch had got when a checkpoint was saved inside it (see <see cref="Callback.Checkpoint"/>'s
+/// <c>everyBatches</c>): <see cref="Trainer.Fit"/>, given a history that carries one (<see cref="History.Partial"/>),
+/// resumes that epoch at batch <see cref="BatchesDone"/> (0-based), in the batch order the epoch had.</summary>
+public sealed class PartialEpoch
+{
+    internal PartialEpoch(int epoch, int batchesDone, int batchesPerEpoch, double lossSum)
+    {
+        Epoch = epoch; BatchesDone = batchesDone; BatchesPerEpoch = batchesPerEpoch; LossSum = lossSum;
+    }
+
+    /// <summary>The epoch in progress (1-based): the one after the history's last.</summary>
+    public int Epoch { get; }
+
+    /// <summary>Its batches trained before the checkpoint (1 or more, fewer than <see cref="BatchesPerEpoch"/>).</summary>
+    public int BatchesDone { get; }
+
+    /// <summary>The training loader's batches per epoch when it was saved: a resume needs a loader with as many.</summary>
+    public int BatchesPerEpoch { get; }
+
+    /// <summary>The sum of the done batches' losses, so that the resumed epoch's mean loss is the uninterrupted one's.</summary>
+    internal double LossSum { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"epoch {Epoch}, {BatchesDone} of {BatchesPerEpoch} batches done";
+}
+
 /// <summary>The metrics of each epoch, in order. Serializable to JSON for checkpoints.</summary>
 public sealed class History
 {
@@ -30,6 +56,10 @@ public sealed class History
 
     /// <summary>The last epoch's metrics, or null.</summary>
     public EpochMetrics? Last => epochs.Count == 0 ? null : epochs[^1];
+
+    /// <summary>For a history restored from a checkpoint saved inside an epoch (<see cref="TrainingCheckpoint.Restore"/>),
+    /// where that epoch stopped: <see cref="Trainer.Fit"/> continues it at its next batch. Null otherwise.</summary>
+    public PartialEpoch? Partial { get; internal set; }
 
     internal void Add(EpochMetrics metrics) => epochs.Add(metrics);
 

@@ -243,17 +243,31 @@ public sealed class Trainer : IDisposable
     /// <param name="epochs">The last epoch to run (1-based, inclusive).</param>
     /// <param name="callbacks">Receive the loop's events in order, after the progress printout and before the checkpoint.</param>
     /// <param name="resume">The history of epochs already done, for a run restored by hand
-    /// (<see cref="TrainingCheckpoint.Restore"/>): training starts at epoch <c>resume.Count + 1</c>.
+    /// (<see cref="TrainingCheckpoint.Restore"/>): training starts at epoch <c>resume.Count + 1</c>, or, when the
+    /// checkpoint was saved inside that epoch (<see cref="History.Partial"/>), at its next batch: the epoch's order is
+    /// drawn again from the restored shuffling generator, and the batches already done are skipped (a
+    /// <see cref="DataLoader"/> skips them without reading their samples; another loader reads and drops them).
     /// <see cref="TrainerOptions.Resume"/> does the restore and this in one.</param>
     /// <returns>The metrics of each epoch (the resumed ones included).</returns>
     /// <exception cref="NonFiniteLossException">A batch's loss was NaN or infinite (with <see cref="TrainerOptions.StopOnNonFiniteLoss"/>).</exception>
     /// <exception cref="InvalidOperationException">The model does not take the loaders' batches, or gives fewer class scores
     /// than the data has classes: checked before anything is trained, on a few samples of each loader.</exception>
+    /// <exception cref="InvalidDataException"><paramref name="resume"/> stopped inside an epoch of another number of batches
+    /// than <paramref name="train"/> gives.</exception>
+    /// <exception cref="ArgumentException"><see cref="TrainerOptions.CheckpointEveryBatches"/> is set without <see cref="TrainerOptions.Checkpoint"/>.</exception>
     public History Fit(IDataLoader train, IDataLoader? test = null, int epochs = 10, IEnumerable<Callback>? callbacks = null, History? resume = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "The number of epochs is 0 or more.");
+        if (Options.CheckpointEveryBatches is int everyBatches)
+        {
+            if (Options.Checkpoint is null)
+                throw new ArgumentException("TrainerOptions.CheckpointEveryBatches says how often to save inside an epoch, but TrainerOptions.Checkpoint (the file) is not set: set both, or use Callback.Checkpoint.", "options");
+            if (everyBatches < 1)
+                throw new ArgumentException($"TrainerOptions.CheckpointEveryBatches is {everyBatches}; use 1 or more, or null for checkpoints at epochs' ends only.", "options");
+        }
         if (resume is null && Options.Resume is { } from) resume = TrainingCheckpoint.Restore(from, Model, Optimizer!, train);
+        if (resume?.Partial is { } partial) TrainingCheckpoint.CheckPartial(partial, train, "the resumed history");
         ModelDataCheck.Check(Model, loss, train, Device, "training");
         if (test is not null) ModelDataCheck.Check(Model, loss, test, Device, "test");
         ResetFusedStep();    // after a restore, and for a model or optimizer changed since the last fit
@@ -292,9 +306,12 @@ public sealed class Trainer : IDisposable
         // In a data-parallel run, rank 0 alone prints and writes checkpoints (every rank holds the same model).
         if (Options.Progress && Sync.IsMain) listeners.Add(new TutorialProgress());
         listeners.AddRange(callbacks ?? []);
-        if (Options.Checkpoint is { } to && Sync.IsMain) listeners.Add(new CheckpointCallback(to, train));
+        if (Options.Checkpoint is { } to && Sync.IsMain) listeners.Add(new CheckpointCallback(to, train, 1, Options.CheckpointEveryBatches));
         var history = new History(resume?.Epochs ?? Array.Empty<EpochMetrics>());
-        var context = new TrainingContext(Model, stepper, Device, history, history.Count + 1, epochs, train.BatchCount, train.SampleCount);
+        var context = new TrainingContext(Model, stepper, Device, history, history.Count + 1, epochs, train.BatchCount, train.SampleCount) { Train = train };
+        // A checkpoint saved inside an epoch: that epoch continues at its next batch.
+        var partial = resume?.Partial is { } p && p.Epoch == context.FirstEpoch ? p : null;
+        context.FirstBatch = partial?.BatchesDone ?? 0;
         if (Options.Seed is long seed && resume is null)
         {
             // One seed for the whole run: dropout and other random layers draw from LibTorch's generator,
@@ -309,10 +326,12 @@ public sealed class Trainer : IDisposable
         {
             var clock = Stopwatch.StartNew();
             context.Epoch = epoch;
+            var resumed = epoch == context.FirstEpoch ? partial : null;
+            context.FirstBatch = resumed?.BatchesDone ?? 0;
             foreach (var c in events) c.OnEpochBegin(context);
             // PyTorch's sampler.set_epoch(epoch): each epoch its own order, the same on every rank.
             if (train is DataLoader { Sampler: { } sampler }) sampler.Epoch = epoch - 1;
-            double trainLoss = TrainEpoch(train, context, events, reducer);
+            double trainLoss = TrainEpoch(train, context, events, resumed, reducer);
             Evaluation? evaluation = test is null ? null : Evaluate(test);
             history.Add(new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, stepper.LearningRate, clock.Elapsed.TotalSeconds));
             stepper.EndEpoch();
@@ -325,11 +344,11 @@ public sealed class Trainer : IDisposable
     /// <summary>One epoch of the tutorial's train_loop. The batch losses are summed on the device and read once,
     /// at the end: a batch's loss reaches the host only when a callback reads <see cref="TrainingContext.Loss"/>
     /// (the progress printout does every 100 batches), or on the CPU, where reading it costs nothing, to stop
-    /// before a non-finite loss's step.</summary>
+    /// before a non-finite loss's step. A resumed epoch (<paramref name="resumed"/>) starts at its next batch, with its loss sum so far.</summary>
     /// <remarks>In a data-parallel run the gradients and the batch loss are averaged over the ranks between backward
     /// and the step, in one collective: the batch loss the callbacks see, the one checked, and the epoch's mean are
     /// those of the global batch, the same on every rank, so every rank stops alike on a non-finite loss.</remarks>
-    double TrainEpoch(IDataLoader train, TrainingContext context, Callback[] events, DistributedStep? reducer)
+    double TrainEpoch(IDataLoader train, TrainingContext context, Callback[] events, PartialEpoch? resumed, DistributedStep? reducer)
     {
         Model.train();
         var target = Device;
@@ -337,9 +356,35 @@ public sealed class Trainer : IDisposable
         bool checkEachBatch = Options.StopOnNonFiniteLoss && target.type == DeviceType.CPU;
         var sync = Sync;
         bool distributed = sync.WorldSize > 1;
-        int batchIndex = 0, samplesBefore = 0;
-        using var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, target);
-        foreach (var batch in train)
+        int skip = resumed?.BatchesDone ?? 0;
+        int batchIndex = skip, samplesBefore = (int)Math.Min((long)skip * train.BatchSize, train.SampleCount);
+        // The sum goes on from the saved one: the same float64 additions in the same order give the same mean.
+        using var lossSum = torch.tensor(resumed?.LossSum ?? 0.0, ScalarType.Float64, target);
+        // The shuffling generator before this epoch draws its order, for checkpoints saved inside the epoch.
+        using var shuffleState = train.ShuffleGenerator?.get_state();
+        context.EpochShuffleState = shuffleState;
+        context.EpochLossSumTensor = lossSum;
+        try
+        {
+            using var batches = StartEpoch(train, skip);
+            while (batches.MoveNext())
+            {
+                if (!TrainBatch(batches.Current)) break;
+            }
+        }
+        finally
+        {
+            context.EpochShuffleState = null;
+            context.EpochLossSumTensor = null;
+        }
+        if (batchIndex == 0) return double.NaN;
+        double mean = lossSum.ToDouble() / batchIndex;
+        if (Options.StopOnNonFiniteLoss && !double.IsFinite(mean))
+            throw NonFiniteLossException.InEpoch(epoch, mean);
+        return mean;
+
+        // One step; false when a callback asked to stop.
+        bool TrainBatch(Batch batch)
         {
             using (var scope = torch.NewDisposeScope())
             {
@@ -351,10 +396,22 @@ public sealed class Trainer : IDisposable
                 if (fused is not null)
                 {
                     // The fused step's loss is its own buffer, valid until its next call: summed and read here.
-                    var value = fused.ComputeGradients(x, y);
-                    if (distributed) DistributedStep.ReduceFused(sync, fused);   // the gradients and the loss, in place
-                    CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
-                    fused.ApplyUpdate();
+                    var value = fused.ForwardLoss(x, y);
+                    if (distributed)
+                    {
+                        // Between the backward pass and the update: the gradients and the loss averaged in place, then checked.
+                        int at = batchIndex;
+                        fused.BackwardAndUpdate(_ =>
+                        {
+                            DistributedStep.ReduceFused(sync, fused);
+                            CheckLoss(value, epoch, at, checkEachBatch, context);
+                        });
+                    }
+                    else
+                    {
+                        CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
+                        fused.BackwardAndUpdate();
+                    }
                     lossSum.add_(value);
                 }
                 else if (reducer is not null)
@@ -383,13 +440,28 @@ public sealed class Trainer : IDisposable
                 samplesBefore += size;
             }
             batchIndex++;
-            if (context.StopReason is not null) break;
+            return context.StopReason is null;
         }
-        if (batchIndex == 0) return double.NaN;
-        double mean = lossSum.ToDouble() / batchIndex;
-        if (Options.StopOnNonFiniteLoss && !double.IsFinite(mean))
-            throw NonFiniteLossException.InEpoch(epoch, mean);
-        return mean;
+    }
+
+    /// <summary>An epoch of <paramref name="train"/> from batch <paramref name="skip"/> on: the epoch's order is drawn
+    /// as always, and a <see cref="DataLoader"/> leaves the first batches out without reading them; another
+    /// loader's first batches are read and dropped.</summary>
+    static IEnumerator<Batch> StartEpoch(IDataLoader train, int skip)
+    {
+        if (skip == 0) return train.GetEnumerator();
+        if (train is DataLoader loader) return loader.GetEnumerator(skip);
+        var batches = train.GetEnumerator();
+        try
+        {
+            for (int i = 0; i < skip && batches.MoveNext(); i++) { }
+            return batches;
+        }
+        catch
+        {
+            batches.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Gives the context the batch's loss; on the CPU reads it at once and stops before the step when it is not finite.</summary>
@@ -563,8 +635,14 @@ public sealed class TrainerOptions
     /// <summary>Save a training checkpoint to this file after every epoch (atomically); null for none.</summary>
     public string? Checkpoint { get; init; }
 
+    /// <summary>Also save the <see cref="Checkpoint"/> after every this many batches of an epoch (counted from the
+    /// epoch's start; the epoch's end is saved anyway), so that a run stopped inside a long epoch resumes there
+    /// (<see cref="Resume"/>); null (the default) saves at epochs' ends only.</summary>
+    public int? CheckpointEveryBatches { get; init; }
+
     /// <summary>Restore weights, optimizer state, generators and history from this checkpoint at the start
-    /// of <see cref="Trainer.Fit"/> and continue at the epoch after it; null to start afresh.</summary>
+    /// of <see cref="Trainer.Fit"/> and continue at the epoch after it (or, for a checkpoint saved inside an
+    /// epoch, at that epoch's next batch); null to start afresh.</summary>
     public string? Resume { get; init; }
 
     /// <summary>Throw <see cref="NonFiniteLossException"/> when a batch's loss is NaN or infinite (default true).</summary>

@@ -62,6 +62,11 @@ public sealed class TrainingContext
     /// <summary>The current batch's index in its epoch (0-based).</summary>
     public int Batch { get; internal set; }
 
+    /// <summary>The first batch the current epoch trains: 0, except in an epoch resumed from a checkpoint saved
+    /// inside it (<see cref="History.Partial"/>), whose batches before this one were trained before the checkpoint.
+    /// Set before <see cref="Callback.OnFitBegin"/> (for the first epoch of the fit) and before each <see cref="Callback.OnEpochBegin"/>.</summary>
+    public int FirstBatch { get; internal set; }
+
     /// <summary>Samples in the current batch.</summary>
     public int BatchSize { get; internal set; }
 
@@ -83,6 +88,19 @@ public sealed class TrainingContext
 
     /// <summary>Asks the loop to stop at the end of the current epoch (or batch, when called from a batch event).</summary>
     public void RequestStop(string reason) => StopReason ??= reason;
+
+    /// <summary>The loader being trained on.</summary>
+    internal Functional.Data.IDataLoader? Train { get; init; }
+
+    /// <summary>The training loader's shuffling generator state before the current epoch drew its order (null without
+    /// shuffling): what a checkpoint saved inside the epoch keeps, so that a resume draws the same order.</summary>
+    internal Tensor? EpochShuffleState { get; set; }
+
+    /// <summary>The running sum of the current epoch's batch losses, on the device (null outside an epoch).</summary>
+    internal Tensor? EpochLossSumTensor { get; set; }
+
+    /// <summary>The running sum of the current epoch's batch losses, read from the device (a wait for it).</summary>
+    internal double EpochLossSum => EpochLossSumTensor?.ToDouble() ?? 0.0;
 
     /// <summary>The current batch's loss tensor, still on the device (null outside a batch): the library's
     /// callbacks copy it on the device instead of reading it, so that they add no wait for the device.</summary>

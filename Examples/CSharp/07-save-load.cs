@@ -131,6 +131,22 @@ Console.WriteLine($"Outputs of the loaded model and of the one in memory identic
 Console.WriteLine("Predicted (untrained, so mostly wrong): " +
     string.Join(", ", fromFile.argmax(1).ToArray<long>().Select(c => FashionMnist.Classes[(int)c])));
 
+// A model of your own class (an nn.Module subclass, such as the tutorial's NeuralNetwork; here the library's
+// copy of it) is saved under the name it is registered with, and rebuilt on load by the registered factory:
+// as torch.save(model) needs the class importable by its name, but the file holds only the name and the
+// weights, and only factories this program registered ever run. An unregistered name in a file is refused
+// in one line that says how to register it.
+LayerRegistry.Register("NeuralNetwork", () => new NeuralNetwork());
+var ownPath = Path.Combine(output, "own-class.safetensors");
+using (var generator = new torch.Generator(6))
+using (var own = new NeuralNetwork(generator: generator))
+{
+    ModelFile.Save(ownPath, own, inputShape);
+    using var back = (NeuralNetwork)ModelFile.Load(ownPath);
+    Console.WriteLine($"\nA class of your own: the file's spec is {ModelFile.ReadSpec(ownPath)}; " +
+        $"loaded as a {back.GetType().Name} with the same weights: {SameWeights(own, back)}");
+}
+
 // ---- Saving and loading a training checkpoint ----
 // To resume training exactly, a checkpoint holds the weights, the optimizer's state, the epoch, the
 // random generators (LibTorch's and the loader's shuffling) and the history. Here: run A trains 2
