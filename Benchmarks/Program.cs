@@ -8,6 +8,7 @@ var commands = new Command[]
     new("step", "where the fused step's time goes: floor, forward, loss, gradients, update on one fixed batch", StepBenchmark.Run),
     new("curve", "the main job's seeded accuracy curve on the fused step against autograd (--epochs N, default 10)", CurveBenchmark.Run),
     new("loader", "loader throughput: ours against TorchSharp's DataLoader on Fashion-MNIST, and image-file workers (--quick)", LoaderBenchmark.Run),
+    new("distributed", "data-parallel training over MPI: samples/s on 1 process and 2 ranks, allreduce time per step (--epochs N, --batch-size B, --autograd, --quick)", DistributedBenchmark.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

@@ -89,6 +89,15 @@ module Loader =
     let create (batchSize: int) (shuffle: bool) (dataset: IDataset<Sample>) : DataLoader =
         createWith { defaults with BatchSize = batchSize; Shuffle = shuffle } dataset
 
+    /// In a data-parallel run, this rank's share of `dataset` (PyTorch's DistributedSampler: disjoint shards of one
+    /// order per epoch, seeded with `options.Seed` + epoch, padded with repeats to equal sizes), batched with `options`;
+    /// `Train.fit` with the same `sync` sets the epoch. Without a seed, rank 0 draws one and shares it (a collective:
+    /// every rank makes its loader at the same point).
+    let distributed (sync: Functional.Training.GradientSync) (options: Options) (dataset: IDataset<Sample>) : DataLoader =
+        let sampler = DistributedSampler(dataset.Count, sync, options.Shuffle, Option.toNullable options.Seed)
+        new DataLoader(dataset, options.BatchSize, dropLast = options.DropLast, device = options.Device,
+                       workers = options.Workers, sampler = sampler)
+
     /// The loader with `transform` applied to the features of every batch (after the dataset's own),
     /// e.g. `Transform.toTensor`: once per batch for the library's transforms and `Transform.batched`,
     /// on each sample for `Transform.lambda`. The loader given is unchanged (C#: `loader.Map`).

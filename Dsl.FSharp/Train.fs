@@ -120,9 +120,12 @@ module Train =
           /// Restore weights, optimizer state, generators and history from this checkpoint (written by
           /// `Checkpoint` or `Callback.checkpoint`) and continue at the epoch after it, or inside the epoch
           /// where it was saved, at its next batch.
-          Resume: string option }
+          Resume: string option
+          /// Data parallelism: `GradientSync.Mpi()` under an MPI launcher averages the gradients of all ranks
+          /// between backward and the step (give each rank `Loader.distributed`); `GradientSync.None` for one process.
+          GradientSync: GradientSync }
 
-    /// 10 epochs, no seed, `Devices.Auto`, the tutorial's printout, stop on a non-finite loss, no checkpoint.
+    /// 10 epochs, no seed, `Devices.Auto`, the tutorial's printout, stop on a non-finite loss, no checkpoint, one process.
     let defaults =
         { Epochs = 10
           Seed = None
@@ -132,7 +135,8 @@ module Train =
           StopOnNonFiniteLoss = true
           Checkpoint = None
           CheckpointEveryBatches = None
-          Resume = None }
+          Resume = None
+          GradientSync = GradientSync.None }
 
     /// Like `fit`, and also returns the optimizer bound to the model, with its state after the last step
     /// (to continue training by hand, read its learning rate, or save it). Dispose the optimizer when done.
@@ -160,7 +164,8 @@ module Train =
             TrainerOptions(Device = options.Device, Seed = Option.toNullable options.Seed, Progress = options.Progress,
                            StopOnNonFiniteLoss = options.StopOnNonFiniteLoss,
                            Checkpoint = Option.toObj options.Checkpoint, Resume = Option.toObj options.Resume,
-                           CheckpointEveryBatches = Option.toNullable options.CheckpointEveryBatches)
+                           CheckpointEveryBatches = Option.toNullable options.CheckpointEveryBatches,
+                           GradientSync = options.GradientSync)
         let trainer = new Trainer(model, loss, optimizer, trainerOptions)
         try
             let history = trainer.Fit(train, test, options.Epochs, options.Callbacks)

@@ -37,6 +37,10 @@ let oneLine (message: string) = (printable message).Replace("\n", "\\n")
 /// Raises a UsageError with `message` (one line naming the option and what it expects).
 let usageError (message: string) : 'T = raise (UsageError message)
 
+/// An error on one rank of a distributed run: the program prints it (naming the rank), then ends every rank of the
+/// job through the synchronisation (MPI_Abort), so that no other rank waits for this one.
+exception RankFailed of Functional.Training.GradientSync * exn
+
 /// An option with a description and, when given, a default that --help shows.
 let private make<'T> (name: string) (helpName: string) (description: string) (fallback: 'T option) =
     let o = CliOption<'T>(name)

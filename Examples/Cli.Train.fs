@@ -95,6 +95,8 @@ type Args =
       Resume: string option
       TensorBoard: string option
       Log: string option
+      Distributed: bool
+      Timeout: int
       /// The options typed on the command line (the others are defaults), by name.
       Given: Set<string> }
 
@@ -114,9 +116,14 @@ let private checkpointEvery =
 let private resume = Options.text "--resume" "folder" "Continue the run saved in this checkpoint folder, with its settings (give --epochs to train longer)"
 let private tensorBoard = Options.text "--tensorboard" "folder" "Write TensorBoard event files to this folder (tensorboard --logdir DIR)"
 let private log = Options.text "--log" "csv" "Write one CSV row per epoch to this file (epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds)"
+let private distributed =
+    Options.flag "--distributed"
+        "Train on all processes of an MPI launch (mpiexec.mpich -n N dotnet <program>.dll train --distributed): each takes its share of every epoch, --batch-size samples a step, and the gradients are averaged; rank 0 prints and writes"
+let private timeout =
+    Options.int "--timeout" "With --distributed: seconds a process may wait for the others before it ends the job (one died, hung or was stopped)" 300
 
 let private all : Options.CliOption list =
-    [ epochs; batchSize; lr; optimizer; seed; device; data; extraReLU; save; plotOption; checkpointDir; checkpointEvery; resume; tensorBoard; log ]
+    [ epochs; batchSize; lr; optimizer; seed; device; data; extraReLU; save; plotOption; checkpointDir; checkpointEvery; resume; tensorBoard; log; distributed; timeout ]
 
 /// Reads the parse result.
 let read (r: System.CommandLine.ParseResult) =
@@ -135,6 +142,8 @@ let read (r: System.CommandLine.ParseResult) =
       Resume = Options.tryValue resume r
       TensorBoard = Options.tryValue tensorBoard r
       Log = Options.tryValue log r
+      Distributed = r.GetValue distributed
+      Timeout = r.GetValue timeout
       Given = all |> List.filter (fun o -> Options.given o r) |> List.map (fun o -> o.Name) |> Set.ofList }
 
 /// The checkpoint in a checkpoint folder.
@@ -152,6 +161,9 @@ let validate (a: Args) =
         Options.usageError $"--optimizer expects sgd, adam or adamw, got '{a.Optimizer}'."
     Options.checkDevice a.Device
     Options.checkFolder "--data" a.Data
+    Options.inRange "--timeout" 1 86_400 "1 to 86400 seconds" a.Timeout
+    if a.Given.Contains "--timeout" && not a.Distributed then
+        Options.usageError "--timeout applies to a distributed run: give --distributed too."
     a.CheckpointEvery |> Option.iter (fun n ->
         Options.inRange "--checkpoint-every" 1 Int32.MaxValue "1 or more (batches)" n
         if a.CheckpointDir.IsNone && a.Resume.IsNone then
@@ -270,27 +282,34 @@ let metadata (a: Args) (history: History) (source: string) =
         yield "library", $"Functional {libraryVersion ()} (TorchSharp {typeof<torch>.Assembly.GetName().Version}, LibTorch {torch.__version__})"
         yield "data_source", source ]
 
-/// Runs the command.
-let run (given: Args) =
-    let a = resumed given
+/// Trains on the processes of `sync` (one, or the ranks of an MPI launch): every rank trains on its share, rank 0
+/// alone prints, checks and writes outputs, checkpoints and records.
+let private trainOn (sync: GradientSync) (a: Args) =
+    let main = sync.IsMain
     let device = Devices.Check(Devices.Parse a.Device)
     // Every output path is checked before training (writable, a file, not the same as another), so a bad
     // path fails now, not after the epochs.
     let outputs =
-        Options.outputs "train"
-            [ "--save", a.Save; "--plot", a.Plot; "--log", a.Log
-              "--checkpoint-dir", a.CheckpointDir |> Option.map checkpointFile ]
+        if main then
+            Options.outputs "train"
+                [ "--save", a.Save; "--plot", a.Plot; "--log", a.Log
+                  "--checkpoint-dir", a.CheckpointDir |> Option.map checkpointFile ]
+        else Map.empty
     let savePath = outputs.TryFind "--save"
     let plotPath = outputs.TryFind "--plot"
     let logPath = outputs.TryFind "--log"
-    a.CheckpointDir |> Option.iter (Directory.CreateDirectory >> ignore)
-    a.TensorBoard |> Option.iter (Directory.CreateDirectory >> ignore)
+    if main then
+        a.CheckpointDir |> Option.iter (Directory.CreateDirectory >> ignore)
+        a.TensorBoard |> Option.iter (Directory.CreateDirectory >> ignore)
 
     let train = loadSplit a.Data true
     let test = loadSplit a.Data false
     let source = describeSource train test
-    printfn "%s" source
-    printfn "Using %O device" device
+    if main then
+        printfn "%s" source
+        printfn "Using %O device" device
+        if sync.WorldSize > 1 then
+            printfn "Distributed: %d processes, %d samples a step each, %d in all; this is %O" sync.WorldSize a.BatchSize (a.BatchSize * sync.WorldSize) sync
 
     a.Seed |> Option.iter (fun s -> torch.manual_seed s |> ignore)
     let model = new NeuralNetwork(finalReLU = a.ExtraReLU)
@@ -300,31 +319,42 @@ let run (given: Args) =
         | "adamw" -> Optimizers.AdamW(a.LearningRate)
         | _ -> Optimizers.Sgd(a.LearningRate)
     let checkpoint = a.CheckpointDir |> Option.map checkpointFile
-    a.CheckpointDir |> Option.iter (fun folder ->
-        let settings = hyperparameters a @ [ checkpointEveryKey, (match a.CheckpointEvery with Some n -> string n | None -> "none") ]
-        writeAtomically (runFile folder) (JsonSerializer.Serialize(dict settings, JsonSerializerOptions(WriteIndented = true))))
+    if main then
+        a.CheckpointDir |> Option.iter (fun folder ->
+            let settings = hyperparameters a @ [ checkpointEveryKey, (match a.CheckpointEvery with Some n -> string n | None -> "none") ]
+            writeAtomically (runFile folder) (JsonSerializer.Serialize(dict settings, JsonSerializerOptions(WriteIndented = true))))
     let options =
-        TrainerOptions(Device = device, Seed = Option.toNullable a.Seed, Progress = false,
+        TrainerOptions(Device = device, Seed = Option.toNullable a.Seed, Progress = false, GradientSync = sync,
                        Checkpoint = Option.toObj checkpoint, CheckpointEveryBatches = Option.toNullable a.CheckpointEvery)
-    // The trainer moves the model to the device, binds the optimizer and seeds the run.
+    // The trainer moves the model to the device, binds the optimizer, seeds the run and (distributed) gives every
+    // rank rank 0's model and optimizer state.
     use trainer = new Trainer(model, Losses.CrossEntropy(), transformation, options)
-    let trainLoader = DataLoader(train, a.BatchSize, shuffle = true, seed = Option.toNullable a.Seed, device = device).Map(Transform.ToTensor())
-    let testLoader = DataLoader(test, a.BatchSize, device = device).Map(Transform.ToTensor())
+    let trainLoader, testLoader =
+        if sync.WorldSize > 1 then
+            // Each rank its share: PyTorch's DistributedSampler (a seed drawn on rank 0 and shared when none is given).
+            DataLoader(train, a.BatchSize, device = device, sampler = DistributedSampler(train.Count, sync, shuffle = true, seed = Option.toNullable a.Seed)).Map(Transform.ToTensor()),
+            DataLoader(test, a.BatchSize, device = device, sampler = DistributedSampler(test.Count, sync, shuffle = false)).Map(Transform.ToTensor())
+        else
+            DataLoader(train, a.BatchSize, shuffle = true, seed = Option.toNullable a.Seed, device = device).Map(Transform.ToTensor()),
+            DataLoader(test, a.BatchSize, device = device).Map(Transform.ToTensor())
     // Which step runs (issue 15): the fused step, or autograd and why.
-    printfn "Training step: %s" trainer.StepPath
+    if main then printfn "Training step: %s" trainer.StepPath
     // A resume restores the weights, the optimizer's state, the generators and the history, and says where it continues.
     let resumeFrom =
         a.Resume |> Option.map (fun folder ->
             let file = checkpointFile folder
             let history = TrainingCheckpoint.Restore(file, model, trainer.Optimizer, trainLoader)
-            match history.Partial with
-            | null -> printfn "Resuming after epoch %d from %s" history.Count file
-            | p -> printfn "Resuming epoch %d after batch %d of %d from %s" p.Epoch p.BatchesDone p.BatchesPerEpoch file
+            if main then
+                match history.Partial with
+                | null -> printfn "Resuming after epoch %d from %s" history.Count file
+                | p -> printfn "Resuming epoch %d after batch %d of %d from %s" p.Epoch p.BatchesDone p.BatchesPerEpoch file
             history)
     let records =
-        [ yield! a.TensorBoard |> Option.map (fun dir -> Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a)))) |> Option.toList
+        [ yield! a.TensorBoard |> Option.filter (fun _ -> main) |> Option.map (fun dir -> Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a)))) |> Option.toList
           yield! logPath |> Option.map Callback.MetricsCsv |> Option.toList ]
-    let history = Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records, Option.toObj resumeFrom))
+    let history =
+        if main then Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records, Option.toObj resumeFrom))
+        else trainer.Fit(trainLoader, testLoader, a.Epochs, records, Option.toObj resumeFrom)
 
     // Training is done: from here a failed write must not lose it (see keep).
     let saved =
@@ -343,6 +373,20 @@ let run (given: Args) =
     | lines ->
         for line in lines do eprintfn "error: train: %s" (Options.printable line)
         1
+
+/// Runs the command: on one process, or with --distributed on every process of an MPI launch. An error on one rank
+/// of several is raised as RankFailed, so that the program prints it and ends the whole job; MPI is finalized only
+/// after a run that every rank finished.
+let run (given: Args) =
+    let a = resumed given
+    if not a.Distributed then trainOn GradientSync.None a
+    else
+        let sync = GradientSync.Mpi(TimeSpan.FromSeconds(float a.Timeout))
+        let code =
+            try trainOn sync a
+            with e when sync.WorldSize > 1 -> raise (Options.RankFailed(sync, e))
+        sync.Dispose()
+        code
 
 /// The command.
 let command =

@@ -127,7 +127,14 @@ let main argv =
     | _ when result.Errors.Count > 0 || (repeated result).IsSome -> eprintfn "%s" (Cli.Options.oneLine (parseError argv result)); 2
     | _ ->
         try result.Invoke(InvocationConfiguration(EnableDefaultExceptionHandler = false))
-        with e ->
+        with
+        | Cli.Options.RankFailed (sync, e) ->
+            let message, code = report prefix e
+            let message = if message.StartsWith "error: " then message.Substring "error: ".Length else message
+            eprintfn "error: rank %d of %d: %s" sync.Rank sync.WorldSize message
+            sync.Abort code
+            code
+        | e ->
             let message, code = report prefix e
             eprintfn "%s" message
             code

@@ -188,6 +188,9 @@ let private relative (a: Tensor) (b: Tensor) =
 /// gradient over a batch, Adam's moments of it) is known only to the rounding of its terms.
 let private relativeAbove (floor: float) (a: Tensor) (b: Tensor) =
     use scope = torch.NewDisposeScope()
+    // In float64: a float32 run that diverges (weights ~1e9, logits ~1e34) would overflow a float32 norm to inf,
+    // and inf/inf is NaN, which no tolerance passes although the two paths agree.
+    let a, b = a.to_type(ScalarType.Float64), b.to_type(ScalarType.Float64)
     (a - b).norm().ToDouble() / (b.norm().ToDouble() + floor)
 
 /// Correct predictions as the fused step counts them: the target's logit is the row's maximum (arg-max

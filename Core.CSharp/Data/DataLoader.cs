@@ -76,13 +76,21 @@ public sealed class DataLoader : IDataLoader
     /// <param name="device">Where the batches are put (default: the CPU).</param>
     /// <param name="workers">Threads that prepare batches ahead; 0 prepares each batch when it is asked for.</param>
     /// <param name="prefetch">How many batches the workers may prepare ahead (default: 2 per worker).</param>
+    /// <param name="sampler">In a data-parallel run, this rank's share of the dataset (PyTorch's <c>sampler=</c>): the loader
+    /// batches the sampler's indices in its order, so leave <paramref name="shuffle"/> false (the sampler shuffles).</param>
+    /// <exception cref="ArgumentException"><paramref name="sampler"/> is given with <paramref name="shuffle"/>, or is for a dataset of another size.</exception>
     public DataLoader(IDataset<Sample> dataset, int batchSize = 1, bool shuffle = false, long? seed = null,
-        Generator? generator = null, bool dropLast = false, Device? device = null, int workers = 0, int? prefetch = null)
+        Generator? generator = null, bool dropLast = false, Device? device = null, int workers = 0, int? prefetch = null,
+        DistributedSampler? sampler = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size is 1 or more.");
         if (workers < 0) throw new ArgumentOutOfRangeException(nameof(workers), workers, "The number of workers is 0 or more.");
         if (prefetch is < 1) throw new ArgumentOutOfRangeException(nameof(prefetch), prefetch, "Prefetch is 1 batch or more.");
+        if (sampler is not null && shuffle)
+            throw new ArgumentException("The sampler decides the order (it shuffles when made with shuffle: true): pass shuffle: false to the loader, as PyTorch requires.", nameof(sampler));
+        if (sampler is not null && sampler.Count != dataset.Count)
+            throw new ArgumentException($"The sampler deals {sampler.Count} samples, the dataset has {dataset.Count}: make it with the dataset's Count.", nameof(sampler));
         Native.EnsureLoaded();
         this.dataset = dataset;
         Device = Devices.Check(device ?? Devices.Cpu);
@@ -94,8 +102,9 @@ public sealed class DataLoader : IDataLoader
             generator = new Generator(unchecked((ulong)Seed.Value), CPU);
         }
         else Seed = null;
-        sampler = new BatchSampler(dataset.Count, batchSize, shuffle, dropLast, generator);
+        this.sampler = new BatchSampler(dataset.Count, batchSize, shuffle, dropLast, generator, sampler);
         ShuffleGenerator = shuffle ? generator : null;
+        Sampler = sampler;
     }
 
     // The same loader (dataset, order, generator, device, workers) with other loader transforms.
@@ -108,6 +117,7 @@ public sealed class DataLoader : IDataLoader
         Prefetch = source.Prefetch;
         Seed = source.Seed;
         ShuffleGenerator = source.ShuffleGenerator;
+        Sampler = source.Sampler;
         this.transform = transform;
         this.targetTransform = targetTransform;
     }
@@ -168,6 +178,9 @@ public sealed class DataLoader : IDataLoader
 
     /// <summary>The dataset.</summary>
     public IDataset<Sample> Dataset => dataset;
+
+    /// <summary>This rank's share of the dataset in a data-parallel run, or null (the whole dataset).</summary>
+    public DistributedSampler? Sampler { get; }
 
     /// <summary>The seed of the shuffling generator, when the loader made it (null without shuffling or with a caller's generator).</summary>
     public long? Seed { get; }

@@ -8,6 +8,7 @@ namespace Functional.Data;
 internal sealed class BatchSampler
 {
     readonly Generator? generator;
+    readonly DistributedSampler? distributed;
 
     /// <summary>Creates the sampler for <paramref name="count"/> samples.</summary>
     /// <param name="count">The number of samples in the dataset.</param>
@@ -15,19 +16,22 @@ internal sealed class BatchSampler
     /// <param name="shuffle">Whether each epoch is a new random permutation.</param>
     /// <param name="dropLast">Whether an incomplete last batch is left out.</param>
     /// <param name="generator">The CPU generator the permutations are drawn from (required to shuffle).</param>
-    public BatchSampler(int count, int batchSize, bool shuffle, bool dropLast, Generator? generator)
+    /// <param name="distributed">This rank's share of the dataset, in its order (then <paramref name="shuffle"/> is false).</param>
+    public BatchSampler(int count, int batchSize, bool shuffle, bool dropLast, Generator? generator, DistributedSampler? distributed = null)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "A dataset has 0 or more samples.");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size is 1 or more.");
         if (shuffle && generator is null) throw new ArgumentNullException(nameof(generator), "Shuffling draws from an explicit generator: pass one (or a seed to the loader).");
-        Count = count;
+        if (distributed is not null && shuffle) throw new ArgumentException("A distributed sampler decides the order: pass shuffle: false.", nameof(shuffle));
+        this.distributed = distributed;
+        Count = distributed?.SamplesPerRank ?? count;
         BatchSize = batchSize;
         Shuffle = shuffle;
         DropLast = dropLast;
         this.generator = generator;
     }
 
-    /// <summary>The number of samples in the dataset.</summary>
+    /// <summary>The number of samples an epoch visits: the dataset's, or this rank's share of it.</summary>
     public int Count { get; }
 
     /// <summary>Samples per batch.</summary>
@@ -49,7 +53,11 @@ internal sealed class BatchSampler
     public int[][] NextEpoch()
     {
         int[] order;
-        if (Shuffle && Count > 0)
+        if (distributed is not null)
+        {
+            order = distributed.Indices();
+        }
+        else if (Shuffle && Count > 0)
         {
             Native.EnsureLoaded();
             lock (generator!)

@@ -90,7 +90,8 @@ public static class TrainingCheckpoint
         var shuffle = train?.ShuffleGenerator;
         Tensor? shuffleState = null;
         if (shuffle is not null && !checkpoint.GeneratorStates.TryGetValue(ShuffleGenerator, out shuffleState))
-            throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader).");
+            throw new InvalidDataException($"{path}: the training loader shuffles, but the checkpoint holds no shuffling generator state (it was saved without the loader, " +
+                "or by a distributed run, whose DistributedSampler is seeded per epoch: resume that one distributed too).");
         var history = checkpoint.History;
         if (history.Count != checkpoint.Epoch)
             throw new InvalidDataException($"{path}: the checkpoint is of epoch {checkpoint.Epoch} but holds {history.Count} epochs of history.");

@@ -91,6 +91,7 @@ internal sealed class FusedStep : IDisposable
     readonly Reduction reduction;
     readonly Tensor[] parameters;
     Tensor[]? gradients;                        // made when a step first needs them (not for plain SGD)
+    Tensor? flat, lossSlot;                     // the gradients' one buffer, and the loss's element after them
     readonly FusedUpdate update;
     readonly Generator? generator;
     readonly ScalarType dtype;
@@ -336,10 +337,46 @@ internal sealed class FusedStep : IDisposable
     {
         if (gradients is null)
         {
+            // Views of one flat buffer, with one more element for the loss, so that a gradient-synchronisation
+            // strategy reduces them all, the loss included, with one collective on the buffer's memory.
             using var _ = no_grad();
-            gradients = parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+            long total = parameters.Sum(p => p.numel());
+            flat = zeros(total + 1, dtype: dtype, device: device).DetachFromDisposeScope();
+            var views = new Tensor[parameters.Length];
+            long offset = 0;
+            for (var i = 0; i < views.Length; i++)
+            {
+                using var slice = flat.narrow(0, offset, parameters[i].numel());
+                views[i] = slice.view(parameters[i].shape).DetachFromDisposeScope();
+                offset += parameters[i].numel();
+            }
+            using (var last = flat.narrow(0, total, 1)) lossSlot = last.view(Array.Empty<long>()).DetachFromDisposeScope();
+            gradients = views;
         }
         return gradients;
+    }
+
+    /// <summary>The <see cref="Gradients"/> and then one element for the loss, as the one contiguous 1-D buffer the
+    /// gradients are views of: what a gradient-synchronisation strategy reduces, in one collective, in the
+    /// <c>beforeUpdate</c> of <see cref="BackwardAndUpdate"/> (see <see cref="LossSlot"/>).</summary>
+    internal Tensor GradientsAndLoss
+    {
+        get
+        {
+            EnsureGradients();
+            return flat!;
+        }
+    }
+
+    /// <summary>The last element of <see cref="GradientsAndLoss"/> (0-dim): the batch loss goes there to be reduced
+    /// with the gradients.</summary>
+    internal Tensor LossSlot
+    {
+        get
+        {
+            EnsureGradients();
+            return lossSlot!;
+        }
     }
 
     /// <summary>Whether the optimizer's every link runs in place (otherwise some run their own update,
@@ -793,6 +830,8 @@ internal sealed class FusedStep : IDisposable
         FreeBuffers();
         update.Dispose();
         foreach (var t in gradients ?? []) t.Dispose();
+        lossSlot?.Dispose();
+        flat?.Dispose();
         foreach (var op in ops) op.WeightT?.Dispose();
         foreach (var t in new[] { onesC, BatchLoss, BatchCorrect, lossVector, correctVector }) t.Dispose();
     }

@@ -274,7 +274,11 @@ public sealed class Trainer : IDisposable
         EnsureFusedStep();
         try
         {
-            return FitEpochs(train, test, epochs, callbacks, resume);
+            // Data parallelism: every rank runs as many steps and starts from rank 0's model and optimizer state.
+            DistributedStep.CheckSameStepCount(Sync, train.BatchCount);
+            DistributedStep.BroadcastInitialState(Sync, Model, stepper.Library);
+            using var reducer = fused is null ? DistributedStep.ForAutograd(Sync, Model) : null;
+            return FitEpochs(train, test, epochs, callbacks, resume, reducer);
         }
         finally
         {
@@ -282,7 +286,10 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    History FitEpochs(IDataLoader train, IDataLoader? test, int epochs, IEnumerable<Callback>? callbacks, History? resume)
+    /// <summary>The options' gradient synchronisation (<see cref="GradientSync.None"/> when unset).</summary>
+    GradientSync Sync => Options.GradientSync ?? GradientSync.None;
+
+    History FitEpochs(IDataLoader train, IDataLoader? test, int epochs, IEnumerable<Callback>? callbacks, History? resume, DistributedStep? reducer)
     {
         if (fused is not null)
         {
@@ -296,9 +303,10 @@ public sealed class Trainer : IDisposable
             }
         }
         var listeners = new List<Callback>();
-        if (Options.Progress) listeners.Add(new TutorialProgress());
+        // In a data-parallel run, rank 0 alone prints and writes checkpoints (every rank holds the same model).
+        if (Options.Progress && Sync.IsMain) listeners.Add(new TutorialProgress());
         listeners.AddRange(callbacks ?? []);
-        if (Options.Checkpoint is { } to) listeners.Add(new CheckpointCallback(to, train, 1, Options.CheckpointEveryBatches));
+        if (Options.Checkpoint is { } to && Sync.IsMain) listeners.Add(new CheckpointCallback(to, train, 1, Options.CheckpointEveryBatches));
         var history = new History(resume?.Epochs ?? Array.Empty<EpochMetrics>());
         var context = new TrainingContext(Model, stepper, Device, history, history.Count + 1, epochs, train.BatchCount, train.SampleCount) { Train = train };
         // A checkpoint saved inside an epoch: that epoch continues at its next batch.
@@ -321,7 +329,9 @@ public sealed class Trainer : IDisposable
             var resumed = epoch == context.FirstEpoch ? partial : null;
             context.FirstBatch = resumed?.BatchesDone ?? 0;
             foreach (var c in events) c.OnEpochBegin(context);
-            double trainLoss = TrainEpoch(train, context, events, resumed);
+            // PyTorch's sampler.set_epoch(epoch): each epoch its own order, the same on every rank.
+            if (train is DataLoader { Sampler: { } sampler }) sampler.Epoch = epoch - 1;
+            double trainLoss = TrainEpoch(train, context, events, resumed, reducer);
             Evaluation? evaluation = test is null ? null : Evaluate(test);
             history.Add(new EpochMetrics(epoch, trainLoss, evaluation?.AverageLoss, evaluation?.Accuracy, stepper.LearningRate, clock.Elapsed.TotalSeconds));
             stepper.EndEpoch();
@@ -335,12 +345,17 @@ public sealed class Trainer : IDisposable
     /// at the end: a batch's loss reaches the host only when a callback reads <see cref="TrainingContext.Loss"/>
     /// (the progress printout does every 100 batches), or on the CPU, where reading it costs nothing, to stop
     /// before a non-finite loss's step. A resumed epoch (<paramref name="resumed"/>) starts at its next batch, with its loss sum so far.</summary>
-    double TrainEpoch(IDataLoader train, TrainingContext context, Callback[] events, PartialEpoch? resumed)
+    /// <remarks>In a data-parallel run the gradients and the batch loss are averaged over the ranks between backward
+    /// and the step, in one collective: the batch loss the callbacks see, the one checked, and the epoch's mean are
+    /// those of the global batch, the same on every rank, so every rank stops alike on a non-finite loss.</remarks>
+    double TrainEpoch(IDataLoader train, TrainingContext context, Callback[] events, PartialEpoch? resumed, DistributedStep? reducer)
     {
         Model.train();
         var target = Device;
         int epoch = context.Epoch;
         bool checkEachBatch = Options.StopOnNonFiniteLoss && target.type == DeviceType.CPU;
+        var sync = Sync;
+        bool distributed = sync.WorldSize > 1;
         int skip = resumed?.BatchesDone ?? 0;
         int batchIndex = skip, samplesBefore = (int)Math.Min((long)skip * train.BatchSize, train.SampleCount);
         // The sum goes on from the saved one: the same float64 additions in the same order give the same mean.
@@ -382,9 +397,33 @@ public sealed class Trainer : IDisposable
                 {
                     // The fused step's loss is its own buffer, valid until its next call: summed and read here.
                     var value = fused.ForwardLoss(x, y);
-                    CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
-                    fused.BackwardAndUpdate();
+                    if (distributed)
+                    {
+                        // Between the backward pass and the update: the gradients and the loss averaged in place, then checked.
+                        int at = batchIndex;
+                        fused.BackwardAndUpdate(_ =>
+                        {
+                            DistributedStep.ReduceFused(sync, fused);
+                            CheckLoss(value, epoch, at, checkEachBatch, context);
+                        });
+                    }
+                    else
+                    {
+                        CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
+                        fused.BackwardAndUpdate();
+                    }
                     lossSum.add_(value);
+                }
+                else if (reducer is not null)
+                {
+                    var prediction = Model.forward(x);
+                    var value = loss(prediction, y);
+                    stepper.ZeroGrad();
+                    value.backward();
+                    var averaged = reducer.Reduce(value);
+                    CheckLoss(averaged, epoch, batchIndex, checkEachBatch, context);
+                    stepper.Step();
+                    lossSum.add_(averaged);
                 }
                 else
                 {
@@ -440,23 +479,42 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The tutorial's test_loop on this trainer's model, loss and device (see
     /// <see cref="Evaluate(nn.Module{Tensor, Tensor}, Loss, IDataLoader, Device?)"/>).</summary>
-    /// <remarks>With the fused step (<see cref="StepPath"/>), the forward pass runs on its preallocated buffers.</remarks>
+    /// <remarks>With the fused step (<see cref="StepPath"/>), the forward pass runs on its preallocated buffers.
+    /// In a data-parallel run (<see cref="TrainerOptions.GradientSync"/>) each rank evaluates its loader (its shard,
+    /// with a <see cref="DistributedSampler"/>) and the sums are added over the ranks: every rank returns the figures
+    /// of all the ranks' batches together. This is then a collective: call it on every rank.</remarks>
     public Evaluation Evaluate(IDataLoader data)
     {
         ArgumentNullException.ThrowIfNull(data);
         bool own = fused is null;       // inside a fit, the fit's step; alone, one for this pass
         EnsureFusedStep();
+        EvaluationSums sums;
         try
         {
-            return fused is null ? Evaluate(Model, loss, data, Device) : EvaluateFused(fused, data);
+            sums = fused is null ? EvaluateSums(Model, loss, data, Device) : EvaluateFused(fused, data);
         }
         finally
         {
             if (own) ResetFusedStep();
         }
+        if (Sync.WorldSize > 1)
+        {
+            using var all = torch.tensor(new[] { sums.LossSum, sums.Correct, sums.Samples, sums.Batches });
+            Sync.AllReduceSum(all);
+            var added = all.data<double>().ToArray();
+            sums = new EvaluationSums(added[0], added[1], added[2], added[3]);
+        }
+        return sums.ToEvaluation();
     }
 
-    Evaluation EvaluateFused(FusedStep fused, IDataLoader data)
+    /// <summary>The test loop's sums: batch losses, correct samples, samples and batches.</summary>
+    readonly record struct EvaluationSums(double LossSum, double Correct, double Samples, double Batches)
+    {
+        public Evaluation ToEvaluation() =>
+            new(Batches == 0 ? double.NaN : LossSum / Batches, Samples == 0 ? double.NaN : Correct / Samples, (int)Samples, (int)Batches);
+    }
+
+    EvaluationSums EvaluateFused(FusedStep fused, IDataLoader data)
     {
         ModelDataCheck.Check(Model, loss, data, Device, "test");
         var target = Device;
@@ -472,7 +530,7 @@ public sealed class Trainer : IDisposable
             samples += batch.Count;
             batches++;
         }
-        return new Evaluation(batches == 0 ? double.NaN : lossSum.ToDouble() / batches, samples == 0 ? double.NaN : correct.ToDouble() / samples, samples, batches);
+        return new EvaluationSums(lossSum.ToDouble(), correct.ToDouble(), samples, batches);
     }
 
     /// <summary>The tutorial's test_loop: the mean batch loss and the accuracy over the loader, in eval
@@ -488,6 +546,11 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(data);
+        return EvaluateSums(model, loss, data, device).ToEvaluation();
+    }
+
+    static EvaluationSums EvaluateSums(nn.Module<Tensor, Tensor> model, Loss loss, IDataLoader data, Device? device)
+    {
         bool wasTraining = model.training;
         var target = (device ?? DeviceOf(model));
         ModelDataCheck.Check(model, loss, data, target, "test");
@@ -517,7 +580,7 @@ public sealed class Trainer : IDisposable
         {
             model.train(wasTraining);
         }
-        return new Evaluation(batches == 0 ? double.NaN : lossSum.ToDouble() / batches, samples == 0 ? double.NaN : (double)correct.ToInt64() / samples, samples, batches);
+        return new EvaluationSums(lossSum.ToDouble(), correct.ToInt64(), samples, batches);
     }
 
     /// <summary>Class probabilities and classes for a batch of inputs, with this trainer's model.</summary>
@@ -591,4 +654,12 @@ public sealed class TrainerOptions
     /// requires it (the trainer throws, saying why, when it does not apply); false always takes autograd.
     /// <see cref="Trainer.StepPath"/> says which path runs. Both give the same steps within float rounding.</summary>
     public bool? Fused { get; init; }
+
+    /// <summary>Data parallelism: the processes this trainer trains with (<see cref="Training.GradientSync.Mpi"/>), between
+    /// whose backward passes and optimizer steps the gradients are averaged; null (the default) or
+    /// <see cref="Training.GradientSync.None"/> for one process. With more than one rank, rank 0's model and optimizer state
+    /// are broadcast before the first step, rank 0 alone prints (<see cref="Progress"/>) and writes the
+    /// <see cref="Checkpoint"/>, and the losses and test figures are those of all ranks. Give each rank its shard of the
+    /// training data (<see cref="DistributedSampler"/>); every rank must run the same number of steps (checked).</summary>
+    public GradientSync? GradientSync { get; init; }
 }
