@@ -181,7 +181,7 @@ public sealed class Checkpoint : IDisposable
             {
                 if (!name.StartsWith(GeneratorPrefix, StringComparison.Ordinal) && !name.StartsWith(ModelPrefix, StringComparison.Ordinal)
                     && !name.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
-                    throw new InvalidDataException($"{path}: the tensor '{name}' belongs to no part of a checkpoint (expected a prefix model., optimizer. or generator.).");
+                    throw new InvalidDataException($"{path}: the tensor '{Printable.Escape(name)}' belongs to no part of a checkpoint (expected a prefix model., optimizer. or generator.).");
             }
             var target = device;
             var model = new Dictionary<string, Tensor>(StringComparer.Ordinal);
