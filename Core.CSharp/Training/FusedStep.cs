@@ -469,21 +469,17 @@ internal sealed class FusedStep : IDisposable
     /// <returns><see cref="BatchLoss"/>: this object's buffer, valid until the next call; do not dispose it.</returns>
     internal Tensor ComputeGradients(Tensor features, Tensor labels)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        ReleasePending();
-        using var _ = no_grad();
-        var (input, n) = Input(features);
+        ForwardLoss(features, labels);
+        var step = pending!;
         try
         {
-            var v = ViewsFor(n);
-            Forward(v, input, training: true);
-            LossAndGradient(v, labels, n, backward: true);
+            using var _ = no_grad();
             EnsureGradients();
-            Backward(v, input, null);
+            Backward(step.Views, step.Input, null);
         }
         finally
         {
-            if (!ReferenceEquals(input, features)) input.Dispose();
+            ReleasePending();
         }
         return BatchLoss;
     }
