@@ -91,7 +91,10 @@ static class DistributedBenchmark
         {
             var info = new ProcessStartInfo(c.Ranks > 1 ? launcher : host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             if (c.Ranks > 1) foreach (var a in new[] { "-n", c.Ranks.ToString(CultureInfo.InvariantCulture), host }) info.ArgumentList.Add(a);
-            foreach (var a in new[] { self, "distributed", "--worker", "--epochs", epochs.ToString(CultureInfo.InvariantCulture), "--batch-size", c.BatchPerRank.ToString(CultureInfo.InvariantCulture) })
+            // Under `dotnet Functional.Benchmarks.dll` the host is dotnet and takes the assembly; the apphost (what
+            // `dotnet run` starts) is the program itself.
+            if (Path.GetFileNameWithoutExtension(host) == "dotnet") info.ArgumentList.Add(self);
+            foreach (var a in new[] { "distributed", "--worker", "--epochs", epochs.ToString(CultureInfo.InvariantCulture), "--batch-size", c.BatchPerRank.ToString(CultureInfo.InvariantCulture) })
                 info.ArgumentList.Add(a);
             if (quick) info.ArgumentList.Add("--quick");
             if (autograd) info.ArgumentList.Add("--autograd");
