@@ -246,7 +246,7 @@ public class CliTests
     }
 
     [Test]
-    public void AnExplicitDataFolderIsUsedWholeOrRefusedNamingTheMissingFile()
+    public void AGivenDataFolderIsUsedWholeOrRefusedNamingTheMissingFile()
     {
         var trainOnly = DataFolder("train-only", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
         var result = Cli("train", "--epochs", "1", "--data", trainOnly);

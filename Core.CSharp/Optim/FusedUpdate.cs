@@ -74,26 +74,17 @@ internal sealed class FusedUpdate : IDisposable
             case Optimizers.ChainTransformation chain when state is ChainState chainState && chainState.Links.Count == chain.Links.Count:
                 for (var i = 0; i < chain.Links.Count; i++) Flatten(chain.Links[i], chainState.Links[i], links);
                 return;
-            case Optimizers.IdentityTransformation:
-                links.Add(new(Kind.Identity, transformation, state));
-                return;
-            case Optimizers.ScaleTransformation when state is ScaleState:
-                links.Add(new(Kind.Scale, transformation, state));
-                return;
-            case Optimizers.ScaleByLearningRateTransformation when state is ScaleByLearningRateState:
-                links.Add(new(Kind.LearningRate, transformation, state));
-                return;
-            case Optimizers.AddDecayedWeightsTransformation when state is AddDecayedWeightsState:
-                links.Add(new(Kind.DecayedWeights, transformation, state));
-                return;
-            case Optimizers.TraceTransformation when state is TraceState:
-                links.Add(new(Kind.Trace, transformation, state));
-                return;
-            case Optimizers.ScaleByAdamTransformation when state is AdamState:
-                links.Add(new(Kind.Adam, transformation, state));
-                return;
             default:
-                links.Add(new(Kind.Delegated, transformation, state));
+                links.Add(new((transformation, state) switch
+                {
+                    (Optimizers.IdentityTransformation, _) => Kind.Identity,
+                    (Optimizers.ScaleTransformation, ScaleState) => Kind.Scale,
+                    (Optimizers.ScaleByLearningRateTransformation, ScaleByLearningRateState) => Kind.LearningRate,
+                    (Optimizers.AddDecayedWeightsTransformation, AddDecayedWeightsState) => Kind.DecayedWeights,
+                    (Optimizers.TraceTransformation, TraceState) => Kind.Trace,
+                    (Optimizers.ScaleByAdamTransformation, AdamState) => Kind.Adam,
+                    _ => Kind.Delegated,
+                }, transformation, state));
                 return;
         }
     }
