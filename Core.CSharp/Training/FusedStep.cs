@@ -70,9 +70,11 @@ internal sealed class FusedStep : IDisposable
         public required Tensor LogProbabilities, Probabilities, ProbabilitiesT, Scratch, Targets;
         public required Tensor RowMax, RowMaxColumn, SumExp, SumExpColumn, TargetSum, TargetSumColumn;
         public required Tensor LogProbabilitiesRow, TargetsFlat, Picked, PickedRow, OnesN, OnesColumn;
+        public required Scalar N;               // the batch size as a native scalar, made once (TorchSharp makes one per call otherwise)
 
         public void Dispose()
         {
+            N.Dispose();
             foreach (var t in Values.Concat(Masks).Concat(InputGradients).Concat(InputGradientsT)) t.Dispose();
             foreach (var t in new[] { LogProbabilities, Probabilities, ProbabilitiesT, Scratch, Targets, RowMax, RowMaxColumn,
                                       SumExp, SumExpColumn, TargetSum, TargetSumColumn, LogProbabilitiesRow, TargetsFlat, Picked, PickedRow, OnesN, OnesColumn })
@@ -97,6 +99,7 @@ internal sealed class FusedStep : IDisposable
     readonly ScalarType dtype;
     readonly Device device;
     readonly Tensor onesC, lossVector, correctVector;
+    readonly Scalar zero = 0.ToScalar(), one = 1.ToScalar();   // made once: an implicit conversion makes a native scalar per call
 
     // Batch buffers, [capacity, features]; views per batch size.
     long capacity;
@@ -316,7 +319,7 @@ internal sealed class FusedStep : IDisposable
     /// <summary>The path it runs, e.g. <c>Flatten → Linear(784→512) → ReLU → Linear(512→10); CrossEntropy(mean); addDecayedWeights, trace(nesterov=False), scaleByLearningRate</c>.</summary>
     internal string Description { get; }
 
-    /// <summary>The loss of the latest <see cref="Step"/>, <see cref="ComputeGradients"/> or <see cref="Evaluate"/>:
+    /// <summary>The loss of the latest <see cref="Step"/>, <see cref="ComputeGradients"/> or <see cref="Evaluate(Tensor, Tensor)"/>:
     /// a 0-dim tensor of the model's dtype on its device, owned by this object and overwritten by the next call.</summary>
     internal Tensor BatchLoss { get; }
 
@@ -325,8 +328,14 @@ internal sealed class FusedStep : IDisposable
     /// dtype on its device, owned by this object and overwritten by the next call.</summary>
     /// <remarks>In a training step, with class indices, a sample counts as correct when its class's logit equals
     /// the largest (an exact tie with another class, where <c>argmax</c> could pick the other, counts as correct);
-    /// <see cref="Evaluate"/> counts <c>argmax(1) == y</c>, as the tutorial's test loop does.</remarks>
+    /// <see cref="Evaluate(Tensor, Tensor)"/> counts <c>argmax(1) == y</c>, as the tutorial's test loop does.</remarks>
     internal Tensor BatchCorrect { get; }
+
+    /// <summary>Whether a training step (<see cref="Step"/>, <see cref="ForwardLoss"/>, <see cref="ComputeGradients"/>)
+    /// counts the correct predictions into <see cref="BatchCorrect"/> (default true). The trainer reports no training
+    /// accuracy and turns it off: five fewer LibTorch calls per step. Off, <see cref="BatchCorrect"/> keeps the count of
+    /// the latest <see cref="Evaluate(Tensor, Tensor)"/>; evaluation always counts.</summary>
+    internal bool CountsCorrectWhenTraining { get; set; } = true;
 
     /// <summary>The gradients of the latest <see cref="ComputeGradients"/>, one per optimizer parameter and in
     /// its order: for a gradient-synchronisation strategy to reduce in place before <see cref="ApplyUpdate"/>.
@@ -504,6 +513,15 @@ internal sealed class FusedStep : IDisposable
     /// <returns><see cref="BatchLoss"/>: this object's buffer, valid until the next call; do not dispose it.</returns>
     internal Tensor Evaluate(Tensor features, Tensor labels)
     {
+        Evaluate(features, labels, null, null);
+        return BatchLoss;
+    }
+
+    /// <summary>As <see cref="Evaluate(Tensor, Tensor)"/>, adding the batch's loss to <paramref name="lossSum"/> and its
+    /// correct count to <paramref name="correctSum"/> (0-dim tensors on the model's device) instead of writing
+    /// <see cref="BatchLoss"/> and <see cref="BatchCorrect"/>: the test loop's sums with two fewer calls per batch.</summary>
+    internal void Evaluate(Tensor features, Tensor labels, Tensor? lossSum, Tensor? correctSum)
+    {
         ObjectDisposedException.ThrowIf(disposed, this);
         using var _ = no_grad();
         var (input, n) = Input(features);
@@ -520,16 +538,22 @@ internal sealed class FusedStep : IDisposable
                 using var scope = NewDisposeScope();
                 var logits = v.Values[logitsSlot];
                 var targets = labels.dtype == ScalarType.Int64 ? labels : labels.to_type(ScalarType.Int64);
-                lossVector.copy_(nn.functional.cross_entropy(logits, targets, reduction: reduction == Reduction.Mean ? nn.Reduction.Mean : nn.Reduction.Sum));
-                correctVector.copy_(logits.argmax(1).eq(targets).sum());
+                var batchLoss = nn.functional.cross_entropy(logits, targets, reduction: reduction == Reduction.Mean ? nn.Reduction.Mean : nn.Reduction.Sum);
+                var batchCorrect = logits.argmax(1).eq(targets).sum();
+                if (lossSum is null) lossVector.copy_(batchLoss); else lossSum.add_(batchLoss);
+                if (correctSum is null) correctVector.copy_(batchCorrect); else correctSum.add_(batchCorrect);
             }
-            else LossAndGradient(v, labels!, n, backward: false);
+            else
+            {
+                LossAndGradient(v, labels!, n, backward: false);
+                lossSum?.add_(BatchLoss);
+                correctSum?.add_(BatchCorrect);
+            }
         }
         finally
         {
             if (!ReferenceEquals(input, features)) input.Dispose();
         }
-        return BatchLoss;
     }
 
     /// <summary>The inference pass (dropout off, no gradients): the logits [N, classes], a view of this
@@ -630,7 +654,7 @@ internal sealed class FusedStep : IDisposable
                 throw new ArgumentException($"Class-index targets must be [{n}], found {Shapes.Of(labels)}.", nameof(labels));
             using var converted = labels.dtype == ScalarType.Int64 ? null : labels.to_type(ScalarType.Int64);
             using var index = (converted ?? labels).reshape(n, 1);
-            v.Targets.fill_(0).scatter_(1, index, v.OnesColumn);   // (zero_ makes a new handle in TorchSharp 0.107)
+            v.Targets.fill_(zero).scatter_(1, index, v.OnesColumn);   // (zero_ makes a new handle in TorchSharp 0.107)
         }
 
         // log-softmax and softmax, each row shifted by its maximum.
@@ -645,10 +669,11 @@ internal sealed class FusedStep : IDisposable
         // loss = -Σ targets·log p (per row, then over rows), divided by N for the mean.
         // (one product of the flattened [1, N·classes] and [N·classes] views)
         lossVector.addmv_(v.LogProbabilitiesRow, v.TargetsFlat, beta: 0, alpha: -1);
-        if (reduction == Reduction.Mean) lossVector.div_(n);
+        if (reduction == Reduction.Mean) lossVector.div_(v.N);
 
         // Correct: the target's logit (exact: one product by 1, the rest by 0) is the row's maximum.
-        if (probabilityTargets)
+        if (backward && !CountsCorrectWhenTraining) { }
+        else if (probabilityTargets)
         {
             using var scope = NewDisposeScope();
             correctVector.copy_(logits.argmax(1).eq(labels.argmax(1)).sum());
@@ -669,7 +694,7 @@ internal sealed class FusedStep : IDisposable
             v.Probabilities.mul_(v.TargetSumColumn);
         }
         v.Probabilities.sub_(v.Targets);
-        if (reduction == Reduction.Mean) v.Probabilities.div_(n);
+        if (reduction == Reduction.Mean) v.Probabilities.div_(v.N);
     }
 
     /// <summary>The backward pass: into <see cref="Gradients"/> when <paramref name="plainScale"/> is null; else
@@ -719,19 +744,19 @@ internal sealed class FusedStep : IDisposable
                 {
                     // The output is no longer needed (the next Linear's backward has run): it becomes the mask.
                     var output = v.Values[op.Output];
-                    gradient.mul_(output.gt_(0));
+                    gradient.mul_(output.gt_(zero));
                     break;
                 }
                 case Kind.Sigmoid:
                 {
                     var y = v.Values[op.Output];
-                    gradient.mul_(y).mul_(y.neg_().add_(1));          // g·y·(1 − y)
+                    gradient.mul_(y).mul_(y.neg_().add_(one));        // g·y·(1 − y)
                     break;
                 }
                 case Kind.Tanh:
                 {
                     var y = v.Values[op.Output];
-                    gradient.mul_(y.mul_(y).neg_().add_(1));          // g·(1 − y²)
+                    gradient.mul_(y.mul_(y).neg_().add_(one));        // g·(1 − y²)
                     break;
                 }
                 case Kind.Dropout:
@@ -778,6 +803,7 @@ internal sealed class FusedStep : IDisposable
             TargetsFlat = targetRows.view(n * classes).DetachFromDisposeScope(),
             Picked = picked, PickedRow = Row(picked),
             OnesN = ones, OnesColumn = Column(ones),
+            N = n.ToScalar(),
         };
         views[n] = result;
         return result;
@@ -830,5 +856,7 @@ internal sealed class FusedStep : IDisposable
         flat?.Dispose();
         foreach (var op in ops) op.WeightT?.Dispose();
         foreach (var t in new[] { onesC, BatchLoss, BatchCorrect, lossVector, correctVector }) t.Dispose();
+        zero.Dispose();
+        one.Dispose();
     }
 }

@@ -225,6 +225,7 @@ public sealed class Trainer : IDisposable
         if (Options.Fused == false) whyNotFused = "TrainerOptions.Fused is false";
         else if (stepper.Library is not { } optimizer) whyNotFused = "the optimizer is a TorchSharp one";
         else fused = FusedStep.TryCreate(Model, loss, optimizer, out whyNotFused);
+        if (fused is not null) fused.CountsCorrectWhenTraining = false;   // the fit reports no training accuracy
         if (fused is null && Options.Fused == true)
             throw new ArgumentException($"TrainerOptions.Fused is true, but the fused step does not apply: {whyNotFused}. Leave Fused unset to fall back to autograd.", "options");
     }
@@ -525,8 +526,7 @@ public sealed class Trainer : IDisposable
         foreach (var batch in data)
         {
             using var scope = torch.NewDisposeScope();
-            lossSum.add_(fused.Evaluate(Devices.MoveTo(batch.Features, target), Devices.MoveTo(batch.Labels, target)));
-            correct.add_(fused.BatchCorrect);
+            fused.Evaluate(Devices.MoveTo(batch.Features, target), Devices.MoveTo(batch.Labels, target), lossSum, correct);
             samples += batch.Count;
             batches++;
         }
