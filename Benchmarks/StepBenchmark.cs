@@ -19,11 +19,12 @@ static class StepBenchmark
     /// <c>step --layouts</c>: the step's 8 products for the tutorial's network, batch 64, in two layouts of the
     /// activations: row-major (Z = X·Wᵀ, [N, features], as nn.Linear computes) and feature-major (Zᵀ = W·Xᵀ,
     /// [features, N], as the fused step computes), the weight-gradient products accumulating into the weights
-    /// in both. Medians of 9 runs of 300 steps, alternating.
+    /// in both. Medians of 9 runs of 300 steps, alternating. <c>--batch N</c> sets the batch (64).
     /// </summary>
-    static int Layouts()
+    static int Layouts(string[] args)
     {
-        int n = 64;
+        int at = Array.IndexOf(args, "--batch");
+        int n = at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : 64;
         using var X = rand(n, 784); using var W1 = rand(512, 784); using var W2 = rand(512, 512); using var W3 = rand(10, 512);
         Tensor E(params long[] s) => empty(s);
         var (h1, h2, o, g2, g1) = (E(n, 512), E(n, 512), E(n, 10), E(n, 512), E(n, 512));
@@ -60,7 +61,7 @@ static class StepBenchmark
 
     public static int Run(string[] args)
     {
-        if (args.Contains("--layouts")) return Layouts();
+        if (args.Contains("--layouts")) return Layouts(args);
         int rounds = 5, steps = 938, n = 64;
         // --cpu: one torch thread, timed by the process's CPU time, which other processes on the machine do not inflate.
         bool cpu = args.Contains("--cpu");
