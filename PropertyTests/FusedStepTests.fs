@@ -337,6 +337,27 @@ let ``the live tensor count does not grow across fused steps, batch sizes and ev
     Assert.That(Generators.settledTensorCount (), Is.LessThanOrEqualTo(before), "the fused step's buffers go with Dispose")
 
 [<Test>]
+let ``a batch size first met in inference mode leaves buffers that training steps can still write`` () =
+    use g = new Generator(5UL)
+    use model = Layer.Sequential(Layer.Linear(6L), Layer.ReLU(), Layer.Linear(3L)).Build([| 4L |], g)
+    use optimizer = Optimizers.Sgd(LearningRate.Constant 0.1).Bind(model)
+    use fused = FusedStep.Create(model, Losses.CrossEntropy(), optimizer)
+    use x2 = torch.randn([| 2L; 4L |], generator = g)
+    use y2 = torch.randint(0L, 3L, [| 2L |], ScalarType.Int64, generator = g)
+    fused.Step(x2, y2) |> ignore
+    // The trainer evaluates in inference mode; a larger batch makes new buffers, and more sizes make new views, there.
+    for n in [ 9L; 7L; 5L; 3L; 1L; 8L; 6L; 4L; 10L ] do
+        use x = torch.randn([| n; 4L |], generator = g)
+        use y = torch.randint(0L, 3L, [| n |], ScalarType.Int64, generator = g)
+        use inference = torch.inference_mode()
+        fused.Evaluate(x, y) |> ignore
+    for n in [ 2L; 9L; 10L ] do
+        use x = torch.randn([| n; 4L |], generator = g)
+        use y = torch.randint(0L, 3L, [| n |], ScalarType.Int64, generator = g)
+        let loss = fused.Step(x, y)
+        Assert.That(Double.IsFinite(loss.ToDouble()), $"a training step of {n} after evaluations in inference mode")
+
+[<Test>]
 let ``TryCreate says why for what it does not cover, so the trainer falls back to autograd`` () =
     use scope = torch.NewDisposeScope()
     let reasonFor (model: torch.nn.Module) (loss: Loss) (optimizer: Optimizer) =

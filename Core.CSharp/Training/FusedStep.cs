@@ -356,6 +356,7 @@ internal sealed class FusedStep : IDisposable
             // Views of one flat buffer, with one more element for the loss, so that a gradient-synchronisation
             // strategy reduces them all, the loss included, with one collective on the buffer's memory.
             using var _ = no_grad();
+            using var normal = inference_mode(false);
             long total = parameters.Sum(p => p.numel());
             flat = zeros(total + 1, dtype: dtype, device: device).DetachFromDisposeScope();
             var views = new Tensor[parameters.Length];
@@ -780,6 +781,8 @@ internal sealed class FusedStep : IDisposable
     Views ViewsFor(long n)
     {
         if (views.TryGetValue(n, out var cached)) return cached;
+        // Normal tensors even when the caller evaluates in inference mode: the training steps write them later.
+        using var normal = inference_mode(false);
         if (n > capacity) Allocate(n);
         if (views.Count >= 8) ClearViews();     // many sizes (an evaluation with odd batches): start over
         // [features, n], contiguous: the first features·n elements of a flat buffer made for the largest batch.

@@ -523,6 +523,7 @@ public sealed class Trainer : IDisposable
         // Sums stay on the device and are read once, after the last batch.
         using var lossSum = torch.zeros(Array.Empty<long>(), ScalarType.Float64, target);
         using var correct = torch.zeros(Array.Empty<long>(), ScalarType.Float64, target);
+        using var inference = torch.inference_mode();   // as the autograd path's evaluation: no autograd bookkeeping at all
         foreach (var batch in data)
         {
             using var scope = torch.NewDisposeScope();
