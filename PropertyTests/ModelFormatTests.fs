@@ -82,6 +82,15 @@ let ``The standard layers print their PyTorch repr`` () =
         m.Dispose()
 
 [<Test>]
+let ``An embedding built with a padding row prints it as PyTorch does`` () =
+    // PyTorch 1.13.1: print(nn.Embedding(10, 3, padding_idx=-2)) gives "Embedding(10, 3, padding_idx=8)" (the index
+    // stored non-negative); print(nn.Embedding(10, 3)) gives "Embedding(10, 3)".
+    use padded = Model.build [ 4 ] (Functional.Layers.Layer.Embedding(10L, 3L, Nullable -2L))
+    use plain = Model.build [ 4 ] (Functional.Layers.Layer.Embedding(10L, 3L))
+    Assert.That(Model.format padded, equalTo "Embedding(10, 3, padding_idx=8)")
+    Assert.That(Model.format plain, equalTo "Embedding(10, 3)")
+
+[<Test>]
 let ``Floats print as Python's repr prints them`` () =
     // Values of repr(x) in CPython 3.
     let cases =

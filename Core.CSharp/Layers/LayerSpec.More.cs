@@ -272,6 +272,9 @@ public abstract partial record LayerSpec
     /// values ([length] → [length, dim]). Weights start as PyTorch's, N(0, 1).</summary>
     internal sealed record Embedding(long NumEmbeddings, long EmbeddingDim, long? PaddingIdx = null) : LayerSpec
     {
+        /// <summary>The padding row (non-negative, as PyTorch stores it) of each embedding module built from a spec.</summary>
+        internal static readonly System.Runtime.CompilerServices.ConditionalWeakTable<nn.Module, object> PaddingRows = new();
+
         /// <inheritdoc/>
         public override long[] OutputShape(IReadOnlyList<long> inputShape)
         {
@@ -286,12 +289,15 @@ public abstract partial record LayerSpec
         internal override nn.Module<Tensor, Tensor> BuildModule(long[] inputShape, Generator? generator)
         {
             OutputShape(inputShape);
-            var embedding = nn.Embedding(NumEmbeddings, EmbeddingDim, PaddingIdx is { } p ? (p < 0 ? p + NumEmbeddings : p) : null);
+            var padding = PaddingIdx is { } p ? (p < 0 ? p + NumEmbeddings : p) : (long?)null;
+            var embedding = nn.Embedding(NumEmbeddings, EmbeddingDim, padding);
+            // TorchSharp's module does not expose its padding index; PyTorch's repr prints it.
+            if (padding is long row) PaddingRows.AddOrUpdate(embedding, row);
             if (generator is not null)
             {
                 using var _ = no_grad();
                 embedding.weight!.normal_(0, 1, generator);
-                if (PaddingIdx is { } q) embedding.weight[q < 0 ? q + NumEmbeddings : q].zero_();
+                if (padding is long q) embedding.weight[q].zero_();
             }
             return embedding;
         }

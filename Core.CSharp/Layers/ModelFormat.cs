@@ -80,7 +80,9 @@ public static class ModelFormat
     {
         using var _ = no_grad();
         var shape = e.weight!.shape;
-        return $"{shape[0]}, {shape[1]}";
+        return LayerSpec.Embedding.PaddingRows.TryGetValue(e, out var row)
+            ? $"{shape[0]}, {shape[1]}, padding_idx={row}"
+            : $"{shape[0]}, {shape[1]}";
     }
 
     static string ConvRepr(M.Convolution c)
