@@ -167,6 +167,41 @@ public class CustomModuleTests
             "Sequential(\n  (0): Flatten(start_dim=1, end_dim=-1)\n  (1): Scale()\n  (2): Linear(in_features=784, out_features=10, bias=True)\n)"));
     }
 
+    /// <summary>Scale with PyTorch's <c>extra_repr</c>: <c>def extra_repr(self): return f'factor={self.factor}'</c>.</summary>
+    public sealed class ScaleWithRepr(double factor) : nn.Module<Tensor, Tensor>("Scale"), IExtraRepr
+    {
+        public override Tensor forward(Tensor x) => x * factor;
+
+        public string ExtraRepr() => $"factor={ModelFormat.PythonFloat(factor)}";
+    }
+
+    /// <summary>A block with a child and a two-line <c>extra_repr</c> (<c>'residual=True\nscale=0.5'</c>).</summary>
+    public sealed class Block : nn.Module<Tensor, Tensor>, IExtraRepr
+    {
+        readonly Modules.Linear linear = nn.Linear(2, 2);
+
+        public Block() : base(nameof(Block)) => RegisterComponents();
+
+        public override Tensor forward(Tensor x) => x + 0.5 * linear.call(x);
+
+        public string ExtraRepr() => "residual=True\nscale=0.5";
+    }
+
+    [Test]
+    public void AHandWrittenModuleWithExtraReprPrintsItsSettingsAsPyTorchDoes()
+    {
+        // PyTorch 1.13.1, with Scale and Block as in the comments above:
+        //   print(nn.Sequential(nn.Linear(2, 2), Scale(2.0))); print(Block()); print(Scale(2.0))
+        using var sequence = nn.Sequential(nn.Linear(2, 2), new ScaleWithRepr(2.0));
+        Assert.That(ModelFormat.Format(sequence), Is.EqualTo(
+            "Sequential(\n  (0): Linear(in_features=2, out_features=2, bias=True)\n  (1): Scale(factor=2.0)\n)"));
+        using var block = new Block();
+        Assert.That(ModelFormat.Format(block), Is.EqualTo(
+            "Block(\n  residual=True\n  scale=0.5\n  (linear): Linear(in_features=2, out_features=2, bias=True)\n)"));
+        using var scale = new ScaleWithRepr(2.0);
+        Assert.That(ModelFormat.Format(scale), Is.EqualTo("Scale(factor=2.0)"));
+    }
+
     [Test]
     public void ItsStateDictAndSummaryHavePyTorchsNamesShapesAndCounts()
     {

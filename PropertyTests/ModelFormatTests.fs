@@ -97,12 +97,12 @@ let ``Floats print as Python's repr prints them`` () =
         [ 1e-5, "1e-05"; 0.1, "0.1"; 1.0, "1.0"; 0.5, "0.5"; 100.0, "100.0"; 1e16, "1e+16"; 1.5e-7, "1.5e-07"
           0.0001, "0.0001"; 123456.789, "123456.789"; 2.5e-5, "2.5e-05"; -0.001, "-0.001"; 1e22, "1e+22"; 0.0, "0.0"
           1234567890123456.0, "1234567890123456.0" ]
-    for x, expected in cases do Assert.That(ModelFormat.Float x, equalTo(expected), sprintf "%g" x)
+    for x, expected in cases do Assert.That(ModelFormat.PythonFloat x, equalTo(expected), sprintf "%g" x)
 
 [<Property(MaxTest = 200)>]
 let ``A printed float reads back to the same double`` (x: NormalFloat) =
     let x = x.Get
-    Double.Parse(ModelFormat.Float x, CultureInfo.InvariantCulture) = x
+    Double.Parse(ModelFormat.PythonFloat x, CultureInfo.InvariantCulture) = x
 
 [<Test>]
 let ``Named parameters have the tutorial's names and sizes`` () =

@@ -45,33 +45,35 @@ public static class ModelFormat
 
     /// <summary>
     /// PyTorch's <c>extra_repr</c> of the standard layers (the text between the parentheses of a
-    /// leaf); empty for layers without settings and for modules this does not know.
+    /// leaf), or a hand-written module's own (<see cref="IExtraRepr"/>); empty for layers without settings
+    /// and for modules this does not know.
     /// </summary>
     internal static string ExtraRepr(nn.Module module)
     {
         ArgumentNullException.ThrowIfNull(module);
         return module switch
         {
+            IExtraRepr custom => custom.ExtraRepr() ?? "",
             M.Linear l => $"in_features={l.in_features}, out_features={l.out_features}, bias={Bool(l.bias is not null)}",
             M.Flatten f => $"start_dim={f.start_dim}, end_dim={f.end_dim}",
             M.ReLU r => r.inplace ? "inplace=True" : "",
-            M.LeakyReLU lr => $"negative_slope={Float(lr.negative_slope)}" + (lr.inplace ? ", inplace=True" : ""),
-            M.Dropout d => $"p={Float(d.p)}, inplace={Bool(d.inplace)}",
-            M.Dropout2d d => $"p={Float(d.p)}, inplace={Bool(d.inplace)}",
+            M.LeakyReLU lr => $"negative_slope={PythonFloat(lr.negative_slope)}" + (lr.inplace ? ", inplace=True" : ""),
+            M.Dropout d => $"p={PythonFloat(d.p)}, inplace={Bool(d.inplace)}",
+            M.Dropout2d d => $"p={PythonFloat(d.p)}, inplace={Bool(d.inplace)}",
             M.Softmax s => $"dim={s.dim}",
             M.LogSoftmax s => $"dim={s.dim}",
             M.Convolution c => ConvRepr(c),
             M.MaxPool2d m => $"kernel_size={Ints(m.kernel_size)}, stride={Ints(m.stride)}, padding={Ints(m.padding)}, dilation={Ints(m.dilation)}, ceil_mode={Bool(m.ceil_mode)}",
-            M.NormBase b => $"{b.num_features}, eps={Float(b.eps)}, momentum={(b.momentum is { } m ? Float(m) : "None")}, affine={Bool(b.affine)}, track_running_stats={Bool(b.track_running_stats)}",
+            M.NormBase b => $"{b.num_features}, eps={PythonFloat(b.eps)}, momentum={(b.momentum is { } m ? PythonFloat(m) : "None")}, affine={Bool(b.affine)}, track_running_stats={Bool(b.track_running_stats)}",
             M.Embedding e => EmbeddingRepr(e),
             M.GELU g => $"approximate='{g.approximate}'",
-            M.ELU e => $"alpha={Float(e.alpha)}" + (e.inplace ? ", inplace=True" : ""),
-            M.Softplus p => $"beta={Float(p.beta)}, threshold={Float(p.threshold)}",
+            M.ELU e => $"alpha={PythonFloat(e.alpha)}" + (e.inplace ? ", inplace=True" : ""),
+            M.Softplus p => $"beta={PythonFloat(p.beta)}, threshold={PythonFloat(p.threshold)}",
             M.Unflatten u => $"dim={u.dim}, unflattened_size={Tuple(u.unflattened_size)}",
             // PyTorch's stride defaults to the kernel size and its padding to 0; TorchSharp keeps them null.
             M.AvgPool2d a => $"kernel_size={Ints(a.kernel_size)}, stride={Ints(a.stride ?? a.kernel_size)}, padding={Ints(a.padding ?? [0])}",
             M.AdaptiveAvgPool2d a => $"output_size={Ints(a.output_size)}",
-            M.LayerNorm n => $"{Tuple(n.normalized_shape)}, eps={Float(n.eps)}, elementwise_affine={Bool(n.elementwise_affine)}",
+            M.LayerNorm n => $"{Tuple(n.normalized_shape)}, eps={PythonFloat(n.eps)}, elementwise_affine={Bool(n.elementwise_affine)}",
             _ => "",
         };
     }
@@ -108,8 +110,9 @@ public static class ModelFormat
 
     static string Bool(bool b) => b ? "True" : "False";
 
-    /// <summary>A double as Python's <c>repr</c> prints it: <c>0.5</c>, <c>1e-05</c>, <c>1.0</c>.</summary>
-    internal static string Float(double x)
+    /// <summary>A double as Python's <c>repr</c> prints it: <c>0.5</c>, <c>1e-05</c>, <c>1.0</c> (for an
+    /// <see cref="IExtraRepr"/> that prints its settings as PyTorch would).</summary>
+    public static string PythonFloat(double x)
     {
         if (double.IsNaN(x)) return "nan";
         if (double.IsInfinity(x)) return x > 0 ? "inf" : "-inf";
