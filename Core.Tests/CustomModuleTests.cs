@@ -188,6 +188,28 @@ public class CustomModuleTests
     }
 
     [Test]
+    public void ASeededBuildOfARegisteredClassIsReproducibleWhateverTheGlobalGenerator()
+    {
+        static bool Same(Tensor a, Tensor b) { using var equal = a.eq(b).all(); return equal.item<bool>(); }
+        var spec = Layer.Sequential(Layer.Custom("NeuralNetwork"), Layer.Linear(3));
+        Tensor[] Weights(long globalSeed)
+        {
+            torch.manual_seed(globalSeed);
+            using var generator = new Generator(7);
+            using var model = spec.Build(Image, generator);
+            return model.parameters().Select(p => p.detach().clone()).ToArray();
+        }
+        var first = Weights(1);
+        var second = Weights(2);   // another global state: the same weights, all from the build's generator
+        Assert.That(first, Has.Length.EqualTo(8));
+        for (int i = 0; i < first.Length; i++) Assert.That(Same(first[i], second[i]), $"parameter {i}");
+        using var eight = new Generator(8);
+        using var other = spec.Build(Image, eight);
+        Assert.That(Same(other.parameters().First(), first[0]), Is.False, "another seed, other weights");
+        foreach (var t in first.Concat(second)) t.Dispose();
+    }
+
+    [Test]
     public void AHandWrittenModuleWithExtraReprPrintsItsSettingsAsPyTorchDoes()
     {
         // PyTorch 1.13.1, with Scale and Block as in the comments above:

@@ -19,7 +19,9 @@ namespace Functional.Layers;
 /// (<see cref="LayerSpec.FromJson"/>). A file that names a type that is neither built in nor registered is refused
 /// in one line that names the type and this way to register it.</para>
 /// <para>The factory makes a fresh, untrained module (a model file's weights are loaded into it afterwards); it
-/// initialises its own weights as its constructor does. Registering a name again replaces its factory (a script
+/// initialises its own weights as its constructor does. In a seeded build (<c>spec.Build(shape, generator)</c>) it
+/// runs with LibTorch's global generator seeded from the build's generator, then restored: the same seed gives the
+/// same weights, whatever the global generator's state. Registering a name again replaces its factory (a script
 /// re-run in <c>dotnet fsi</c> redefines its classes). The names of the built-in layers (<c>Linear</c>,
 /// <c>Sequential</c>, ...) cannot be registered. The registry is shared by the whole process and safe to use from
 /// several threads.</para>

@@ -59,9 +59,13 @@ public abstract partial record LayerSpec
             }
         }
 
+        /// <remarks>With a generator, the factory runs with LibTorch's global generator seeded by one number drawn from
+        /// it, and the global generator's state is put back afterwards: the module's own initialisation (which draws
+        /// from the global generator, as PyTorch's modules do) is then reproducible from the build's seed, as the
+        /// built-in layers are, and the caller's global random stream is left as it was.</remarks>
         internal override nn.Module<Tensor, Tensor> BuildModule(long[] inputShape, Generator? generator)
         {
-            var module = Create();
+            var module = generator is null ? Create() : CreateSeeded(generator);
             try
             {
                 ShapeOf(module, inputShape);   // fails here, not at the first batch, when the module cannot take the shape
@@ -75,6 +79,22 @@ public abstract partial record LayerSpec
         }
 
         internal override long[] OutputShapeOf(nn.Module<Tensor, Tensor> built, long[] inputShape) => ShapeOf(built, inputShape);
+
+        nn.Module<Tensor, Tensor> CreateSeeded(Generator generator)
+        {
+            long seed;
+            using (var draw = torch.randint(long.MaxValue, [1], ScalarType.Int64, generator.device, generator: generator)) seed = draw.ToInt64();
+            using var state = torch.get_rng_state();
+            torch.manual_seed(seed);
+            try
+            {
+                return Create();
+            }
+            finally
+            {
+                torch.set_rng_state(state);
+            }
+        }
 
         nn.Module<Tensor, Tensor> Create()
         {
