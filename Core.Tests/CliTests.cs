@@ -372,6 +372,57 @@ public class CliTests
         Assert.That(File.ReadAllBytes(real), Is.EqualTo(File.ReadAllBytes(model)), "the linked file holds the run's model (same seed as the shared run)");
     }
 
+    /// <summary>The folder of --log becomes read-only while the run trains (a tmpfs remounted read-only; root only): the
+    /// record stops, the training goes on to the end and --save is written; one line names the log and the epoch where
+    /// it stopped, and the command exits 1 (an output asked for was not written).</summary>
+    [Test]
+    public void ALogThatFailsWhileTrainingStopsTheLogNotTheTraining()
+    {
+        var mount = Path.Combine(folder, "ro");
+        Directory.CreateDirectory(mount);
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || AtomicFileTests.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount) != 0)
+            Assert.Ignore("needs root to mount a tmpfs and make it read-only while the run trains");
+        try
+        {
+            var log = Path.Combine(mount, "log.csv");
+            var save = Path.Combine(folder, "after-log.safetensors");
+            var start = ExamplesCli.StartInfo(ExamplesCli.Dll(), ["train", "--epochs", "4", "--seed", "0", "--data", subset, "--log", log, "--save", save]);
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var output = new System.Text.StringBuilder();
+            using var training = new ManualResetEventSlim();
+            process.OutputDataReceived += (_, e) =>
+            {
+                lock (output) output.AppendLine(e.Data);
+                if (e.Data == "Epoch 1") training.Set();
+            };
+            var error = process.StandardError.ReadToEndAsync();
+            process.BeginOutputReadLine();
+            Assert.That(training.Wait(Timeout), Is.True, "training started");
+            // Paused while the folder is made read-only, so that the epochs after the first still have to be logged
+            // however fast the machine trains.
+            var pid = process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Assert.That(AtomicFileTests.Run("kill", "-STOP", pid), Is.EqualTo(0), "pause the run");
+            Assert.That(AtomicFileTests.Run("mount", "-o", "remount,ro", mount), Is.EqualTo(0), "remount read-only");
+            Assert.That(AtomicFileTests.Run("kill", "-CONT", pid), Is.EqualTo(0), "resume the run");
+            Assert.That(process.WaitForExit(Timeout), Is.True);
+            process.WaitForExit();
+            var lines = error.Result.TrimEnd('\n').Split('\n');
+            Assert.That(process.ExitCode, Is.EqualTo(1), output + error.Result);
+            Assert.That(output.ToString(), Does.Contain("Done!"), "the run trained to the end");
+            Assert.That(lines, Has.Length.EqualTo(1), error.Result);
+            Assert.That(lines[0], Does.Match($@"^error: train: could not write --log {Regex.Escape(log)} \(.*Read-only file system.*\) in epoch [1-4]; the record stops there, the training went on\.$"));
+            using (var content = SafeTensors.Read(save))
+                Assert.That(content.Metadata["metrics.epoch"], Is.EqualTo("4"), "--save has the model of the finished run");
+            var rows = File.ReadAllLines(log);
+            Assert.That(rows[0], Is.EqualTo("epoch,train_loss,test_loss,test_accuracy,learning_rate,seconds"), "the header written before training");
+            Assert.That(rows.Length, Is.LessThan(5), "the rows up to the epoch where the record stopped");
+        }
+        finally
+        {
+            AtomicFileTests.Run("umount", mount);
+        }
+    }
+
     /// <summary>Issue 13, item 5: the folder of --save and --plot becomes read-only while the run trains (a tmpfs
     /// remounted read-only; root only). The run is not lost: each output goes to a fallback file in the temporary
     /// folder, named in one line per output, and the command exits 1.</summary>

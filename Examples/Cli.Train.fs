@@ -259,6 +259,30 @@ let keep (name: string) (full: string) (what: string) (checkpoint: string option
                 | None -> ""
             Some $"could not write {name} {full} ({reason}), nor a copy beside it or in {Path.GetTempPath()}: {what} was not saved{still}."
 
+/// A record of the run (--log, --tensorboard) whose file stops being writable once training runs (a full disk, a
+/// folder made read-only) does not stop the training: the record stops there, and the line to report at the end
+/// (which then exits 1) is added to `failures`. A path that cannot be written at the start still fails at once
+/// (OnFitBegin is not guarded), before any epoch.
+type private Record(inner: Callback, name: string, path: string, failures: ResizeArray<string>) =
+    inherit Callback()
+    let mutable live = true
+    let unwritable (e: exn) = e :? IOException || e :? UnauthorizedAccessException
+    let stop (context: TrainingContext) (e: exn) =
+        if live then
+            live <- false
+            failures.Add $"could not write {name} {path} ({e.Message.TrimEnd('.')}) in epoch {context.Epoch}; the record stops there, the training went on."
+    let guard (context: TrainingContext) (hook: unit -> unit) =
+        if live then
+            try hook () with e when unwritable e -> stop context e
+    override _.OnFitBegin c = inner.OnFitBegin c
+    override _.OnEpochBegin c = guard c (fun () -> inner.OnEpochBegin c)
+    override _.OnBatchBegin c = guard c (fun () -> inner.OnBatchBegin c)
+    override _.OnBatchEnd c = guard c (fun () -> inner.OnBatchEnd c)
+    override _.OnEpochEnd c = guard c (fun () -> inner.OnEpochEnd c)
+    // Always, stopped or not: it frees what the record holds (a failure already reported is not reported again).
+    override _.OnFitEnd c =
+        try inner.OnFitEnd c with e when unwritable e -> stop c e
+
 /// The version of the library, from its informational version (without the source revision).
 let libraryVersion () =
     let attribute =
@@ -349,9 +373,12 @@ let private trainOn (sync: GradientSync) (a: Args) =
                 | null -> printfn "Resuming after epoch %d from %s" history.Count file
                 | p -> printfn "Resuming epoch %d after batch %d of %d from %s" p.Epoch p.BatchesDone p.BatchesPerEpoch file
             history)
-    let records =
-        [ yield! a.TensorBoard |> Option.filter (fun _ -> main) |> Option.map (fun dir -> Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a)))) |> Option.toList
-          yield! logPath |> Option.map Callback.MetricsCsv |> Option.toList ]
+    let recordFailures = ResizeArray<string>()
+    let records : Callback list =
+        [ yield! a.TensorBoard |> Option.filter (fun _ -> main)
+                 |> Option.map (fun dir -> Record(Callback.TensorBoard(dir, Dictionary<string, string>(dict (hyperparameters a))), "--tensorboard", dir, recordFailures) :> Callback)
+                 |> Option.toList
+          yield! logPath |> Option.map (fun path -> Record(Callback.MetricsCsv path, "--log", path, recordFailures) :> Callback) |> Option.toList ]
     let history =
         if main then Progress.run (fun progress -> trainer.Fit(trainLoader, testLoader, a.Epochs, progress :: records, Option.toObj resumeFrom))
         else trainer.Fit(trainLoader, testLoader, a.Epochs, records, Option.toObj resumeFrom)
@@ -368,7 +395,7 @@ let private trainOn (sync: GradientSync) (a: Args) =
             keep "--plot" full "the plot" None (fun path ->
                 plot path history |> ignore
                 if path = full then printfn "Plot written to %s" full))
-    match List.choose id [ saved; plotted ] with
+    match List.ofSeq recordFailures @ List.choose id [ saved; plotted ] with
     | [] -> 0
     | lines ->
         for line in lines do eprintfn "error: train: %s" (Options.printable line)

@@ -92,10 +92,16 @@ sealed class TensorBoardCallback : Callback
 
     public override void OnFitEnd(TrainingContext context)
     {
-        Flush();
-        buffer?.Dispose();
-        buffer = null;
-        writer = null;   // the writer opens and closes its file for each event: nothing to close
+        try
+        {
+            Flush();
+        }
+        finally
+        {
+            buffer?.Dispose();
+            buffer = null;
+            writer = null;   // the writer opens and closes its file for each event: nothing to close
+        }
     }
 }
 
