@@ -4,7 +4,7 @@ using Functional.Benchmarks;
 
 var commands = new Command[]
 {
-    new("training", "the main job's epoch against the tutorial's loop on raw TorchSharp, alternating (--epochs N, --quick)", TrainingBenchmark.Run),
+    new("training", "the main job's epoch against the tutorial's loop on raw TorchSharp, alternating (--epochs N, --autograd, --layout rows|features, --quick)", TrainingBenchmark.Run),
     new("step", "where the fused step's time goes: floor, forward, loss, gradients, update on one fixed batch (--cpu: 1 thread, CPU time; --layouts: the 8 products row-major against feature-major)", StepBenchmark.Run),
     new("curve", "the main job's seeded accuracy curve on the fused step against autograd (--epochs N, default 10)", CurveBenchmark.Run),
     new("loader", "loader throughput: ours against TorchSharp's DataLoader on Fashion-MNIST, and image-file workers (--quick)", LoaderBenchmark.Run),

@@ -177,6 +177,14 @@ static class TrainingBenchmark
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
+    /// <summary>The processor's model name (from /proc/cpuinfo on Linux), for the figures to name their machine.</summary>
+    static string Processor()
+    {
+        const string path = "/proc/cpuinfo";
+        var line = File.Exists(path) ? File.ReadLines(path).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) : null;
+        return line is null ? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString() : line[(line.IndexOf(':') + 1)..].Trim();
+    }
+
     public static int Run(string[] args)
     {
         bool quick = args.Contains("--quick");
@@ -187,6 +195,10 @@ static class TrainingBenchmark
             return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
         }
         epochs = Option("--epochs", epochs);
+        bool autograd = args.Contains("--autograd");   // ours on the autograd step (the trainer's path for what the fused step does not cover)
+        int layoutAt = Array.IndexOf(args, "--layout");   // the fused step's layout: rows or features (default: the machine's)
+        var layout = layoutAt < 0 || layoutAt + 1 >= args.Length ? FusedLayout.Auto
+            : args[layoutAt + 1] switch { "rows" => FusedLayout.RowMajor, "features" => FusedLayout.FeatureMajor, var other => throw new ArgumentException($"--layout {other}: expected rows or features") };
         const int batchSize = 64;
         const long seed = 0;
 
@@ -207,7 +219,9 @@ static class TrainingBenchmark
         manual_seed(seed);
         var ourModel = new NeuralNetwork();
         var ourOptimizer = new Functional.Optim.Optimizer(Optimizers.Sgd(1e-3), ourModel);
-        var trainer = new Trainer(ourModel, Losses.CrossEntropy(), ourOptimizer, new TrainerOptions { Device = Devices.Cpu, Progress = false });
+        var trainer = new Trainer(ourModel, Losses.CrossEntropy(), ourOptimizer, new TrainerOptions { Device = Devices.Cpu, Progress = false, Fused = autograd ? false : null, FusedLayout = layout });
+        Console.WriteLine($"ours: {trainer.StepPath}");
+        Console.WriteLine($"processor: {Processor()}, {Environment.ProcessorCount} logical CPUs");
         var ourTrain = new DataLoader(new TensorDataset(trainImages, trainLabels), batchSize, shuffle: true, seed: seed).Map(Functional.Transforms.Transform.ToTensor());
         var ourTest = new DataLoader(new TensorDataset(testImages, testLabels), batchSize).Map(Functional.Transforms.Transform.ToTensor());
 

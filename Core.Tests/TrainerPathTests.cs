@@ -50,9 +50,29 @@ public class TrainerPathTests
         Assert.That(e!.Message, Does.Contain("Conv2d").And.Contain("Fused is true"));
     }
 
-    [TestCase(false)]
-    [TestCase(true)]
-    public void BothPathsGiveTheSameSeededRun(bool adam)
+    [Test]
+    public void TheFusedLayoutOptionChoosesTheLayoutAndAutoTakesTheMachinesOne()
+    {
+        string PathWith(FusedLayout layout)
+        {
+            using var model = Model(0);
+            using var trainer = new Trainer(model, Losses.CrossEntropy(), Optimizers.Sgd(1e-3),
+                new TrainerOptions { Device = Devices.Cpu, Progress = false, FusedLayout = layout });
+            return trainer.StepPath;
+        }
+        Assert.That(PathWith(FusedLayout.RowMajor), Does.StartWith("fused: ").And.EndWith("; activations row-major"));
+        Assert.That(PathWith(FusedLayout.FeatureMajor), Does.StartWith("fused: ").And.EndWith("; activations feature-major"));
+        // Auto: feature-major on an AMD processor's CPU, row-major otherwise (the vendor read here from /proc/cpuinfo, not CPUID).
+        var amd = File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("vendor_id") && l.EndsWith("AuthenticAMD"));
+        Assume.That(File.Exists("/proc/cpuinfo"), "the vendor of the processor is read from /proc/cpuinfo");
+        Assert.That(PathWith(FusedLayout.Auto), Does.EndWith(amd ? "; activations feature-major" : "; activations row-major"));
+    }
+
+    [TestCase(false, FusedLayout.RowMajor)]
+    [TestCase(true, FusedLayout.RowMajor)]
+    [TestCase(false, FusedLayout.FeatureMajor)]
+    [TestCase(true, FusedLayout.FeatureMajor)]
+    public void BothPathsGiveTheSameSeededRun(bool adam, FusedLayout layout)
     {
         var (data, train, test) = Data();
         using var _ = data;
@@ -61,7 +81,7 @@ public class TrainerPathTests
             using var model = Model(4);
             GradientTransformation optimizer = adam ? Optimizers.Adam(1e-3) : Optimizers.Sgd(0.05, momentum: 0.9, nesterov: true);
             using var trainer = new Trainer(model, Losses.CrossEntropy(), optimizer,
-                new TrainerOptions { Device = Devices.Cpu, Progress = false, Seed = 7, Fused = fused });
+                new TrainerOptions { Device = Devices.Cpu, Progress = false, Seed = 7, Fused = fused, FusedLayout = layout });
             return trainer.Fit(train, test, 3);
         }
         var fusedRun = Run(true);

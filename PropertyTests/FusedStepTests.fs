@@ -60,7 +60,10 @@ type Case =
       Double: bool
       Probabilities: bool
       Sum: bool
-      Optimizer: OptimizerCase }
+      Optimizer: OptimizerCase
+      /// The activations' layout of the first step; with SwitchLayout, the other one at each next step.
+      Layout: FusedLayout
+      SwitchLayout: bool }
 
 let private elementwise : Gen<Elementwise> =
     Gen.frequency [ 3, Gen.constant ReLU; 1, Gen.constant Sigmoid; 1, Gen.constant Tanh
@@ -116,10 +119,12 @@ let private cases : Gen<Case> =
         let! probabilities = Gen.frequency [ 4, Gen.constant false; 1, Gen.constant true ]
         let! sum = Gen.frequency [ 4, Gen.constant false; 1, Gen.constant true ]
         let! optimizer = optimizerCase
+        let! layout = Gen.elements [ FusedLayout.RowMajor; FusedLayout.FeatureMajor ]
+        let! switchLayout = Gen.frequency [ 3, Gen.constant false; 1, Gen.constant true ]
         return
             { Seed = seed; Flatten = flatten; InFeatures = 2 * half; Prefix = prefix; Hidden = hidden; Nested = nested
               Classes = classes; LastBias = lastBias; Tail = tail; Batches = batches; Double = isDouble
-              Probabilities = probabilities; Sum = sum; Optimizer = optimizer }
+              Probabilities = probabilities; Sum = sum; Optimizer = optimizer; Layout = layout; SwitchLayout = switchLayout }
     }
 
 let private dtypeOf (c: Case) = if c.Double then ScalarType.Float64 else ScalarType.Float32
@@ -218,6 +223,7 @@ let private agree (c: Case) =
         match FusedStep.TryCreate(model, loss, optimizer) with
         | null, reason -> raise (AssertionException $"not covered: {reason}")
         | fused, _ -> fused
+    fused.Layout <- c.Layout
     reference.train() |> ignore
     model.train() |> ignore
     let check what (difference: float) =
@@ -225,6 +231,8 @@ let private agree (c: Case) =
             raise (AssertionException $"{what} differs by {difference:G3} (tolerance {tolerance:G1}); fused path {fused.Description}")
     c.Batches |> List.iteri (fun step n ->
         use stepScope = torch.NewDisposeScope()
+        if c.SwitchLayout && step > 0 then
+            fused.Layout <- (if fused.Layout = FusedLayout.RowMajor then FusedLayout.FeatureMajor else FusedLayout.RowMajor)
         let x, y = batch c step n
         // The same draws for dropout on both paths.
         torch.manual_seed (int64 (c.Seed + step)) |> ignore
@@ -277,33 +285,35 @@ let ``the main job's model from layer specs takes fused steps equal to autograd'
     for transformation in [ Optimizers.Sgd(LearningRate.Constant 0.1)
                             Optimizers.Sgd(LearningRate.Constant 0.1, momentum = 0.9, weightDecay = 1e-3, nesterov = true)
                             Optimizers.Adam(LearningRate.Constant 1e-3) ] do
-        use scope = torch.NewDisposeScope()
-        use g1 = new Generator(5UL)
-        use g2 = new Generator(5UL)
-        use reference = spec.Build([| 1L; 6L; 6L |], g1)
-        use model = spec.Build([| 1L; 6L; 6L |], g2)
-        use referenceOptimizer = transformation.Bind(reference)
-        use optimizer = transformation.Bind(model)
-        let loss = Losses.CrossEntropy()
-        use fused = FusedStep.Create(model, loss, optimizer)
-        contains "Flatten → Linear(36→32) → ReLU → Dropout(0.2) → Linear(32→16) → ReLU → Linear(16→10); CrossEntropy(mean)" fused.Description
-        Assert.That(fused.FullyFused)
-        use data = new Generator(9UL)
-        for step in 0 .. 5 do
-            use stepScope = torch.NewDisposeScope()
-            let n = if step = 5 then 3L else 7L
-            let x = torch.rand([| n; 1L; 6L; 6L |], generator = data)
-            let y = torch.randint(0L, 10L, [| n |], ScalarType.Int64, generator = data)
-            torch.manual_seed (int64 step) |> ignore
-            let expected = loss.Invoke(reference.forward x, y)
-            referenceOptimizer.ZeroGrad()
-            expected.backward()
-            referenceOptimizer.Step()
-            torch.manual_seed (int64 step) |> ignore
-            let actual = fused.Step(x, y)
-            Assert.That(actual.ToDouble(), Is.EqualTo(expected.ToDouble()).Within(1e-5), $"loss of step {step}")
-            for (name, p), (_, q) in Seq.zip (model.named_parameters()) (reference.named_parameters()) do
-                Assert.That(relative p q, Is.LessThan 1e-5, $"{name} after step {step}")
+        for layout in [ FusedLayout.RowMajor; FusedLayout.FeatureMajor ] do
+            use scope = torch.NewDisposeScope()
+            use g1 = new Generator(5UL)
+            use g2 = new Generator(5UL)
+            use reference = spec.Build([| 1L; 6L; 6L |], g1)
+            use model = spec.Build([| 1L; 6L; 6L |], g2)
+            use referenceOptimizer = transformation.Bind(reference)
+            use optimizer = transformation.Bind(model)
+            let loss = Losses.CrossEntropy()
+            use fused = FusedStep.Create(model, loss, optimizer)
+            fused.Layout <- layout
+            contains "Flatten → Linear(36→32) → ReLU → Dropout(0.2) → Linear(32→16) → ReLU → Linear(16→10); CrossEntropy(mean)" fused.Description
+            Assert.That(fused.FullyFused)
+            use data = new Generator(9UL)
+            for step in 0 .. 5 do
+                use stepScope = torch.NewDisposeScope()
+                let n = if step = 5 then 3L else 7L
+                let x = torch.rand([| n; 1L; 6L; 6L |], generator = data)
+                let y = torch.randint(0L, 10L, [| n |], ScalarType.Int64, generator = data)
+                torch.manual_seed (int64 step) |> ignore
+                let expected = loss.Invoke(reference.forward x, y)
+                referenceOptimizer.ZeroGrad()
+                expected.backward()
+                referenceOptimizer.Step()
+                torch.manual_seed (int64 step) |> ignore
+                let actual = fused.Step(x, y)
+                Assert.That(actual.ToDouble(), Is.EqualTo(expected.ToDouble()).Within(1e-5), $"loss of step {step}")
+                for (name, p), (_, q) in Seq.zip (model.named_parameters()) (reference.named_parameters()) do
+                    Assert.That(relative p q, Is.LessThan 1e-5, $"{name} after step {step}")
 
 [<Test>]
 let ``the live tensor count does not grow across fused steps, batch sizes and evaluations`` () =

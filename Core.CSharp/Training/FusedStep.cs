@@ -7,8 +7,8 @@ namespace Functional.Training;
 
 /// <summary>
 /// A training step without autograd for the sequential models it covers: the forward pass as
-/// in-place GEMMs (<c>addmm_</c>) into activation buffers made once, kept feature-major
-/// (<c>Zᵀ = W·Xᵀ</c>, [features, N]: MKL multiplies that way faster on several threads), the softmax cross-entropy
+/// in-place GEMMs (<c>addmm_</c>) into activation buffers made once, laid out row-major or feature-major
+/// (<see cref="Layout"/>: which one the BLAS library multiplies faster depends on the machine), the softmax cross-entropy
 /// gradient written by hand (<c>(softmax − onehot)/N</c>), the backward GEMMs into gradient buffers
 /// made once, and the optimizer's update in place (<see cref="FusedUpdate"/>). In the steady state
 /// a step makes no tensor storage and reads nothing back to the host: the loss and the number of
@@ -65,8 +65,8 @@ internal sealed class FusedStep : IDisposable
     }
 
     /// <summary>Views of the buffers for one batch size, made once per size. Activations, their gradients and the
-    /// loss's tensors are feature-major, [features, N] (one column per sample, contiguous: the first features·N
-    /// elements of a buffer made for the largest batch); dropout masks are [N, features], drawn as LibTorch draws them.</summary>
+    /// loss's tensors are seen as [features, N] (one column per sample), over the first features·N elements of a buffer
+    /// made for the largest batch, laid out by <see cref="Layout"/>; dropout masks are [N, features], drawn as LibTorch draws them.</summary>
     sealed class Views : IDisposable
     {
         public required Tensor[] Values, ValuesT, Masks, MasksT, InputGradients;
@@ -109,7 +109,41 @@ internal sealed class FusedStep : IDisposable
     Tensor[] values = [], masks = [], inputGradients = [];
     Tensor? logProbabilities, probabilities, scratch, targets, columnMax, sumExp, targetSum, picked, onesN;
     readonly Dictionary<long, Views> views = new();
-    bool disposed;
+    bool disposed, rowMajor;
+
+    /// <summary>The layout of the activations (<see cref="FusedLayout.Auto"/> resolved: the machine's, see
+    /// <see cref="MachineLayout"/>). Setting it drops the views of the buffers, which serve either layout.</summary>
+    internal FusedLayout Layout
+    {
+        get => rowMajor ? FusedLayout.RowMajor : FusedLayout.FeatureMajor;
+        set
+        {
+            var resolved = value == FusedLayout.Auto ? MachineLayout(device) : value;
+            if (resolved == Layout) return;
+            ReleasePending();
+            ClearViews();
+            rowMajor = resolved == FusedLayout.RowMajor;
+        }
+    }
+
+    /// <summary>What <see cref="FusedLayout.Auto"/> means on <paramref name="device"/>: feature-major for the CPU of an
+    /// AMD x86-64 processor, row-major otherwise.</summary>
+    internal static FusedLayout MachineLayout(Device device) =>
+        device.type == DeviceType.CPU && CpuVendor == "AuthenticAMD" ? FusedLayout.FeatureMajor : FusedLayout.RowMajor;
+
+    /// <summary>The x86 CPUID vendor string (<c>GenuineIntel</c>, <c>AuthenticAMD</c>), or "" on other processors.</summary>
+    internal static string CpuVendor { get; } = ReadCpuVendor();
+
+    static string ReadCpuVendor()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) return "";
+        var (_, ebx, ecx, edx) = System.Runtime.Intrinsics.X86.X86Base.CpuId(0, 0);
+        Span<byte> name = stackalloc byte[12];
+        BitConverter.TryWriteBytes(name[..4], ebx);
+        BitConverter.TryWriteBytes(name[4..8], edx);
+        BitConverter.TryWriteBytes(name[8..], ecx);
+        return System.Text.Encoding.ASCII.GetString(name);
+    }
 
     FusedStep(Op[] ops, int firstLinear, bool flattensInput, long[] slotFeatures, long[] maskFeatures, long[] inputGradientFeatures,
               int logitsSlot, Reduction reduction, Optimizer optimizer, Generator? generator, string layers)
@@ -141,8 +175,9 @@ internal sealed class FusedStep : IDisposable
         correctVector = zeros(1, dtype: dtype, device: device).DetachFromDisposeScope();
         BatchLoss = lossVector.view(Array.Empty<long>()).DetachFromDisposeScope();
         BatchCorrect = correctVector.view(Array.Empty<long>()).DetachFromDisposeScope();
-        Description = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}" +
+        this.layers = layers + $"; CrossEntropy({reduction.ToString().ToLowerInvariant()}); {update.Description}" +
                       (update.IsPlain ? " (plain SGD: folded into the weight-gradient products)" : "");
+        Layout = FusedLayout.Auto;
     }
 
     /// <summary>
@@ -323,8 +358,10 @@ internal sealed class FusedStep : IDisposable
                 yield return leaf;
     }
 
-    /// <summary>The path it runs, e.g. <c>Flatten → Linear(784→512) → ReLU → Linear(512→10); CrossEntropy(mean); addDecayedWeights, trace(nesterov=False), scaleByLearningRate</c>.</summary>
-    internal string Description { get; }
+    /// <summary>The path it runs, e.g. <c>Flatten → Linear(784→512) → ReLU → Linear(512→10); CrossEntropy(mean); addDecayedWeights, trace(nesterov=False), scaleByLearningRate; activations row-major</c>.</summary>
+    internal string Description => layers + (rowMajor ? "; activations row-major" : "; activations feature-major");
+
+    readonly string layers;
 
     /// <summary>The loss of the latest <see cref="Step"/>, <see cref="ComputeGradients"/> or <see cref="Evaluate(Tensor, Tensor)"/>:
     /// a 0-dim tensor of the model's dtype on its device, owned by this object and overwritten by the next call.</summary>
@@ -606,9 +643,9 @@ internal sealed class FusedStep : IDisposable
 
     void Forward(Views v, Tensor input, bool training)
     {
-        // Feature-major: each Linear computes Zᵀ = W·Xᵀ (+ b as a column), [out, N]. With the batch's columns
-        // contiguous MKL runs this step's products about a fifth faster than in the row-major Z = X·Wᵀ on the
-        // machine the benchmarks ran on (Benchmarks step --layouts). The batch itself is read through its transposed view.
+        // Each Linear computes Zᵀ = W·Xᵀ (+ b as a column) into the [out, N] view of its slot: contiguous when feature-major,
+        // the transposed view of [N, out] when row-major (LibTorch's addmm writes either in place, and so gives BLAS the
+        // product Z = X·Wᵀ then). The batch itself is read through its transposed view.
         using var inputT = input.t();
         var current = inputT;
         foreach (var op in ops)
@@ -785,11 +822,21 @@ internal sealed class FusedStep : IDisposable
         using var normal = inference_mode(false);
         if (n > capacity) Allocate(n);
         if (views.Count >= 8) ClearViews();     // many sizes (an evaluation with odd batches): start over
-        // [features, n], contiguous: the first features·n elements of a flat buffer made for the largest batch.
+        // [features, n]: the first features·n elements of a flat buffer made for the largest batch, laid out
+        // feature-major (contiguous) or row-major (the transposed view of [n, features]).
         Tensor Columns(Tensor flat, long features)
         {
             using var part = flat.narrow(0, 0, features * n);
-            return part.view(features, n).DetachFromDisposeScope();
+            if (!rowMajor) return part.view(features, n).DetachFromDisposeScope();
+            using var rows = part.view(n, features);
+            return rows.t().DetachFromDisposeScope();
+        }
+        // The first size elements of a buffer, in memory order (two buffers in the same layout correspond element by element).
+        Tensor Memory(Tensor flat, long size) => flat.narrow(0, 0, size).DetachFromDisposeScope();
+        Tensor MemoryRow(Tensor flat, long size)
+        {
+            using var part = flat.narrow(0, 0, size);
+            return part.view(1, size).DetachFromDisposeScope();
         }
         Tensor Rows(Tensor t) => t.narrow(0, 0, n).DetachFromDisposeScope();
         Tensor T(Tensor t) => t.t().DetachFromDisposeScope();
@@ -824,8 +871,8 @@ internal sealed class FusedStep : IDisposable
             ColumnMax = columnMax, ColumnMaxFlat = Flat(columnMax, n),
             SumExp = sumExp, SumExpRow = Row(sumExp),
             TargetSum = targetSum, TargetSumRow = Row(targetSum),
-            LogProbabilitiesRow = logProbabilities.view(1, n * classes).DetachFromDisposeScope(),
-            TargetsFlat = Flat(targets, n * classes),
+            LogProbabilitiesRow = MemoryRow(this.logProbabilities!, n * classes),
+            TargetsFlat = Memory(this.targets!, n * classes),
             Picked = picked, PickedRow = Row(picked),
             OnesN = ones, OnesRow = Row(ones),
             N = n.ToScalar(),

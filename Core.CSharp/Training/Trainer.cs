@@ -225,7 +225,11 @@ public sealed class Trainer : IDisposable
         if (Options.Fused == false) whyNotFused = "TrainerOptions.Fused is false";
         else if (stepper.Library is not { } optimizer) whyNotFused = "the optimizer is a TorchSharp one";
         else fused = FusedStep.TryCreate(Model, loss, optimizer, out whyNotFused);
-        if (fused is not null) fused.CountsCorrectWhenTraining = false;   // the fit reports no training accuracy
+        if (fused is not null)
+        {
+            fused.CountsCorrectWhenTraining = false;   // the fit reports no training accuracy
+            fused.Layout = Options.FusedLayout;
+        }
         if (fused is null && Options.Fused == true)
             throw new ArgumentException($"TrainerOptions.Fused is true, but the fused step does not apply: {whyNotFused}. Leave Fused unset to fall back to autograd.", "options");
     }
@@ -655,6 +659,11 @@ public sealed class TrainerOptions
     /// requires it (the trainer throws, saying why, when it does not apply); false always takes autograd.
     /// <see cref="Trainer.StepPath"/> says which path runs. Both give the same steps within float rounding.</summary>
     public bool? Fused { get; init; }
+
+    /// <summary>How the fused step lays out its activations: <see cref="Training.FusedLayout.Auto"/> (the default) takes
+    /// the layout measured faster on this kind of processor; both give the same steps within float rounding.
+    /// <see cref="Trainer.StepPath"/> names the one that runs.</summary>
+    public FusedLayout FusedLayout { get; init; }
 
     /// <summary>Data parallelism: the processes this trainer trains with (<see cref="Training.GradientSync.Mpi"/>), between
     /// whose backward passes and optimizer steps the gradients are averaged; null (the default) or
