@@ -62,10 +62,24 @@ public class TrainerPathTests
         }
         Assert.That(PathWith(FusedLayout.RowMajor), Does.StartWith("fused: ").And.EndWith("; activations row-major"));
         Assert.That(PathWith(FusedLayout.FeatureMajor), Does.StartWith("fused: ").And.EndWith("; activations feature-major"));
-        // Auto: feature-major on an AMD processor's CPU, row-major otherwise (the vendor read here from /proc/cpuinfo, not CPUID).
-        var amd = File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("vendor_id") && l.EndsWith("AuthenticAMD"));
+        // Auto: feature-major on an AMD processor, and on an Intel one with one thread; row-major otherwise (the vendor
+        // read here from /proc/cpuinfo, not CPUID).
         Assume.That(File.Exists("/proc/cpuinfo"), "the vendor of the processor is read from /proc/cpuinfo");
-        Assert.That(PathWith(FusedLayout.Auto), Does.EndWith(amd ? "; activations feature-major" : "; activations row-major"));
+        var vendor = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal))?.Split(':')[1].Trim();
+        var threads = get_num_threads();
+        try
+        {
+            foreach (var t in new[] { 1, 2 })
+            {
+                set_num_threads(t);
+                var featureMajor = vendor == "AuthenticAMD" || vendor == "GenuineIntel" && t == 1;
+                Assert.That(PathWith(FusedLayout.Auto), Does.EndWith(featureMajor ? "; activations feature-major" : "; activations row-major"), $"{vendor}, {t} thread(s)");
+            }
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
     }
 
     [TestCase(false, FusedLayout.RowMajor)]

@@ -126,10 +126,12 @@ internal sealed class FusedStep : IDisposable
         }
     }
 
-    /// <summary>What <see cref="FusedLayout.Auto"/> means on <paramref name="device"/>: feature-major for the CPU of an
-    /// AMD x86-64 processor, row-major otherwise.</summary>
+    /// <summary>What <see cref="FusedLayout.Auto"/> means on <paramref name="device"/> now: feature-major on the CPU of
+    /// an AMD x86-64 processor, and of an Intel one multiplying on one thread (LibTorch's intra-op threads); row-major
+    /// otherwise (several threads on Intel, other processors, CUDA).</summary>
     internal static FusedLayout MachineLayout(Device device) =>
-        device.type == DeviceType.CPU && CpuVendor == "AuthenticAMD" ? FusedLayout.FeatureMajor : FusedLayout.RowMajor;
+        device.type == DeviceType.CPU && (CpuVendor == "AuthenticAMD" || CpuVendor == "GenuineIntel" && get_num_threads() == 1)
+            ? FusedLayout.FeatureMajor : FusedLayout.RowMajor;
 
     /// <summary>The x86 CPUID vendor string (<c>GenuineIntel</c>, <c>AuthenticAMD</c>), or "" on other processors.</summary>
     internal static string CpuVendor { get; } = ReadCpuVendor();
