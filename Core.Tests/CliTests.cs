@@ -372,44 +372,60 @@ public class CliTests
         Assert.That(File.ReadAllBytes(real), Is.EqualTo(File.ReadAllBytes(model)), "the linked file holds the run's model (same seed as the shared run)");
     }
 
+    /// <summary>A tmpfs mounted in the test's folder, to be made read-only while a run trains (root only: the test is
+    /// ignored otherwise, saying so).</summary>
+    string MountTmpfs()
+    {
+        var mount = Path.Combine(folder, "ro");
+        Directory.CreateDirectory(mount);
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || AtomicFileTests.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount) != 0)
+            Assert.Ignore("needs root to mount a tmpfs and make it read-only while the run trains");
+        return mount;
+    }
+
+    /// <summary>Runs the CLI with <paramref name="args"/> and, once it prints "Epoch 1", remounts <paramref name="mount"/>
+    /// read-only with the run paused (SIGSTOP, so that however fast the machine trains, the later epochs and the outputs
+    /// still meet the read-only folder); checks that the run trained to the end and exited 1 (an output asked for was not
+    /// written), and returns standard error's lines.</summary>
+    string[] TrainWhileFolderBecomesReadOnly(string mount, string[] args)
+    {
+        using var process = System.Diagnostics.Process.Start(ExamplesCli.StartInfo(ExamplesCli.Dll(), args))!;
+        var output = new System.Text.StringBuilder();
+        using var training = new ManualResetEventSlim();
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (output) output.AppendLine(e.Data);
+            if (e.Data == "Epoch 1") training.Set();
+        };
+        var error = process.StandardError.ReadToEndAsync();
+        process.BeginOutputReadLine();
+        Assert.That(training.Wait(Timeout), Is.True, "training started");
+        var pid = process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(AtomicFileTests.Run("kill", "-STOP", pid), Is.EqualTo(0), "pause the run");
+        Assert.That(AtomicFileTests.Run("mount", "-o", "remount,ro", mount), Is.EqualTo(0), "remount read-only");
+        Assert.That(AtomicFileTests.Run("kill", "-CONT", pid), Is.EqualTo(0), "resume the run");
+        Assert.That(process.WaitForExit(Timeout), Is.True);
+        process.WaitForExit();
+        string printed;
+        lock (output) printed = output.ToString();
+        Assert.That(process.ExitCode, Is.EqualTo(1), printed + error.Result);
+        Assert.That(printed, Does.Contain("Done!"), "the run trained to the end");
+        return error.Result.TrimEnd('\n').Split('\n');
+    }
+
     /// <summary>The folder of --log becomes read-only while the run trains (a tmpfs remounted read-only; root only): the
     /// record stops, the training goes on to the end and --save is written; one line names the log and the epoch where
     /// it stopped, and the command exits 1 (an output asked for was not written).</summary>
     [Test]
     public void ALogThatFailsWhileTrainingStopsTheLogNotTheTraining()
     {
-        var mount = Path.Combine(folder, "ro");
-        Directory.CreateDirectory(mount);
-        if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || AtomicFileTests.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount) != 0)
-            Assert.Ignore("needs root to mount a tmpfs and make it read-only while the run trains");
+        var mount = MountTmpfs();
         try
         {
             var log = Path.Combine(mount, "log.csv");
             var save = Path.Combine(folder, "after-log.safetensors");
-            var start = ExamplesCli.StartInfo(ExamplesCli.Dll(), ["train", "--epochs", "4", "--seed", "0", "--data", subset, "--log", log, "--save", save]);
-            using var process = System.Diagnostics.Process.Start(start)!;
-            var output = new System.Text.StringBuilder();
-            using var training = new ManualResetEventSlim();
-            process.OutputDataReceived += (_, e) =>
-            {
-                lock (output) output.AppendLine(e.Data);
-                if (e.Data == "Epoch 1") training.Set();
-            };
-            var error = process.StandardError.ReadToEndAsync();
-            process.BeginOutputReadLine();
-            Assert.That(training.Wait(Timeout), Is.True, "training started");
-            // Paused while the folder is made read-only, so that the epochs after the first still have to be logged
-            // however fast the machine trains.
-            var pid = process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            Assert.That(AtomicFileTests.Run("kill", "-STOP", pid), Is.EqualTo(0), "pause the run");
-            Assert.That(AtomicFileTests.Run("mount", "-o", "remount,ro", mount), Is.EqualTo(0), "remount read-only");
-            Assert.That(AtomicFileTests.Run("kill", "-CONT", pid), Is.EqualTo(0), "resume the run");
-            Assert.That(process.WaitForExit(Timeout), Is.True);
-            process.WaitForExit();
-            var lines = error.Result.TrimEnd('\n').Split('\n');
-            Assert.That(process.ExitCode, Is.EqualTo(1), output + error.Result);
-            Assert.That(output.ToString(), Does.Contain("Done!"), "the run trained to the end");
-            Assert.That(lines, Has.Length.EqualTo(1), error.Result);
+            var lines = TrainWhileFolderBecomesReadOnly(mount, ["train", "--epochs", "4", "--seed", "0", "--data", subset, "--log", log, "--save", save]);
+            Assert.That(lines, Has.Length.EqualTo(1), string.Join('\n', lines));
             Assert.That(lines[0], Does.Match($@"^error: train: could not write --log {Regex.Escape(log)} \(.*Read-only file system.*\) in epoch [1-4]; the record stops there, the training went on\.$"));
             using (var content = SafeTensors.Read(save))
                 Assert.That(content.Metadata["metrics.epoch"], Is.EqualTo("4"), "--save has the model of the finished run");
@@ -429,34 +445,14 @@ public class CliTests
     [Test]
     public void ASaveThatFailsAfterTrainingKeepsTheModelInAFallbackFile()
     {
-        var mount = Path.Combine(folder, "ro");
-        Directory.CreateDirectory(mount);
-        if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || AtomicFileTests.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mount) != 0)
-            Assert.Ignore("needs root to mount a tmpfs and make it read-only while the run trains");
+        var mount = MountTmpfs();
         var fallbacks = new List<string>();
         try
         {
             var save = Path.Combine(mount, "m.safetensors");
             var plot = Path.Combine(mount, "curves.png");
-            var start = ExamplesCli.StartInfo(ExamplesCli.Dll(), ["train", "--epochs", "2", "--seed", "0", "--data", subset, "--save", save, "--plot", plot]);
-            using var process = System.Diagnostics.Process.Start(start)!;
-            var output = new System.Text.StringBuilder();
-            using var training = new ManualResetEventSlim();
-            process.OutputDataReceived += (_, e) =>
-            {
-                lock (output) output.AppendLine(e.Data);
-                if (e.Data == "Epoch 1") training.Set();
-            };
-            var error = process.StandardError.ReadToEndAsync();
-            process.BeginOutputReadLine();
-            Assert.That(training.Wait(Timeout), Is.True, "training started");
-            Assert.That(AtomicFileTests.Run("mount", "-o", "remount,ro", mount), Is.EqualTo(0), "remount read-only");
-            Assert.That(process.WaitForExit(Timeout), Is.True);
-            process.WaitForExit();
-            var lines = error.Result.TrimEnd('\n').Split('\n');
-            Assert.That(process.ExitCode, Is.EqualTo(1), output + error.Result);
-            Assert.That(output.ToString(), Does.Contain("Done!"), "the run trained to the end");
-            Assert.That(lines, Has.Length.EqualTo(2), "one line per output that could not be written: " + error.Result);
+            var lines = TrainWhileFolderBecomesReadOnly(mount, ["train", "--epochs", "2", "--seed", "0", "--data", subset, "--save", save, "--plot", plot]);
+            Assert.That(lines, Has.Length.EqualTo(2), "one line per output that could not be written: " + string.Join('\n', lines));
             var kept = new List<string>();
             foreach (var (line, option, path, what) in new[] { (lines[0], "--save", save, "the trained model"), (lines[1], "--plot", plot, "the plot") })
             {
