@@ -48,7 +48,7 @@ public class CustomModuleTests
     /// <summary>The tutorial's class as a C# user writes it: fields named as in Python, registered by RegisterComponents.
     /// The generator, when given, draws PyTorch's default initialisation (uniform ±1/√in_features, weight then bias),
     /// as a built spec does, so that both start from the same weights.</summary>
-    public sealed class NeuralNetwork : nn.Module<Tensor, Tensor>
+    internal sealed class NeuralNetwork : nn.Module<Tensor, Tensor>
     {
 #pragma warning disable IDE1006   // the field names are the module names PyTorch prints
         readonly Modules.Flatten flatten;
@@ -81,7 +81,7 @@ public class CustomModuleTests
     }
 
     /// <summary>A layer with a setting and no parameters: x · factor.</summary>
-    public sealed class Scale(double factor) : nn.Module<Tensor, Tensor>(nameof(Scale))
+    internal sealed class Scale(double factor) : nn.Module<Tensor, Tensor>(nameof(Scale))
     {
         public double Factor { get; } = factor;
 
@@ -89,7 +89,7 @@ public class CustomModuleTests
     }
 
     /// <summary>A class no test registers.</summary>
-    public sealed class Unregistered : nn.Module<Tensor, Tensor>
+    internal sealed class Unregistered : nn.Module<Tensor, Tensor>
     {
         readonly Modules.Linear head = nn.Linear(4, 2);
 
@@ -168,7 +168,7 @@ public class CustomModuleTests
     }
 
     /// <summary>Scale with PyTorch's <c>extra_repr</c>: <c>def extra_repr(self): return f'factor={self.factor}'</c>.</summary>
-    public sealed class ScaleWithRepr(double factor) : nn.Module<Tensor, Tensor>("Scale"), IExtraRepr
+    internal sealed class ScaleWithRepr(double factor) : nn.Module<Tensor, Tensor>("Scale"), IExtraRepr
     {
         public override Tensor forward(Tensor x) => x * factor;
 
@@ -176,7 +176,7 @@ public class CustomModuleTests
     }
 
     /// <summary>A block with a child and a two-line <c>extra_repr</c> (<c>'residual=True\nscale=0.5'</c>).</summary>
-    public sealed class Block : nn.Module<Tensor, Tensor>, IExtraRepr
+    internal sealed class Block : nn.Module<Tensor, Tensor>, IExtraRepr
     {
         readonly Modules.Linear linear = nn.Linear(2, 2);
 

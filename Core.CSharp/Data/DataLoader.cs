@@ -180,7 +180,7 @@ public sealed class DataLoader : IDataLoader
     public IDataset<Sample> Dataset => dataset;
 
     /// <summary>This rank's share of the dataset in a data-parallel run, or null (the whole dataset).</summary>
-    public DistributedSampler? Sampler { get; }
+    internal DistributedSampler? Sampler { get; }
 
     /// <summary>The seed of the shuffling generator, when the loader made it (null without shuffling or with a caller's generator).</summary>
     public long? Seed { get; }

@@ -14,9 +14,9 @@ namespace Functional.Data;
 /// <remarks>
 /// <para>Every rank gets the same number of samples, <see cref="SamplesPerRank"/>, so that every rank runs the
 /// same number of steps (a rank with one batch more would wait for the others' gradients forever). When the
-/// dataset does not divide by the number of ranks: without <see cref="DropLast"/> (the default) the order is
+/// dataset does not divide by the number of ranks: without <c>dropLast</c> (the default) the order is
 /// padded by repeating its first samples, <c>W·⌈N/W⌉ − N</c> of them, so a few samples are seen twice per
-/// epoch (their gradients, and test figures, count twice); with <see cref="DropLast"/> its last
+/// epoch (their gradients, and test figures, count twice); with <c>dropLast</c> its last
 /// <c>N mod W</c> samples are left out, each epoch others when shuffling. That is PyTorch's rule.</para>
 /// <para>Give it to a <see cref="DataLoader"/> (<c>sampler:</c>); the loader then batches this rank's shard in the
 /// sampler's order. A <see cref="Trainer"/> sets <see cref="Epoch"/> at the start of each epoch (PyTorch's
@@ -63,30 +63,30 @@ public sealed class DistributedSampler
     }
 
     /// <summary>The number of samples in the dataset.</summary>
-    public int Count { get; }
+    internal int Count { get; }
 
     /// <summary>The number of ranks sharing it.</summary>
-    public int WorldSize { get; }
+    internal int WorldSize { get; }
 
     /// <summary>This rank (0-based).</summary>
-    public int Rank { get; }
+    internal int Rank { get; }
 
     /// <summary>Whether each epoch is a new permutation.</summary>
-    public bool Shuffle { get; }
+    internal bool Shuffle { get; }
 
     /// <summary>The shuffling seed (the same on every rank); epoch <c>e</c>'s permutation is drawn from a generator seeded with <c>Seed + e</c>.</summary>
     public long Seed { get; }
 
     /// <summary>Whether the tail that does not divide by the ranks is left out (true) or the order padded with repeats (false).</summary>
-    public bool DropLast { get; }
+    internal bool DropLast { get; }
 
-    /// <summary>Samples each rank gets per epoch (PyTorch's <c>num_samples</c>): ⌈N/W⌉, or ⌊N/W⌋ with <see cref="DropLast"/>.</summary>
+    /// <summary>Samples each rank gets per epoch (PyTorch's <c>num_samples</c>): ⌈N/W⌉, or ⌊N/W⌋ with <c>dropLast</c>.</summary>
     public int SamplesPerRank { get; }
 
     /// <summary>Samples per epoch over all ranks (<see cref="SamplesPerRank"/> · <see cref="WorldSize"/>), repeats included.</summary>
     internal int TotalSize => SamplesPerRank * WorldSize;
 
-    /// <summary>The epoch whose order <see cref="Indices"/> gives (0-based, PyTorch's <c>set_epoch</c>); a trainer sets it.</summary>
+    /// <summary>The epoch whose order the loader visits (0-based, PyTorch's <c>set_epoch</c>); a trainer sets it.</summary>
     public int Epoch
     {
         get => epoch;
@@ -95,7 +95,7 @@ public sealed class DistributedSampler
     int epoch;
 
     /// <summary>This rank's sample indices for <see cref="Epoch"/>, in the order they are visited.</summary>
-    public int[] Indices()
+    internal int[] Indices()
     {
         var order = new int[Math.Max(Count, 0)];
         if (Shuffle && Count > 0)

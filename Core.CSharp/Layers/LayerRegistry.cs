@@ -75,14 +75,14 @@ public static class LayerRegistry
     }
 
     /// <summary>Removes a registration; true when <paramref name="type"/> was registered.</summary>
-    public static bool Unregister(string type)
+    internal static bool Unregister(string type)
     {
         ArgumentNullException.ThrowIfNull(type);
         return entries.TryRemove(type, out _);
     }
 
     /// <summary>Whether <paramref name="type"/> is registered.</summary>
-    public static bool IsRegistered(string type)
+    internal static bool IsRegistered(string type)
     {
         ArgumentNullException.ThrowIfNull(type);
         return entries.ContainsKey(type);
