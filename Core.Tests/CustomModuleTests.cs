@@ -152,6 +152,19 @@ public class CustomModuleTests
             Assert.That(Same(x, y), Is.True, $"{name} differs");
     }
 
+    /// <summary>A model loaded from a file equals the saved one: the same parameters, and in eval mode the same outputs
+    /// for a batch of <paramref name="n"/> images drawn from <paramref name="g"/>, which it returns (the saved model's).</summary>
+    static Tensor AssertSameModel(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor> loaded, long n, Generator g)
+    {
+        AssertSameParameters(model, loaded);
+        model.eval();
+        using var x = rand([n, 1, 28, 28], generator: g);
+        var a = model.call(x);
+        using var b = loaded.call(x);
+        Assert.That(Same(a, b), Is.True, "the same outputs");
+        return a;
+    }
+
     [Test]
     public void ItPrintsAsPyTorchPrintsTheTutorialsClass()
     {
@@ -190,7 +203,6 @@ public class CustomModuleTests
     [Test]
     public void ASeededBuildOfARegisteredClassIsReproducibleWhateverTheGlobalGenerator()
     {
-        static bool Same(Tensor a, Tensor b) { using var equal = a.eq(b).all(); return equal.item<bool>(); }
         var spec = Layer.Sequential(Layer.Custom("NeuralNetwork"), Layer.Linear(3));
         Tensor[] Weights(long globalSeed)
         {
@@ -327,12 +339,7 @@ public class CustomModuleTests
         using var loaded = ModelFile.Load(path);
         Assert.That(loaded, Is.InstanceOf<NeuralNetwork>(), "the registered factory built it");
         Assert.That(loaded.training, Is.False, "loaded in eval mode");
-        AssertSameParameters(model, loaded);
-        model.eval();
-        using var x = rand([3, 1, 28, 28], generator: g);
-        using var a = model.call(x);
-        using var b = loaded.call(x);
-        Assert.That(Same(a, b), Is.True);
+        AssertSameModel(model, loaded, 3, g).Dispose();
         // The weights are an ordinary state dict under PyTorch's names.
         Assert.That(SafeTensors.ReadHeader(path).Entries.Select(e => e.Name), Is.EquivalentTo(model.state_dict().Keys));
     }
@@ -356,12 +363,7 @@ public class CustomModuleTests
         var path = Path.Combine(folder, "nested.safetensors");
         ModelFile.Save(path, spec, Image, model);
         using var loaded = ModelFile.Load(path);
-        AssertSameParameters(model, loaded);
-        model.eval();
-        using var x = rand([2, 1, 28, 28], generator: g);
-        using var a = model.call(x);
-        using var b = loaded.call(x);
-        Assert.That(Same(a, b), Is.True);
+        using var a = AssertSameModel(model, loaded, 2, g);
         using var sums = a.sum(1);
         Assert.That(sums.allclose(ones(2)), Is.True);
         Assert.That(((Modules.Sequential)loaded).children().ElementAt(1), Is.InstanceOf<Scale>().With.Property("Factor").EqualTo(2.5));

@@ -48,23 +48,8 @@ public class DistributedTests : FileTestBase
         return info;
     }
 
-    static ExamplesCli.Result RunToEnd(ProcessStartInfo info, TimeSpan timeout)
-    {
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"`{info.FileName} {string.Join(' ', info.ArgumentList)}` did not finish in {timeout.TotalSeconds} s.\n{output.Result}{error.Result}");
-        }
-        process.WaitForExit();
-        return new ExamplesCli.Result(process.ExitCode, output.Result, error.Result);
-    }
-
     /// <summary>The CLI of the build output on two ranks.</summary>
-    static ExamplesCli.Result Cli2(params string[] args) => RunToEnd(MpiStart(2, ExamplesCli.Dll(), args), RunTimeout);
+    static ExamplesCli.Result Cli2(params string[] args) => ExamplesCli.RunToEnd(MpiStart(2, ExamplesCli.Dll(), args), RunTimeout);
 
     static string Subset() => Path.Combine(ExamplesCli.RepositoryRoot(), "Data", "fashion-mnist-subset");
 
@@ -101,7 +86,7 @@ public class DistributedTests : FileTestBase
         var worker = Path.Combine(ExamplesCli.RepositoryRoot(), "Core.Tests", "DistributedWorker", "bin",
             new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "Functional.Tests.DistributedWorker.dll");
         Assert.That(File.Exists(worker), Is.True, $"{worker} is absent: build Core.Tests (it builds the worker).");
-        var run = RunToEnd(MpiStart(DistributedCase.Ranks, worker, [Folder]), RunTimeout);
+        var run = ExamplesCli.RunToEnd(MpiStart(DistributedCase.Ranks, worker, [Folder]), RunTimeout);
         Assert.That(run.ExitCode, Is.EqualTo(0), run.ToString());
         Assert.That(Lines(run.Output), Is.EquivalentTo(new[] { "rank 0 of 2: done", "rank 1 of 2: done" }));
 
@@ -243,7 +228,7 @@ public class DistributedTests : FileTestBase
     {
         var start = MpiStart(2, ExamplesCli.Dll(), ["train", "--distributed", "--epochs", "1"]);
         start.Environment["FUNCTIONAL_MPI_LIBRARY"] = "/nonexistent/libmpich.so.12";
-        var result = RunToEnd(start, RunTimeout);
+        var result = ExamplesCli.RunToEnd(start, RunTimeout);
         Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
         Assert.That(result.Output, Is.Empty);
         Assert.That(Lines(result.Error), Is.All.EqualTo(

@@ -74,6 +74,13 @@ internal static class ExamplesCli
     {
         var info = StartInfo(dll, args);
         configure?.Invoke(info);
+        return RunToEnd(info, timeout);
+    }
+
+    /// <summary>Runs the process of <paramref name="info"/> (its output redirected) to the end, failing the test if it
+    /// takes longer than <paramref name="timeout"/>.</summary>
+    public static Result RunToEnd(ProcessStartInfo info, TimeSpan timeout)
+    {
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
@@ -81,7 +88,7 @@ internal static class ExamplesCli
         {
             process.Kill(entireProcessTree: true);
             process.WaitForExit();
-            Assert.Fail($"`{string.Join(' ', info.ArgumentList)}` did not finish in {timeout.TotalSeconds} s.\n{output.Result}{error.Result}");
+            Assert.Fail($"`{info.FileName} {string.Join(' ', info.ArgumentList)}` did not finish in {timeout.TotalSeconds} s.\n{output.Result}{error.Result}");
         }
         process.WaitForExit();   // the redirected streams are complete only after the parameterless wait
         return new Result(process.ExitCode, output.Result, error.Result);
