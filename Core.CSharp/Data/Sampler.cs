@@ -22,7 +22,6 @@ internal sealed class BatchSampler
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "A dataset has 0 or more samples.");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size is 1 or more.");
         if (shuffle && generator is null) throw new ArgumentNullException(nameof(generator), "Shuffling draws from an explicit generator: pass one (or a seed to the loader).");
-        if (distributed is not null && shuffle) throw new ArgumentException("A distributed sampler decides the order: pass shuffle: false.", nameof(shuffle));
         this.distributed = distributed;
         Count = distributed?.SamplesPerRank ?? count;
         BatchSize = batchSize;

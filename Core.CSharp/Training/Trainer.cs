@@ -419,24 +419,18 @@ public sealed class Trainer : IDisposable
                     }
                     lossSum.add_(value);
                 }
-                else if (reducer is not null)
-                {
-                    var prediction = Model.forward(x);
-                    var value = loss(prediction, y);
-                    stepper.ZeroGrad();
-                    value.backward();
-                    var averaged = reducer.Reduce(value);
-                    CheckLoss(averaged, epoch, batchIndex, checkEachBatch, context);
-                    stepper.Step();
-                    lossSum.add_(averaged);
-                }
                 else
                 {
-                    var prediction = Model.forward(x);
-                    var value = loss(prediction, y);
-                    CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
+                    var value = loss(Model.forward(x), y);
+                    // One process checks the loss before backward; ranks check the loss averaged with the gradients.
+                    if (reducer is null) CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
                     stepper.ZeroGrad();
                     value.backward();
+                    if (reducer is not null)
+                    {
+                        value = reducer.Reduce(value);
+                        CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
+                    }
                     stepper.Step();
                     lossSum.add_(value.detach());
                 }
