@@ -111,14 +111,12 @@ public static class ModelFile
                 TorchSharp.torch.set_rng_state(state);
             }
         }
-        var problems = Differences(expected, model.state_dict().ToDictionary(e => e.Key, e => e.Value.shape, StringComparator), "the model");
+        var problems = Differences(expected, model.state_dict().ToDictionary(e => e.Key, e => e.Value.shape, StringComparer.Ordinal), "the model");
         if (problems.Count > 0)
             throw new ArgumentException(
                 $"The spec does not describe the model, so the file could not be loaded: {problems[0]}{More(problems)}; " +
                 "save the model with the spec it was built from (or, for your own class, make its registered factory build the same layers).", nameof(spec));
     }
-
-    static readonly StringComparer StringComparator = StringComparer.Ordinal;
 
     /// <summary>What a spec needs (<paramref name="expected"/>) against what <paramref name="holder"/> holds.</summary>
     static List<string> Differences(IEnumerable<(string Name, long[] Shape)> expected, Dictionary<string, long[]> held, string holder)
@@ -131,7 +129,7 @@ public static class ModelFile
             else if (!actual.SequenceEqual(shape))
                 problems.Add($"it needs '{name}' of shape {Shapes.Text(shape)}, {holder} holds {Shapes.Text(actual)}");
         }
-        foreach (var name in held.Keys.Order(StringComparator))
+        foreach (var name in held.Keys.Order(StringComparer.Ordinal))
             problems.Add($"{holder} holds '{Printable.Escape(name)}', which the spec does not make");
         return problems;
     }
@@ -191,7 +189,7 @@ public static class ModelFile
             throw new InvalidDataException($"{path}: the model spec could not be built for the input shape {Shapes.Text(inputShape)}: {Printable.Escape(e.Message)}", e);
         }
         if (expected is null) return spec;   // a layer whose state only building tells (a custom one): StateDict.Load checks after
-        var problems = Differences(expected, header.Entries.ToDictionary(e => e.Name, e => e.Shape.ToArray(), StringComparator), "the file");
+        var problems = Differences(expected, header.Entries.ToDictionary(e => e.Name, e => e.Shape.ToArray(), StringComparer.Ordinal), "the file");
         if (problems.Count > 0)
             throw new InvalidDataException(
                 $"{path}: the model spec does not match the weights stored with it: {problems[0]}{More(problems)}" +
