@@ -81,6 +81,7 @@ internal static unsafe class Mpich
         lock (Gate)
         {
             if (library != 0) return;
+            KeepSignalsForDotNet();
             var tried = new StringBuilder();
             nint handle = 0;
             string? from = null;
@@ -120,6 +121,32 @@ internal static unsafe class Mpich
             library = handle;
         }
     }
+
+    /// <summary>The UCX settings made before MPICH (and with it UCX) is loaded, unless the user set them: the values
+    /// read when UCX's library loads, from the process's native environment.</summary>
+    /// <remarks>
+    /// <para><c>UCX_ERROR_SIGNALS</c> empty: by default UCX takes over SIGSEGV, SIGBUS, SIGILL and SIGFPE for its
+    /// own crash report. .NET raises <see cref="NullReferenceException"/> (and others) from those signals, so under
+    /// UCX's handler every null dereference in a rank, caught or not, killed the process with a native backtrace.</para>
+    /// <para><c>UCX_HANDLE_ERRORS</c> none: when UCX gives up (as when a peer rank is killed in the middle of a
+    /// transfer), it prints its one-line reason and ends the process, without a native backtrace that names
+    /// nothing a .NET user can act on.</para>
+    /// <para>MPICH of other transports (<c>ch3</c>, <c>ch4:ofi</c>) ignores both. .NET's own
+    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach the native environment on
+    /// Unix, hence <c>setenv</c>.</para>
+    /// </remarks>
+    internal static readonly (string Name, string Value)[] UcxDefaults = [("UCX_ERROR_SIGNALS", ""), ("UCX_HANDLE_ERRORS", "none")];
+
+    static void KeepSignalsForDotNet()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        foreach (var (name, value) in UcxDefaults)
+            if (Environment.GetEnvironmentVariable(name) is null)
+                _ = SetEnvironment(name, value, overwrite: 0);
+    }
+
+    [DllImport("libc", EntryPoint = "setenv", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    static extern int SetEnvironment(string name, string value, int overwrite);
 
     /// <summary>The message of an MPI error code (<c>MPI_Error_string</c>).</summary>
     static string ErrorText(int code)

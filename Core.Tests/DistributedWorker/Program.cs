@@ -4,6 +4,8 @@
 // autograd), then evaluates on its shard of a test set. Every rank starts from other weights (seeded by its rank), so
 // only the broadcast from rank 0 makes them agree. Rank 0 writes the data and its initial weights; every rank writes its
 // final weights and figures, for the test's single-process oracle.
+// `Functional.Tests.DistributedWorker --null-reference`: each rank starts MPI, dereferences null, catches the
+// NullReferenceException and says so (UCX, under MPICH, must not have taken the signal .NET raises it from).
 using System.Globalization;
 using System.Text.Json;
 using Functional;
@@ -15,9 +17,23 @@ using Functional.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
+if (args is ["--null-reference"])
+{
+    using var mpi = GradientSync.Mpi(TimeSpan.FromSeconds(60));
+    object? nothing = args.Length > 1 ? args : null;     // null, but not to the compiler or the JIT
+    try
+    {
+        Console.WriteLine(nothing!.GetHashCode());
+    }
+    catch (NullReferenceException)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rank {mpi.Rank}: caught a NullReferenceException"));
+    }
+    return 0;
+}
 if (args.Length != 1 || !Directory.Exists(args[0]))
 {
-    Console.Error.WriteLine("usage: mpiexec.mpich -n 2 Functional.Tests.DistributedWorker <existing folder>");
+    Console.Error.WriteLine("usage: mpiexec.mpich -n 2 Functional.Tests.DistributedWorker <existing folder> | --null-reference");
     return 2;
 }
 var folder = args[0];
