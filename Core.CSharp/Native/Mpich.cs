@@ -135,7 +135,7 @@ internal static unsafe class Mpich
     /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach the native environment on
     /// Unix, hence <c>setenv</c>.</para>
     /// </remarks>
-    internal static readonly (string Name, string Value)[] UcxDefaults = [("UCX_ERROR_SIGNALS", ""), ("UCX_HANDLE_ERRORS", "none")];
+    static readonly (string Name, string Value)[] UcxDefaults = [("UCX_ERROR_SIGNALS", ""), ("UCX_HANDLE_ERRORS", "none")];
 
     static void KeepSignalsForDotNet()
     {
