@@ -29,7 +29,7 @@ public static partial class Optimizers
             var (values, fresh) = updates.MaterializeForLink();
             var result = new Tensor[values.Count];
             for (var i = 0; i < result.Length; i++)
-                result[i] = fresh ? values[i].add_(parameters[i], alpha: wd) : values[i].add(parameters[i], alpha: wd);
+                result[i] = fresh ? values[i].AddInPlace(parameters[i], wd) : values[i].Plus(parameters[i], wd);
             return new Updates(result);
         }
     }

@@ -27,8 +27,8 @@ public static partial class Optimizers
             var values = updates.Values;
             using var squares = stack(values.Select(u => u.square().sum()).ToArray());
             using var norm = squares.sum().sqrt_();
-            if (updates.Scale != 1) norm.mul_(Math.Abs(updates.Scale));
-            using var factor = norm.reciprocal().mul_(state.MaxNorm).clamp_max_(1.0);
+            if (updates.Scale != 1) norm.MulInPlace(Math.Abs(updates.Scale));
+            using var factor = norm.reciprocal().MulInPlace(state.MaxNorm).ClampMaxInPlace(1.0);
             return new Updates(values.Select(u => u.mul(factor.to_type(u.dtype))).ToArray(), updates.Scale);
         }
     }

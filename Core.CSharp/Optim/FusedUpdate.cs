@@ -170,7 +170,7 @@ internal sealed class FusedUpdate : IDisposable
                     // The library adds to a fresh tensor (its own materialised one, or a new one): one
                     // add of the same operands, here into the scratch buffer.
                     Materialize(ref scale);
-                    for (var i = 0; i < n; i++) Writable(i).add_(parameters[i], alpha: wd);
+                    for (var i = 0; i < n; i++) Writable(i).AddInPlace(parameters[i], wd);
                     break;
                 }
                 case Kind.Trace:
@@ -184,11 +184,11 @@ internal sealed class FusedUpdate : IDisposable
                     else
                     {
                         var damp = state.Dampening;
-                        for (var i = 0; i < n; i++) buffer[i].mul_(mu).add_(current[i], alpha: 1 - damp);
+                        for (var i = 0; i < n; i++) buffer[i].MulInPlace(mu).AddInPlace(current[i], 1 - damp);
                     }
                     for (var i = 0; i < n; i++)
                     {
-                        if (state.Nesterov) Writable(i).add_(buffer[i], alpha: mu);
+                        if (state.Nesterov) Writable(i).AddInPlace(buffer[i], mu);
                         else
                         {
                             current[i] = buffer[i];
@@ -210,17 +210,17 @@ internal sealed class FusedUpdate : IDisposable
                     for (var i = 0; i < n; i++)
                     {
                         var g = current[i];
-                        m[i].mul_(b1).add_(g, alpha: 1 - b1);
-                        v[i].mul_(b2).addcmul_(g, g, value: 1 - b2);
+                        m[i].MulInPlace(b1).AddInPlace(g, 1 - b1);
+                        v[i].MulInPlace(b2).AddcmulInPlace(g, g, 1 - b2);
                         var second = v[i];
                         if (vmax is not null)
                         {
                             vmax[i].clamp_(min: v[i]);     // maximum(vmax, v), in place
                             second = vmax[i];
                         }
-                        var denominator = denominators![i].copy_(second).sqrt_().div_(correction2).add_(e);
+                        var denominator = denominators![i].copy_(second).sqrt_().DivInPlace(correction2).AddInPlace(e);
                         // g is no longer needed: the result may take its place.
-                        scratch![i].copy_(m[i]).div_(denominator).div_(correction1);
+                        scratch![i].copy_(m[i]).div_(denominator).DivInPlace(correction1);
                         current[i] = scratch[i];
                         writable[i] = true;
                     }
@@ -240,7 +240,7 @@ internal sealed class FusedUpdate : IDisposable
             }
         }
         for (var i = 0; i < n; i++)
-            if (parameters[i].requires_grad) parameters[i].add_(current[i], alpha: scale);
+            if (parameters[i].requires_grad) parameters[i].AddInPlace(current[i], scale);
         optimizer.StepCount++;
     }
 
@@ -262,7 +262,7 @@ internal sealed class FusedUpdate : IDisposable
     void Materialize(ref double scale)
     {
         if (scale == 1) return;
-        for (var i = 0; i < current.Length; i++) Writable(i).mul_(scale);
+        for (var i = 0; i < current.Length; i++) Writable(i).MulInPlace(scale);
         scale = 1;
     }
 

@@ -87,7 +87,7 @@ public sealed class Optimizer : IDisposable
         var updates = Transformation.Update(Updates.Wrap(gradients), State, parameters);
         var values = updates.Values;
         for (var i = 0; i < parameters.Length; i++)
-            if (parameters[i].requires_grad) parameters[i].add_(values[i], alpha: updates.Scale);
+            if (parameters[i].requires_grad) parameters[i].AddInPlace(values[i], updates.Scale);
         StepCount++;
     }
 

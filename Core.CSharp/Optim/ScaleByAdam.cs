@@ -36,8 +36,8 @@ public static partial class Optimizers
             var result = new Tensor[g.Count];
             for (var i = 0; i < result.Length; i++)
             {
-                m[i].mul_(b1).add_(g[i], alpha: 1 - b1);
-                v[i].mul_(b2).addcmul_(g[i], g[i], value: 1 - b2);
+                m[i].MulInPlace(b1).AddInPlace(g[i], 1 - b1);
+                v[i].MulInPlace(b2).AddcmulInPlace(g[i], g[i], 1 - b2);
                 var second = v[i];
                 if (vmax is not null)
                 {
@@ -45,8 +45,8 @@ public static partial class Optimizers
                     vmax[i].copy_(max);
                     second = vmax[i];
                 }
-                using var denominator = second.sqrt().div_(correction2).add_(e);
-                result[i] = m[i].div(denominator).div_(correction1);
+                using var denominator = second.sqrt().DivInPlace(correction2).AddInPlace(e);
+                result[i] = m[i].div(denominator).DivInPlace(correction1);
             }
             if (fresh) foreach (var t in g) t.Dispose();
             return new Updates(result);

@@ -35,15 +35,15 @@ public static partial class Optimizers
             {
                 buffer = state.StartBuffer(g);
                 for (var i = 0; i < result.Length; i++)
-                    result[i] = state.Nesterov ? g[i].add(buffer[i], alpha: mu) : buffer[i].alias();
+                    result[i] = state.Nesterov ? g[i].Plus(buffer[i], mu) : buffer[i].alias();
             }
             else
             {
                 var damp = state.Dampening;
                 for (var i = 0; i < result.Length; i++)
                 {
-                    buffer[i].mul_(mu).add_(g[i], alpha: 1 - damp);
-                    result[i] = state.Nesterov ? g[i].add(buffer[i], alpha: mu) : buffer[i].alias();
+                    buffer[i].MulInPlace(mu).AddInPlace(g[i], 1 - damp);
+                    result[i] = state.Nesterov ? g[i].Plus(buffer[i], mu) : buffer[i].alias();
                 }
             }
             if (fresh) foreach (var t in g) t.Dispose();

@@ -69,13 +69,13 @@ public sealed class Updates
     {
         if (Scale == 1) return values;
         using var _ = no_grad();
-        return values.Select(v => v.mul(Scale)).ToArray();
+        return values.Select(v => v.Times(Scale)).ToArray();
     }
 
     /// <summary>The real values for a link that reads them, and whether they are fresh temporaries
     /// the link may overwrite and should free when done.</summary>
     internal (IReadOnlyList<Tensor> Values, bool Fresh) MaterializeForLink() =>
-        Scale == 1 ? (values, false) : (values.Select(v => v.mul(Scale)).ToArray(), true);
+        Scale == 1 ? (values, false) : (values.Select(v => v.Times(Scale)).ToArray(), true);
 
     static void CheckScale(double scale, string name)
     {

@@ -108,7 +108,7 @@ internal sealed class DistributedStep : IDisposable
         var flat = fused.GradientsAndLoss;
         fused.LossSlot.copy_(fused.BatchLoss);
         sync.AllReduceSum(flat);
-        flat.div_(sync.WorldSize);
+        flat.DivInPlace(sync.WorldSize);
         fused.BatchLoss.copy_(fused.LossSlot);
     }
 
@@ -124,12 +124,12 @@ internal sealed class DistributedStep : IDisposable
             for (var i = 0; i < bucket.Parameters.Length; i++)
             {
                 using var grad = bucket.Parameters[i].grad;
-                if (grad is null) bucket.Views[i].fill_(0);
+                if (grad is null) bucket.Views[i].FillInPlace(0);
                 else bucket.Views[i].copy_(grad);
             }
             if (b == 0) loss!.copy_(batchLoss.detach());
             sync.AllReduceSum(bucket.Flat);
-            bucket.Flat.div_(sync.WorldSize);
+            bucket.Flat.DivInPlace(sync.WorldSize);
             for (var i = 0; i < bucket.Parameters.Length; i++)
             {
                 var parameter = bucket.Parameters[i];

@@ -587,14 +587,14 @@ internal sealed class FusedStep : IDisposable
                 var targets = labels.dtype == ScalarType.Int64 ? labels : labels.to_type(ScalarType.Int64);
                 var batchLoss = nn.functional.cross_entropy(logits, targets, reduction: reduction == Reduction.Mean ? nn.Reduction.Mean : nn.Reduction.Sum);
                 var batchCorrect = logits.argmax(1).eq(targets).sum();
-                if (lossSum is null) lossVector.copy_(batchLoss); else lossSum.add_(batchLoss);
-                if (correctSum is null) correctVector.copy_(batchCorrect); else correctSum.add_(batchCorrect);
+                if (lossSum is null) lossVector.copy_(batchLoss); else lossSum.AddInPlace(batchLoss);
+                if (correctSum is null) correctVector.copy_(batchCorrect); else correctSum.AddInPlace(batchCorrect);
             }
             else
             {
                 LossAndGradient(v, labels!, n, backward: false);
-                lossSum?.add_(BatchLoss);
-                correctSum?.add_(BatchCorrect);
+                lossSum?.AddInPlace(BatchLoss);
+                correctSum?.AddInPlace(BatchCorrect);
             }
         }
         finally
@@ -677,7 +677,7 @@ internal sealed class FusedStep : IDisposable
                     op.DropoutActive = training && dropout.training && p > 0;
                     if (op.DropoutActive)
                     {
-                        v.Masks[op.Mask].bernoulli_(1 - p, generator).div_(1 - p);
+                        v.Masks[op.Mask].bernoulli_(1 - p, generator).DivInPlace(1 - p);
                         output.mul_(v.MasksT[op.Mask]);
                     }
                     break;
@@ -776,7 +776,7 @@ internal sealed class FusedStep : IDisposable
                         float alpha = (float)scale;
                         if (dtype == ScalarType.Float64)
                         {
-                            gradient.mul_(scale);
+                            gradient.MulInPlace(scale);
                             alpha = 1;
                         }
                         op.Weight!.addmm_(gradient, x, beta: 1, alpha: alpha);
@@ -800,13 +800,13 @@ internal sealed class FusedStep : IDisposable
                 case Kind.Sigmoid:
                 {
                     var y = v.Values[op.Output];
-                    gradient.mul_(y).mul_(y.neg_().add_(one));        // g·y·(1 − y)
+                    gradient.mul_(y).mul_(y.neg_().add_(one, one));   // g·y·(1 − y) (alpha given: TorchSharp's own would be an implicit scalar, see KeptScalars)
                     break;
                 }
                 case Kind.Tanh:
                 {
                     var y = v.Values[op.Output];
-                    gradient.mul_(y.mul_(y).neg_().add_(one));        // g·(1 − y²)
+                    gradient.mul_(y.mul_(y).neg_().add_(one, one));   // g·(1 − y²)
                     break;
                 }
                 case Kind.Dropout:
@@ -899,7 +899,7 @@ internal sealed class FusedStep : IDisposable
         sumExp = Make(n);
         targetSum = Make(n);
         picked = Make(n);
-        onesN = Make(n).fill_(1);
+        onesN = Make(n).FillInPlace(1);
         capacity = n;
     }
 

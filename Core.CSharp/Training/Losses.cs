@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Functional.Training;
@@ -184,10 +185,14 @@ public static class Losses
         CheckIndexTarget(name, shape, target);
         using var scope = NewDisposeScope();
         var index = target.dtype == ScalarType.Int64 ? target : target.to_type(ScalarType.Int64);
-        var kept = index.ne(ignoreIndex);
-        var safe = index.masked_fill(kept.logical_not(), 0);
         var classes = shape[1];
-        var outside = safe.lt(0).logical_or(safe.ge(classes));
+        // Scalars made and disposed here, not converted implicitly (see KeptScalars).
+        using var ignored = ignoreIndex.ToScalar();
+        using var zero = 0L.ToScalar();
+        using var count = classes.ToScalar();
+        var kept = index.ne(ignored);
+        var safe = index.masked_fill(kept.logical_not(), zero);
+        var outside = safe.lt(zero).logical_or(safe.ge(count));
         if (outside.any().item<bool>())
             throw new ArgumentException(
                 $"{name} found the class index {safe.masked_select(outside)[0].item<long>()} in the target, outside [0, {classes}) for a prediction of shape {Shapes.Text(shape)} and not the ignored index {ignoreIndex}.",

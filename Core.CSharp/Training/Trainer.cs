@@ -417,7 +417,7 @@ public sealed class Trainer : IDisposable
                         CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
                         fused.BackwardAndUpdate();
                     }
-                    lossSum.add_(value);
+                    lossSum.AddInPlace(value);
                 }
                 else
                 {
@@ -432,7 +432,7 @@ public sealed class Trainer : IDisposable
                         CheckLoss(value, epoch, batchIndex, checkEachBatch, context);
                     }
                     stepper.Step();
-                    lossSum.add_(value.detach());
+                    lossSum.AddInPlace(value.detach());
                 }
                 foreach (var c in events) c.OnBatchEnd(context);
                 context.SetBatchLoss(null);
@@ -567,10 +567,10 @@ public sealed class Trainer : IDisposable
                 var x = Devices.MoveTo(batch.Features, target);
                 var y = Devices.MoveTo(batch.Labels, target);
                 var prediction = model.forward(x);
-                lossSum.add_(loss(prediction, y));
+                lossSum.AddInPlace(loss(prediction, y));
                 var classes = prediction.argmax(1);
                 // Class-index targets, or one-hot / probability targets.
-                correct.add_(classes.eq(y.dtype == ScalarType.Int64 && y.dim() == 1 ? y : y.argmax(1)).sum());
+                correct.AddInPlace(classes.eq(y.dtype == ScalarType.Int64 && y.dim() == 1 ? y : y.argmax(1)).sum());
                 samples += batch.Count;
                 batches++;
             }

@@ -76,7 +76,7 @@ sealed class ToTensor : Transform
             result.Dispose();
             result = packed;
         }
-        result.div_(255.0f);
+        result.DivInPlace(255.0);
         return result;
     }
 

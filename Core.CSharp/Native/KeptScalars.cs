@@ -1,0 +1,89 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional;
+
+/// <summary>
+/// Tensor operations with a .NET number, made safe against a use-after-free in TorchSharp 0.107.
+/// </summary>
+/// <remarks>
+/// <para>Where TorchSharp takes a <see cref="Scalar"/>, a .NET number converts implicitly into a new native scalar
+/// that only a finalizer frees. TorchSharp reads its handle and then calls LibTorch, and nothing keeps the
+/// <see cref="Scalar"/> alive during the call. A garbage collection at that moment (another thread allocates)
+/// lets the finalizer free the native scalar while LibTorch reads it. The result is an error such as
+/// <c>Expected false to be true</c> from c10's <c>Scalar::toFloat</c>, or a wrong value.
+/// TorchSharp's <c>add_(tensor)</c> passes such an implicit 1 itself.</para>
+/// <para>These overloads make the scalar explicitly and dispose it after the call, which also keeps it alive
+/// through the call; <c>1</c> is one scalar kept for the process. The library's loops use them;
+/// <c>KeptScalarsTests</c> runs them while another thread collects garbage without pause.</para>
+/// </remarks>
+internal static class KeptScalars
+{
+    static readonly Scalar One = 1.ToScalar();
+
+    /// <summary><c>t += other</c>, in place.</summary>
+    internal static Tensor AddInPlace(this Tensor t, Tensor other) => t.add_(other, One);
+
+    /// <summary><c>t += alpha·other</c>, in place.</summary>
+    internal static Tensor AddInPlace(this Tensor t, Tensor other, double alpha)
+    {
+        using var a = alpha.ToScalar();
+        return t.add_(other, a);
+    }
+
+    /// <summary><c>t += value</c>, in place.</summary>
+    internal static Tensor AddInPlace(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.add_(s, One);
+    }
+
+    /// <summary><c>t + alpha·other</c>, a new tensor.</summary>
+    internal static Tensor Plus(this Tensor t, Tensor other, double alpha)
+    {
+        using var a = alpha.ToScalar();
+        return t.add(other, a);
+    }
+
+    /// <summary><c>t += value·a·b</c>, in place.</summary>
+    internal static Tensor AddcmulInPlace(this Tensor t, Tensor a, Tensor b, double value)
+    {
+        using var s = value.ToScalar();
+        return t.addcmul_(a, b, s);
+    }
+
+    /// <summary><c>t *= factor</c>, in place.</summary>
+    internal static Tensor MulInPlace(this Tensor t, double factor)
+    {
+        using var s = factor.ToScalar();
+        return t.mul_(s);
+    }
+
+    /// <summary><c>t · factor</c>, a new tensor.</summary>
+    internal static Tensor Times(this Tensor t, double factor)
+    {
+        using var s = factor.ToScalar();
+        return t.mul(s);
+    }
+
+    /// <summary><c>t /= divisor</c>, in place.</summary>
+    internal static Tensor DivInPlace(this Tensor t, double divisor)
+    {
+        using var s = divisor.ToScalar();
+        return t.div_(s);
+    }
+
+    /// <summary>Every element of <paramref name="t"/> set to <paramref name="value"/>.</summary>
+    internal static Tensor FillInPlace(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.fill_(s);
+    }
+
+    /// <summary><c>t = min(t, max)</c>, in place.</summary>
+    internal static Tensor ClampMaxInPlace(this Tensor t, double max)
+    {
+        using var s = max.ToScalar();
+        return t.clamp_max_(s);
+    }
+}
