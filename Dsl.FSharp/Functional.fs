@@ -129,11 +129,14 @@ module F =
         if isNull generator then nullArg (nameof generator)
         checkProbability "dropoutFrom" p
         if not training || p = 0.0 then input.alias()
-        elif p = 1.0 then input * 0.0
+        elif p = 1.0 then
+            use zero = (0.0).ToScalar()      // kept through the call (see Tensor.addInPlace)
+            input.mul(zero)
         else
             // LibTorch's CPU dropout: noise = empty_like(x).bernoulli_(1 - p).div_(1 - p); x * noise.
             use noise = torch.empty_like(input)
-            noise.bernoulli_(1.0 - p, generator).div_((1.0 - p).ToScalar()) |> ignore
+            use keep = (1.0 - p).ToScalar()
+            noise.bernoulli_(1.0 - p, generator).div_(keep) |> ignore
             native "dropoutFrom" input (fun () -> input * noise)
 
     // ---- linear -------------------------------------------------------------------------------

@@ -85,7 +85,8 @@ module internal Slicing =
     /// Writes a number into every element of a slice.
     let fill (t: torch.Tensor) (indices: torch.TensorIndex[]) (value: float) : unit =
         use view = t.index(indices)
-        view.fill_(value.ToScalar()) |> ignore
+        use s = value.ToScalar()     // disposed after the call, so alive through it (a finalizer could free a temporary mid-call)
+        view.fill_(s) |> ignore
 
     /// Writes a tensor (broadcast) or a number (int, float, bool, ...) into a slice.
     let assign (t: torch.Tensor) (indices: torch.TensorIndex[]) (value: obj) : unit =

@@ -90,7 +90,10 @@ module Tensor =
     let ones (shape: int list) : torch.Tensor = Native.ensureLoaded (); torch.ones(dims shape)
 
     /// A tensor of the given shape filled with a value (float32).
-    let full (shape: int list) (value: float) : torch.Tensor = Native.ensureLoaded (); torch.full(dims shape, value.ToScalar())
+    let full (shape: int list) (value: float) : torch.Tensor =
+        Native.ensureLoaded ()
+        use s = value.ToScalar()
+        torch.full(dims shape, s)
 
     /// Uniform random numbers in [0, 1) of the given shape (float32), from the generator.
     let rand (generator: torch.Generator) (shape: int list) : torch.Tensor =
@@ -296,11 +299,20 @@ module Tensor =
     // ---- in place -----------------------------------------------------------------------------
 
     /// Adds a value to every element in place, PyTorch's `t.add_(value)`.
-    let addInPlace (value: float) (t: torch.Tensor) : unit = t.add_(value.ToScalar()) |> ignore
+    /// (Its scalars are made here and disposed after the call, which keeps them alive through it: TorchSharp's own
+    /// temporaries, as in `t.add_(scalar)`, can be freed by a finalizer while LibTorch reads them.)
+    let addInPlace (value: float) (t: torch.Tensor) : unit =
+        use s = value.ToScalar()
+        use alpha = (1.0).ToScalar()
+        t.add_(s, alpha) |> ignore
     /// Multiplies every element by a value in place, PyTorch's `t.mul_(value)`.
-    let mulInPlace (value: float) (t: torch.Tensor) : unit = t.mul_(value.ToScalar()) |> ignore
+    let mulInPlace (value: float) (t: torch.Tensor) : unit =
+        use s = value.ToScalar()
+        t.mul_(s) |> ignore
     /// Sets every element to a value in place, PyTorch's `t.fill_(value)`.
-    let fillInPlace (value: float) (t: torch.Tensor) : unit = t.fill_(value.ToScalar()) |> ignore
+    let fillInPlace (value: float) (t: torch.Tensor) : unit =
+        use s = value.ToScalar()
+        t.fill_(s) |> ignore
     /// Copies `source` into `t` in place (broadcasting `source`), PyTorch's `t.copy_(source)`.
     let copyInPlace (source: torch.Tensor) (t: torch.Tensor) : unit =
         if not (Tensors.BroadcastsTo(source.shape, t.shape)) then
