@@ -45,7 +45,8 @@ public class KeptScalarsTests
                 c.MulInPlace(2.0).DivInPlace(2.0);             // stays 1
                 d.AddcmulInPlace(b, b, 0.25).FillInPlace(0);   // stays 0
                 e.ClampMaxInPlace(1.0);                        // stays 1
-                using (var plus = a.Plus(b, 0.0))
+                using (var shifted = a.Plus(0.0))
+                using (var plus = shifted.Plus(b, 0.0))
                 using (var times = plus.Times(1.0))
                     d.AddInPlace(times, 0.0);                  // stays 0
                 rounds++;

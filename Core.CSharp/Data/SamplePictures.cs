@@ -92,7 +92,9 @@ public static class SamplePictures
         if (!image.is_floating_point())
             throw new ArgumentException($"An image to draw is uint8 (0..255) or float (0..1), got {image.dtype}.", nameof(image));
         using var scope = NewDisposeScope();
-        var bytes = image.detach().cpu().mul(255).round().clamp(0, 255).to_type(ScalarType.Byte);
+        using var zero = 0.ToScalar();          // scalars kept through the calls (see KeptScalars)
+        using var top = 255.ToScalar();
+        var bytes = image.detach().cpu().mul(top).round().clamp(zero, top).to_type(ScalarType.Byte);
         return ImageFile.FromTensor(bytes);
     }
 

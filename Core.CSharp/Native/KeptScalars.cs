@@ -38,6 +38,13 @@ internal static class KeptScalars
         return t.add_(s, One);
     }
 
+    /// <summary><c>t + value</c>, a new tensor.</summary>
+    internal static Tensor Plus(this Tensor t, double value)
+    {
+        using var s = value.ToScalar();
+        return t.add(s, One);
+    }
+
     /// <summary><c>t + alpha·other</c>, a new tensor.</summary>
     internal static Tensor Plus(this Tensor t, Tensor other, double alpha)
     {

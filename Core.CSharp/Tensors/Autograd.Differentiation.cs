@@ -229,7 +229,7 @@ public static partial class Autograd
                 for (var i = 0L; i < m; i++)
                     rows[i] = VjpCore(y, xi, identity[i].view(y.shape), createGraph, retainGraph: true).reshape(-1);
                 // + 0 turns the -0.0 entries that one-hot products leave (cos(x) · 0 for cos(x) < 0) into 0.
-                jacobian = torch.stack(rows).reshape(shape).add(0.0);
+                jacobian = torch.stack(rows).reshape(shape).Plus(0.0);
             }
             return jacobian;
         });

@@ -203,7 +203,8 @@ public static partial class Tensors
     public static Tensor FullLike(Tensor like, double value, ScalarType? dtype = null)
     {
         ArgumentNullException.ThrowIfNull(like);
-        return torch.full(like.shape, value, dtype ?? like.dtype, like.device);
+        using var fill = value.ToScalar();      // disposed after the call, so alive through it (see KeptScalars)
+        return torch.full(like.shape, fill, dtype ?? like.dtype, like.device);
     }
 
     /// <summary>An uninitialised tensor with the shape, dtype and device of <paramref name="like"/>:
