@@ -21,38 +21,37 @@ internal static class KeptScalars
 {
     static readonly Scalar One = 1.ToScalar();
 
+    /// <summary>Calls <paramref name="call"/> with <paramref name="value"/> as a scalar made here and disposed after
+    /// the call (static lambdas: nothing is allocated but the native scalar).</summary>
+    static Tensor With(Tensor t, double value, Func<Tensor, Scalar, Tensor> call)
+    {
+        using var s = value.ToScalar();
+        return call(t, s);
+    }
+
+    /// <summary>As <see cref="With(Tensor, double, Func{Tensor, Scalar, Tensor})"/>, with a second tensor.</summary>
+    static Tensor With(Tensor t, Tensor other, double value, Func<Tensor, Tensor, Scalar, Tensor> call)
+    {
+        using var s = value.ToScalar();
+        return call(t, other, s);
+    }
+
     /// <summary><c>t += other</c>, in place.</summary>
     internal static Tensor AddInPlace(this Tensor t, Tensor other) => t.add_(other, One);
 
     /// <summary><c>t += alpha·other</c>, in place.</summary>
-    internal static Tensor AddInPlace(this Tensor t, Tensor other, double alpha)
-    {
-        using var a = alpha.ToScalar();
-        return t.add_(other, a);
-    }
+    internal static Tensor AddInPlace(this Tensor t, Tensor other, double alpha) => With(t, other, alpha, static (t, o, a) => t.add_(o, a));
 
     /// <summary><c>t += value</c>, in place.</summary>
-    internal static Tensor AddInPlace(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.add_(s, One);
-    }
+    internal static Tensor AddInPlace(this Tensor t, double value) => With(t, value, static (t, s) => t.add_(s, One));
 
     /// <summary><c>t + value</c>, a new tensor.</summary>
-    internal static Tensor Plus(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.add(s, One);
-    }
+    internal static Tensor Plus(this Tensor t, double value) => With(t, value, static (t, s) => t.add(s, One));
 
     /// <summary><c>t + alpha·other</c>, a new tensor.</summary>
-    internal static Tensor Plus(this Tensor t, Tensor other, double alpha)
-    {
-        using var a = alpha.ToScalar();
-        return t.add(other, a);
-    }
+    internal static Tensor Plus(this Tensor t, Tensor other, double alpha) => With(t, other, alpha, static (t, o, a) => t.add(o, a));
 
-    /// <summary><c>t += value·a·b</c>, in place.</summary>
+    /// <summary><c>t += value·a·b</c>, in place (<paramref name="a"/> and <paramref name="b"/> may be one tensor).</summary>
     internal static Tensor AddcmulInPlace(this Tensor t, Tensor a, Tensor b, double value)
     {
         using var s = value.ToScalar();
@@ -60,37 +59,17 @@ internal static class KeptScalars
     }
 
     /// <summary><c>t *= factor</c>, in place.</summary>
-    internal static Tensor MulInPlace(this Tensor t, double factor)
-    {
-        using var s = factor.ToScalar();
-        return t.mul_(s);
-    }
+    internal static Tensor MulInPlace(this Tensor t, double factor) => With(t, factor, static (t, s) => t.mul_(s));
 
     /// <summary><c>t · factor</c>, a new tensor.</summary>
-    internal static Tensor Times(this Tensor t, double factor)
-    {
-        using var s = factor.ToScalar();
-        return t.mul(s);
-    }
+    internal static Tensor Times(this Tensor t, double factor) => With(t, factor, static (t, s) => t.mul(s));
 
     /// <summary><c>t /= divisor</c>, in place.</summary>
-    internal static Tensor DivInPlace(this Tensor t, double divisor)
-    {
-        using var s = divisor.ToScalar();
-        return t.div_(s);
-    }
+    internal static Tensor DivInPlace(this Tensor t, double divisor) => With(t, divisor, static (t, s) => t.div_(s));
 
     /// <summary>Every element of <paramref name="t"/> set to <paramref name="value"/>.</summary>
-    internal static Tensor FillInPlace(this Tensor t, double value)
-    {
-        using var s = value.ToScalar();
-        return t.fill_(s);
-    }
+    internal static Tensor FillInPlace(this Tensor t, double value) => With(t, value, static (t, s) => t.fill_(s));
 
     /// <summary><c>t = min(t, max)</c>, in place.</summary>
-    internal static Tensor ClampMaxInPlace(this Tensor t, double max)
-    {
-        using var s = max.ToScalar();
-        return t.clamp_max_(s);
-    }
+    internal static Tensor ClampMaxInPlace(this Tensor t, double max) => With(t, max, static (t, s) => t.clamp_max_(s));
 }
